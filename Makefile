@@ -1,0 +1,35 @@
+# expbot's everyday commands. `make test` is what CI runs (.ci/run).
+GO ?= go
+SEED ?= internal/forgesim/testdata/seed.yaml
+
+.PHONY: all build vet test test-short pulumi plugins demo forgesim bench fmt clean
+
+all: build vet
+
+build:
+	$(GO) build ./...
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# The Pulumi CLI, built once into the cache directory (see tools/pulumi/install.sh).
+pulumi:
+	@tools/pulumi/install.sh >/dev/null
+
+# Everything, including the tests that drive the real Pulumi engine.
+test: pulumi vet
+	$(GO) test -count=1 -timeout 30m ./...
+
+# The simulated forge on its own, seeded with an example repository.
+forgesim:
+	$(GO) run ./cmd/forgesim --seed $(SEED)
+
+demo: forgesim
+
+bench: pulumi
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

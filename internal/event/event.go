@@ -1,0 +1,111 @@
+// Package event holds the forge-neutral events that webhook decoding produces
+// and the pipeline consumes. Decoders fill them from GitHub or GitLab
+// payloads; nothing here knows either forge's wording.
+package event
+
+import (
+	"slices"
+	"strings"
+)
+
+// Forge names a kind of forge.
+type Forge string
+
+const (
+	GitHub Forge = "github"
+	GitLab Forge = "gitlab"
+)
+
+// Repo identifies a repository (GitHub) or project (GitLab).
+type Repo struct {
+	Forge         Forge  `json:"forge"`
+	Host          string `json:"host"` // e.g. "github.com", "gitlab.example.com"
+	Path          string `json:"path"` // "owner/name" or "group/sub/project"
+	ID            int64  `json:"id"`
+	DefaultBranch string `json:"default_branch"`
+	WebURL        string `json:"web_url"`
+}
+
+// Actor is who caused the event.
+type Actor struct {
+	ID    int64  `json:"id"`
+	Login string `json:"login"`
+	Bot   bool   `json:"bot"`
+}
+
+// ThreadKind says what a thread hangs on.
+type ThreadKind string
+
+const (
+	IssueThread  ThreadKind = "issue"
+	PullThread   ThreadKind = "pull" // pull request (GitHub) or merge request (GitLab)
+	CommitThread ThreadKind = "commit"
+)
+
+// Thread is where the bot answers a request.
+type Thread struct {
+	Kind   ThreadKind `json:"kind"`
+	Number int        `json:"number,omitempty"` // issue / pull request number or iid
+	SHA    string     `json:"sha,omitempty"`    // for commit threads
+}
+
+// Event is one decoded webhook: *IssueChange, *Ping or *Ignored.
+type Event interface{ isEvent() }
+
+// Ping is a forge checking that the hook works.
+type Ping struct{}
+
+// Ignored is a well-formed event expbot does not act on; Reason says why,
+// for logs and metrics.
+type Ignored struct{ Reason string }
+
+// IssueChange is an issue as it is after a change and as it was before, so
+// that triggers are computed from states, not from forge-specific actions.
+type IssueChange struct {
+	Repo        Repo     `json:"repo"`
+	Number      int      `json:"number"` // GitHub number, GitLab iid
+	Title       string   `json:"title"`
+	Body        string   `json:"body"`
+	URL         string   `json:"url"`
+	Open        bool     `json:"open"`
+	WasOpen     bool     `json:"was_open"`
+	Labels      []string `json:"labels"`
+	PrevLabels  []string `json:"prev_labels"`
+	BodyChanged bool     `json:"body_changed"`
+	Actor       Actor    `json:"actor"`
+}
+
+func (*Ping) isEvent()        {}
+func (*Ignored) isEvent()     {}
+func (*IssueChange) isEvent() {}
+
+// Trigger is what an issue change asks of an experiment.
+type Trigger int
+
+const (
+	NoTrigger Trigger = iota
+	Apply             // create, bring back, or update the experiment
+	Retire            // stop managing it (keep or delete the branch)
+)
+
+// TriggerFor reads an issue change against the trigger label: the issue is
+// "active" while it is open and carries the label. Becoming active, or an
+// edited description while active, applies; ceasing to be active retires.
+func (c *IssueChange) TriggerFor(label string) Trigger {
+	now := c.Open && hasLabel(c.Labels, label)
+	before := c.WasOpen && hasLabel(c.PrevLabels, label)
+	switch {
+	case now && (!before || c.BodyChanged):
+		return Apply
+	case before && !now:
+		return Retire
+	default:
+		return NoTrigger
+	}
+}
+
+// hasLabel matches case-insensitively: both forges treat label names that
+// differ only in case as the same label.
+func hasLabel(labels []string, label string) bool {
+	return slices.ContainsFunc(labels, func(l string) bool { return strings.EqualFold(l, label) })
+}

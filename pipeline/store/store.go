@@ -1,0 +1,190 @@
+// Package store is the pipeline's durable state behind one interface:
+// webhook deliveries (for dedupe), experiments (desired state and what was
+// last applied), reconcile runs, and the job queue (River) that shares the
+// database so that a delivery, its state change and its job commit together.
+//
+// Drivers: sqlite (embedded, zero set-up) lives in store/sqlite; a
+// PostgreSQL driver follows the same interface and the same conformance
+// suite (storetest.Exercise), the way River tests its own drivers.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/expbot/expbot/internal/event"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// RepoKey names one repository on one forge; it is also the unit of
+// reconciliation (one Pulumi stack per RepoKey).
+type RepoKey struct {
+	Forge event.Forge `json:"forge"`
+	Path  string      `json:"path"` // "owner/name" or "group/sub/project"
+}
+
+// Desired says whether an experiment should exist.
+type Desired string
+
+const (
+	Active  Desired = "active"
+	Retired Desired = "retired"
+)
+
+// Status is where an experiment stands with its forge.
+type Status string
+
+const (
+	Pending  Status = "pending"  // desired state changed, not applied yet
+	Running  Status = "running"  // a reconcile run is applying it
+	Applied  Status = "applied"  // the forge matches the desired generation
+	Failed   Status = "failed"   // the last run failed permanently for it
+	Invalid  Status = "invalid"  // the request could not be parsed; nothing to apply
+	Released Status = "released" // retired and no longer in the stack
+)
+
+// Experiment is one variant branch: what was asked (the request, as the
+// spec package parsed it), where it stands, and the thread to answer in.
+type Experiment struct {
+	ID   int64   `json:"id"`
+	Repo RepoKey `json:"repo"`
+	// Key is unique within the repository and stable for the experiment's
+	// life, e.g. "issue:12"; it names the Pulumi resources.
+	Key string `json:"key"`
+
+	Desired      Desired `json:"desired"`
+	DeleteBranch bool    `json:"delete_branch"` // on retire: delete instead of keep
+	Generation   int64   `json:"generation"`    // bumped by every change of desired state
+	Applied      int64   `json:"applied"`       // generation last applied successfully
+	Status       Status  `json:"status"`
+	Detail       string  `json:"detail"` // last outcome in words (error to fix, change summary)
+
+	Name    string          `json:"name"`
+	Branch  string          `json:"branch"`
+	BaseRef string          `json:"base_ref"` // as asked; "" = default branch
+	BaseSHA string          `json:"base_sha"` // resolved once, then pinned
+	Request json.RawMessage `json:"request"`  // the parsed request (spec.Request as JSON)
+
+	// Where the request came from and where the bot answers.
+	SourceURL   string       `json:"source_url"`
+	Requester   string       `json:"requester"`
+	Thread      event.Thread `json:"thread"`
+	CommentID   int64        `json:"comment_id"`   // status comment, 0 until posted
+	CommentNote string       `json:"comment_note"` // forge-specific handle (GitLab discussion id)
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Change is a request to change an experiment's desired state, keyed by
+// (Repo, Key). Fields other than Desired/DeleteBranch replace the stored ones
+// when the experiment becomes or stays active.
+type Change struct {
+	Repo         RepoKey
+	Key          string
+	Desired      Desired
+	DeleteBranch bool
+	Status       Status // Pending for work to do, Invalid for a rejected request
+	Detail       string
+	Name         string
+	Branch       string
+	BaseRef      string
+	Request      json.RawMessage
+	SourceURL    string
+	Requester    string
+	Thread       event.Thread
+}
+
+// Run is one reconcile of one repository.
+type Run struct {
+	ID         int64     `json:"id"`
+	Repo       RepoKey   `json:"repo"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Outcome    string    `json:"outcome"` // succeeded, failed, retrying
+	Summary    string    `json:"summary"` // Pulumi's change summary or the error
+}
+
+// Store is implemented by every driver.
+type Store interface {
+	// InTx runs fn in one transaction. Everything fn does through tx,
+	// including enqueued jobs, commits or rolls back together.
+	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+
+	// Experiments lists a repository's experiments that are active or still
+	// need a run (retired but not yet released), oldest first.
+	Experiments(ctx context.Context, repo RepoKey) ([]Experiment, error)
+	// Experiment reads one experiment by id.
+	Experiment(ctx context.Context, id int64) (Experiment, error)
+	// ExperimentByKey reads one experiment by repository and key.
+	ExperimentByKey(ctx context.Context, repo RepoKey, key string) (Experiment, error)
+	// SetOutcome records a run's result for an experiment, unless the
+	// experiment's generation moved past gen meanwhile (then a later run
+	// owns it): applied says whether gen reached the forge.
+	SetOutcome(ctx context.Context, id, gen int64, status Status, detail string, baseSHA string) error
+	// SetComment remembers the status comment of an experiment.
+	SetComment(ctx context.Context, id, commentID int64, note string) error
+
+	StartRun(ctx context.Context, repo RepoKey, at time.Time) (Run, error)
+	FinishRun(ctx context.Context, run Run) error
+	Runs(ctx context.Context, repo RepoKey, limit int) ([]Run, error)
+
+	// Start runs the job queue's workers with h until Stop; jobs inserted in
+	// committed transactions reach h at least once.
+	Start(ctx context.Context, h Handlers) error
+	// Stop waits for running jobs to finish, or for ctx to end.
+	Stop(ctx context.Context) error
+	// QueueDepth counts jobs not yet finished (for metrics).
+	QueueDepth(ctx context.Context) (int, error)
+	// Ping checks the database is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is what one transaction can do.
+type Tx interface {
+	// RecordDelivery stores a delivery id; duplicate reports that the same
+	// (forge, id) was recorded before, in which case nothing else should be
+	// done in this transaction.
+	RecordDelivery(ctx context.Context, forge event.Forge, id, eventName string, at time.Time) (duplicate bool, err error)
+	// ApplyChange upserts desired state. It bumps the generation only when
+	// something that matters changed and reports whether it did.
+	ApplyChange(ctx context.Context, c Change) (e Experiment, changed bool, err error)
+	// EnqueueReconcile asks for a reconcile run of repo; a run already
+	// queued (not yet started) absorbs the request, so bursts coalesce.
+	EnqueueReconcile(ctx context.Context, repo RepoKey) error
+	// EnqueueReport asks for the status comment of an experiment to be
+	// posted or brought up to date.
+	EnqueueReport(ctx context.Context, experimentID int64) error
+}
+
+// Handlers do the queued work. A returned error is retried with backoff;
+// wrap it with Snooze to retry after a set delay without counting an attempt
+// (a lock held by a live run), or with Permanent to give up at once.
+type Handlers struct {
+	Reconcile func(ctx context.Context, repo RepoKey) error
+	Report    func(ctx context.Context, experimentID int64) error
+	// Workers bounds the jobs run at once by this process.
+	Workers int
+}
+
+// SnoozeError asks for the job to run again after Delay.
+type SnoozeError struct{ Delay time.Duration }
+
+func (e *SnoozeError) Error() string { return "retry in " + e.Delay.String() }
+
+// Snooze retries the job after d without using up an attempt.
+func Snooze(d time.Duration) error { return &SnoozeError{Delay: d} }
+
+// PermanentError wraps an error that retrying cannot fix.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error { return &PermanentError{Err: err} }
