@@ -1,0 +1,311 @@
+// Package handlers receives GitHub and GitLab webhooks: it verifies each
+// over the exact bytes received, decodes it into a forge-neutral event and
+// hands the ones that matter to a Recorder, answering 202 only once the
+// Recorder has made them durable.
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/expbot/expbot/internal/event"
+)
+
+// Delivery is one authenticated, decoded webhook that expbot acts on.
+type Delivery struct {
+	Forge      event.Forge
+	ID         string // X-GitHub-Delivery; GitLab Idempotency-Key, X-Gitlab-Event-UUID or webhook-id
+	Event      string // X-GitHub-Event / X-Gitlab-Event
+	ReceivedAt time.Time
+	Payload    event.Event
+}
+
+// Outcome is what a Recorder did with a delivery.
+type Outcome int
+
+const (
+	// Accepted: recorded, desired state changed as needed, work enqueued.
+	Accepted Outcome = iota + 1
+	// Duplicate: this Forge+ID was recorded before; nothing else happened.
+	Duplicate
+	// Ignored: recorded or not, there is nothing to do (e.g. the repository
+	// is not managed by expbot).
+	Ignored
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Accepted:
+		return outAccepted
+	case Duplicate:
+		return outDuplicate
+	case Ignored:
+		return outIgnored
+	default:
+		return "Outcome(" + strconv.Itoa(int(o)) + ")"
+	}
+}
+
+// Recorder durably records a delivery (deduplicated on Forge+ID), applies it
+// to desired state and enqueues work, in one transaction. An error means
+// none of it happened; the forge is then asked to retry.
+type Recorder interface {
+	Record(ctx context.Context, d Delivery) (Outcome, error)
+}
+
+// maxDeliveryID bounds the delivery id we store and echo: both forges send UUIDs.
+const maxDeliveryID = 256
+
+// maxErrorText bounds error text in 400 answers.
+const maxErrorText = 200
+
+// endpoint is one forge's webhook endpoint; the forge-specific parts are funcs.
+type endpoint struct {
+	forge       event.Forge
+	eventHeader string
+	verify      func(h http.Header, body []byte) error
+	deliveryID  func(h http.Header) string
+	decode      func(eventName string, h http.Header, body []byte) (event.Event, error)
+	opts        Options
+	rec         Recorder
+	m           *Metrics
+	log         zerolog.Logger
+}
+
+// NewGitHub returns the handler for POST /webhooks/github. With a config
+// that fails Validate it logs the problem and rejects every delivery (401).
+func NewGitHub(cfg GitHubConfig, rec Recorder, m *Metrics, log zerolog.Logger) http.Handler {
+	if err := cfg.Validate(); err != nil {
+		log.Error().Err(err).Msg("github webhook endpoint misconfigured: every delivery will be rejected")
+	}
+	secrets := append([]string(nil), cfg.Secrets...)
+	return newEndpoint(event.GitHub, "X-GitHub-Event", cfg.Options, rec, m, log,
+		func(h http.Header, body []byte) error {
+			return VerifyGitHub(h.Get("X-Hub-Signature-256"), body, secrets)
+		},
+		func(h http.Header) string { return h.Get("X-GitHub-Delivery") },
+		func(name string, h http.Header, body []byte) (event.Event, error) {
+			payload, err := githubJSON(h.Get("Content-Type"), body)
+			if err != nil {
+				return nil, err
+			}
+			return DecodeGitHub(name, payload)
+		})
+}
+
+// NewGitLab returns the handler for POST /webhooks/gitlab. With a config
+// that fails Validate it logs the problem and works with what is usable
+// (rejecting every delivery if nothing is).
+func NewGitLab(cfg GitLabConfig, rec Recorder, m *Metrics, log zerolog.Logger) http.Handler {
+	auth, err := cfg.auth()
+	if err != nil {
+		log.Error().Err(err).Msg("gitlab webhook endpoint misconfigured")
+	}
+	return newEndpoint(event.GitLab, "X-Gitlab-Event", cfg.Options, rec, m, log,
+		auth.verify,
+		gitlabDeliveryID,
+		func(name string, _ http.Header, body []byte) (event.Event, error) { return DecodeGitLab(name, body) })
+}
+
+func newEndpoint(f event.Forge, eventHeader string, opts Options, rec Recorder, m *Metrics, log zerolog.Logger,
+	verify func(http.Header, []byte) error, id func(http.Header) string,
+	decode func(string, http.Header, []byte) (event.Event, error)) *endpoint {
+	if rec == nil {
+		panic("handlers: nil Recorder") // a wiring bug, caught at start-up
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &endpoint{forge: f, eventHeader: eventHeader, verify: verify, deliveryID: id, decode: decode,
+		opts: opts.withDefaults(), rec: rec, m: m, log: log}
+}
+
+// gitlabDeliveryID prefers Idempotency-Key, which GitLab keeps stable across
+// retries (17.4+); older versions send only the event UUID.
+func gitlabDeliveryID(h http.Header) string {
+	for _, k := range []string{"Idempotency-Key", "X-Gitlab-Event-UUID", hdrWebhookID} {
+		if v := h.Get(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// reply is the answer to one request and what is logged and counted about it.
+type reply struct {
+	status   int
+	outcome  string
+	msg      string // for the answer's "reason"/"error"; never a secret
+	err      error  // for the log only
+	event    string
+	id       string
+	change   *event.IssueChange
+	received time.Time
+}
+
+type answer struct {
+	Status   string `json:"status"`
+	Delivery string `json:"delivery,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rp := e.handle(r)
+	e.write(w, rp)
+	took := time.Since(start)
+	e.m.observe(e.forge, rp.event, rp.outcome, took.Seconds())
+	e.logReply(rp, took)
+}
+
+func (e *endpoint) handle(r *http.Request) reply {
+	// Header values are sender-controlled until verified: clip before logging.
+	rp := reply{
+		event:    clip(r.Header.Get(e.eventHeader), maxReason),
+		id:       clip(e.deliveryID(r.Header), maxDeliveryID),
+		received: e.opts.Now(),
+	}
+	if r.Method != http.MethodPost {
+		return rp.with(http.StatusMethodNotAllowed, outMethodNotAllowed, "only POST", nil)
+	}
+	body, err := e.readBody(r)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return rp.with(http.StatusRequestEntityTooLarge, outTooLarge, "body exceeds "+strconv.FormatInt(e.opts.MaxBodyBytes, 10)+" bytes", err)
+		}
+		return rp.with(http.StatusBadRequest, outMalformed, "body could not be read", err)
+	}
+	// Authenticate the exact bytes before anything reads them.
+	if err := e.verify(r.Header, body); err != nil {
+		return rp.with(http.StatusUnauthorized, outUnauthorized, "signature or token invalid", err)
+	}
+	name := r.Header.Get(e.eventHeader)
+	if name == "" {
+		return rp.with(http.StatusBadRequest, outMalformed, e.eventHeader+" header missing", nil)
+	}
+	ev, err := e.decode(name, r.Header, body)
+	if err != nil {
+		return rp.with(http.StatusBadRequest, outMalformed, clip(err.Error(), maxErrorText), err)
+	}
+	switch ev := ev.(type) {
+	case *event.Ping:
+		return rp.with(http.StatusOK, outPing, "", nil)
+	case *event.Ignored:
+		// 2xx: GitLab disables a hook for good after repeated 4xx.
+		return rp.with(http.StatusOK, outIgnored, ev.Reason, nil)
+	case *event.IssueChange:
+		rp.change = ev
+		return e.record(r, rp, name, ev)
+	default:
+		return rp.with(http.StatusInternalServerError, outError, "internal error", fmt.Errorf("decoder returned unexpected %T", ev))
+	}
+}
+
+func (e *endpoint) readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > e.opts.MaxBodyBytes {
+		return nil, &http.MaxBytesError{Limit: e.opts.MaxBodyBytes}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, e.opts.MaxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading webhook body: %w", err)
+	}
+	if int64(len(body)) > e.opts.MaxBodyBytes {
+		return nil, &http.MaxBytesError{Limit: e.opts.MaxBodyBytes}
+	}
+	return body, nil
+}
+
+// record hands an issue change to the Recorder and answers from its result:
+// 202 only once it is durable (or was already), 503 if it is not.
+func (e *endpoint) record(r *http.Request, rp reply, name string, ev *event.IssueChange) reply {
+	id := e.deliveryID(r.Header)
+	switch {
+	case id == "":
+		return rp.with(http.StatusBadRequest, outMalformed, "delivery id header missing", nil)
+	case len(id) > maxDeliveryID:
+		return rp.with(http.StatusBadRequest, outMalformed, "delivery id too long", nil)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), e.opts.RecordTimeout)
+	defer cancel()
+	out, err := e.rec.Record(ctx, Delivery{Forge: e.forge, ID: id, Event: name, ReceivedAt: rp.received, Payload: ev})
+	if err != nil {
+		return rp.with(http.StatusServiceUnavailable, outError, "delivery not recorded; retry later", fmt.Errorf("recording delivery: %w", err))
+	}
+	switch out {
+	case Accepted:
+		return rp.with(http.StatusAccepted, outAccepted, "", nil)
+	case Duplicate:
+		return rp.with(http.StatusAccepted, outDuplicate, "", nil)
+	case Ignored:
+		return rp.with(http.StatusOK, outIgnored, "nothing to do", nil)
+	default:
+		// A Recorder bug; asking for a retry keeps the delivery from being lost.
+		return rp.with(http.StatusServiceUnavailable, outError, "delivery not recorded; retry later", fmt.Errorf("recorder returned unknown %v", out))
+	}
+}
+
+func (e *endpoint) write(w http.ResponseWriter, rp reply) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	switch rp.status {
+	case http.StatusMethodNotAllowed:
+		h.Set("Allow", http.MethodPost)
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", strconv.Itoa(int(e.opts.RetryAfter/time.Second)))
+	}
+	a := answer{Status: rp.outcome}
+	switch {
+	case rp.status >= 400:
+		a.Error = rp.msg
+	default:
+		a.Reason = rp.msg
+	}
+	// Echo the id only once the request proved it came from the forge.
+	if rp.status < 300 || rp.status == http.StatusServiceUnavailable {
+		a.Delivery = rp.id
+	}
+	w.WriteHeader(rp.status)
+	_ = json.NewEncoder(w).Encode(a) // the client may be gone; nothing to do then
+}
+
+// logReply writes the one line per delivery: never a secret, a signature
+// or token header, or the body.
+func (e *endpoint) logReply(rp reply, took time.Duration) {
+	var ev *zerolog.Event
+	switch {
+	case rp.status >= 500:
+		ev = e.log.Error()
+	case rp.status >= 400:
+		ev = e.log.Warn()
+	default:
+		ev = e.log.Info()
+	}
+	ev = ev.Str("forge", string(e.forge)).Str("event", rp.event).Str("delivery", rp.id).
+		Str("outcome", rp.outcome).Int("status", rp.status).Dur("duration", took)
+	if c := rp.change; c != nil {
+		ev = ev.Str("repo", c.Repo.Host+"/"+c.Repo.Path).Int("issue", c.Number)
+	}
+	if rp.msg != "" {
+		ev = ev.Str("reason", rp.msg)
+	}
+	if rp.err != nil {
+		ev = ev.Err(rp.err)
+	}
+	ev.Msg("webhook delivery")
+}
+
+func (rp reply) with(status int, outcome, msg string, err error) reply {
+	rp.status, rp.outcome, rp.msg, rp.err = status, outcome, msg, err
+	return rp
+}

@@ -1,0 +1,168 @@
+// Package github implements forge.Client for GitHub and GitHub Enterprise
+// Server with go-github. It is the only package besides its GitLab sibling
+// that imports a forge SDK (design decision 5).
+package github
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	gh "github.com/google/go-github/v60/github"
+
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/internal/forge"
+)
+
+// DefaultTimeout bounds every request when Config.HTTPClient sets none, so a
+// stalled forge cannot hold a reconcile job forever.
+const DefaultTimeout = 30 * time.Second
+
+const (
+	publicAPI = "https://api.github.com/"
+	publicWeb = "https://github.com/"
+)
+
+// Config says where GitHub is and how the bot authenticates.
+type Config struct {
+	// APIURL is empty for github.com. Anything else is GitHub Enterprise:
+	// the instance root ("https://ghe.example.com/") or its REST root
+	// ("https://ghe.example.com/api/v3/"); REST is served under <root>api/v3/.
+	APIURL string
+	// WebURL is where people browse ("https://ghe.example.com/"), for
+	// BranchURL and CommitURL; derived from APIURL when empty.
+	WebURL string
+	// Token is the bot's token, sent as a bearer token and never in URLs.
+	Token string
+	// HTTPClient carries transport settings; nil means a client with
+	// DefaultTimeout. A client without a timeout gets DefaultTimeout.
+	HTTPClient *http.Client
+}
+
+// Client talks to one GitHub instance as the bot.
+type Client struct {
+	api   *gh.Client
+	web   string // with trailing slash
+	token string // kept only to scrub it from error messages
+}
+
+var _ forge.Client = (*Client)(nil)
+
+// New checks cfg and returns a Client; it makes no request.
+func New(cfg Config) (*Client, error) {
+	if cfg.Token == "" {
+		return nil, errors.New("github: token is required")
+	}
+	hc := &http.Client{Timeout: DefaultTimeout}
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient // a copy: the caller's client stays as it was
+		if c.Timeout == 0 {
+			c.Timeout = DefaultTimeout
+		}
+		hc = &c
+	}
+	api := gh.NewClient(hc).WithAuthToken(cfg.Token)
+
+	apiURL := publicAPI
+	if cfg.APIURL != "" {
+		u, err := parseBase("API URL", cfg.APIURL)
+		if err != nil {
+			return nil, err
+		}
+		apiURL = u.String()
+		if u.Host != "api.github.com" {
+			// Adds "api/v3/" unless already there (or the host is "api.*").
+			if api, err = api.WithEnterpriseURLs(apiURL, apiURL); err != nil {
+				return nil, fmt.Errorf("github: API URL: %w", err)
+			}
+		}
+	}
+
+	web := cfg.WebURL
+	if web == "" {
+		web = webFromAPI(apiURL)
+	}
+	wu, err := parseBase("web URL", web)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{api: api, web: wu.String(), token: cfg.Token}, nil
+}
+
+// parseBase accepts an absolute http(s) URL without credentials (a token in
+// a URL would end up in every error message) and adds a trailing slash.
+func parseBase(what, s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("github: %s: %w", what, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("github: %s %q must be an absolute http(s) URL", what, s)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("github: %s must not contain credentials", what)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("github: %s must not have a query or fragment", what)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+		if u.RawPath != "" {
+			u.RawPath += "/"
+		}
+	}
+	return u, nil
+}
+
+// webFromAPI derives the browsing URL: api.github.com → github.com,
+// api.<x> (GHE.com) → <x>, <root>api/v3/ → <root>.
+func webFromAPI(apiURL string) string {
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		return apiURL
+	}
+	switch {
+	case u.Host == "api.github.com":
+		return publicWeb
+	case strings.HasPrefix(u.Host, "api."):
+		u.Host = strings.TrimPrefix(u.Host, "api.")
+	default:
+		u.Path = strings.TrimSuffix(u.Path, "api/v3/")
+	}
+	u.RawPath = ""
+	return u.String()
+}
+
+// Forge reports event.GitHub.
+func (c *Client) Forge() event.Forge { return event.GitHub }
+
+// BranchURL links to a branch's tree; each segment of the name is escaped
+// and its slashes kept, as GitHub's own links do.
+func (c *Client) BranchURL(repo, branch string) string {
+	return c.web + repo + "/tree/" + escapeSegments(branch)
+}
+
+// CommitURL links to a commit.
+func (c *Client) CommitURL(repo, sha string) string {
+	return c.web + repo + "/commit/" + url.PathEscape(sha)
+}
+
+func escapeSegments(s string) string {
+	parts := strings.Split(s, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// splitRepo turns "owner/name" into its parts.
+func splitRepo(repo string) (owner, name string, err error) {
+	owner, name, ok := strings.Cut(repo, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("github: repository %q must be owner/name", repo)
+	}
+	return owner, name, nil
+}
