@@ -1,0 +1,106 @@
+package github
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+
+	"github.com/expbot/expbot/internal/forgesim"
+	"github.com/expbot/expbot/internal/standin/kit"
+	"github.com/expbot/expbot/internal/standin/kit/kittest"
+)
+
+const simSeed = `
+users:
+  - login: expbot
+    name: expbot
+    email: expbot@example.com
+    token: expbot-token
+    bot: true
+orgs:
+  - acme
+repos:
+  - full_name: acme/llm
+    default_branch: main
+    org: true
+    files:
+      configs/base.yaml: "model: tiny\n"
+    members:
+      expbot: maintainer
+`
+
+// TestAgainstForgesim runs the stand-in through a whole lifecycle against
+// the project's simulated forge: both must agree on the official calls.
+func TestAgainstForgesim(t *testing.T) {
+	ctx := context.Background()
+	sim := forgesim.New()
+	t.Cleanup(sim.Close)
+	if err := sim.LoadSeed(strings.NewReader(simSeed)); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim.Handler())
+	t.Cleanup(hs.Close)
+	sim.SetBaseURL(hs.URL)
+
+	srv := New(Options{Getenv: func(string) string { return "" }})
+	if _, err := srv.Configure(ctx, &pulumirpc.ConfigureRequest{Args: kittest.Struct(t, map[string]any{
+		"token": "expbot-token", "owner": "acme", "baseUrl": hs.URL + "/", "writeDelayMs": 1,
+	})}); err != nil {
+		t.Fatal(err)
+	}
+
+	br, err := srv.Create(ctx, &pulumirpc.CreateRequest{Urn: branchURN, Properties: kittest.Struct(t,
+		map[string]any{"repository": "llm", "branch": "exp/x", "sourceBranch": "main"})})
+	if err != nil {
+		t.Fatalf("create branch: %v", err)
+	}
+	brOuts := kittest.Props(t, br.GetProperties())
+	if kit.Str(brOuts, "sha") == "" || kit.Str(brOuts, "ref") != "refs/heads/exp/x" {
+		t.Errorf("branch outputs = %v", brOuts)
+	}
+
+	news := map[string]any{"repository": "llm", "file": "experiments/x.yaml", "branch": "exp/x",
+		"content": "lr: 0.1\n", "commitMessage": "Add experiment", "overwriteOnCreate": false}
+	file, err := srv.Create(ctx, &pulumirpc.CreateRequest{Urn: fileURN, Properties: kittest.Struct(t, news)})
+	if err != nil {
+		t.Fatalf("create file: %v", err)
+	}
+	outs := kittest.Props(t, file.GetProperties())
+	if kit.Str(outs, "content") != "lr: 0.1\n" || kit.Str(outs, "ref") != "exp/x" || kit.Str(outs, "sha") == "" ||
+		kit.Str(outs, "commitMessage") != "Add experiment" {
+		t.Errorf("file outputs = %v", outs)
+	}
+
+	news["content"] = "lr: 0.2\n"
+	up, err := srv.Update(ctx, &pulumirpc.UpdateRequest{Urn: fileURN, Id: file.GetId(), Olds: file.GetProperties(), News: kittest.Struct(t, news)})
+	if err != nil {
+		t.Fatalf("update file: %v", err)
+	}
+	if got := kit.Str(kittest.Props(t, up.GetProperties()), "content"); got != "lr: 0.2\n" {
+		t.Errorf("updated content = %q", got)
+	}
+
+	rd, err := srv.Read(ctx, &pulumirpc.ReadRequest{Urn: branchURN, Id: br.GetId(), Properties: br.GetProperties()})
+	if err != nil || rd.GetId() != br.GetId() {
+		t.Fatalf("refresh branch = %v, %v", rd, err)
+	}
+	if kit.Str(kittest.Props(t, rd.GetProperties()), "sha") == kit.Str(brOuts, "sha") {
+		t.Error("two commits on the branch must have moved its head")
+	}
+
+	if _, err := srv.Delete(ctx, &pulumirpc.DeleteRequest{Urn: fileURN, Id: file.GetId(), Properties: up.GetProperties()}); err != nil {
+		t.Fatalf("delete file: %v", err)
+	}
+	if rd, err := srv.Read(ctx, &pulumirpc.ReadRequest{Urn: fileURN, Id: file.GetId(), Properties: up.GetProperties()}); err != nil || rd.GetId() != "" {
+		t.Errorf("read deleted file = %v, %v", rd, err)
+	}
+	if _, err := srv.Delete(ctx, &pulumirpc.DeleteRequest{Urn: branchURN, Id: br.GetId(), Properties: br.GetProperties()}); err != nil {
+		t.Fatalf("delete branch: %v", err)
+	}
+	if rd, err := srv.Read(ctx, &pulumirpc.ReadRequest{Urn: branchURN, Id: br.GetId()}); err != nil || rd.GetId() != "" {
+		t.Errorf("read deleted branch = %v, %v", rd, err)
+	}
+}
