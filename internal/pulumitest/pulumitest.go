@@ -59,6 +59,7 @@ func (e *Env) EnvVars() map[string]string {
 		"PULUMI_CONFIG_PASSPHRASE":                    Passphrase,
 		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+		"PULUMI_IGNORE_AMBIENT_PLUGINS":               "true", // only the stand-ins in Home
 	}
 }
 

@@ -1,0 +1,242 @@
+// Package app wires expbot's parts into the running server: store, forge
+// clients, pipeline, webhook endpoints, health and metrics.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/expbot/expbot/handlers"
+	"github.com/expbot/expbot/internal/config"
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/internal/forge"
+	githubforge "github.com/expbot/expbot/internal/forge/github"
+	gitlabforge "github.com/expbot/expbot/internal/forge/gitlab"
+	"github.com/expbot/expbot/internal/pulumicli"
+	"github.com/expbot/expbot/pipeline"
+	"github.com/expbot/expbot/pipeline/store"
+	"github.com/expbot/expbot/pipeline/store/sqlite"
+)
+
+// Provider plugin versions the pinned SDKs ask the engine for.
+const (
+	GitHubPluginVersion = "6.12.1"
+	GitLabPluginVersion = "8.11.0"
+)
+
+// Server is a wired expbot, ready to Serve.
+type Server struct {
+	cfg     config.Config
+	log     zerolog.Logger
+	store   store.Store
+	handler http.Handler
+	cli     pulumicli.CLI
+	hooks   store.Handlers
+}
+
+// New opens the store, finds the Pulumi CLI and builds the HTTP handler.
+func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*Server, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	cli, err := pulumicli.Locate(ctx, cfg.Pulumi.CLI)
+	if err != nil {
+		return nil, err
+	}
+	backend, err := cfg.BackendURL()
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "expbot.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, store: st, cli: cli}
+	if err := s.wire(backend); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) wire(backend string) error {
+	cfg := s.cfg
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	clients := map[event.Forge]forge.Client{}
+	forges := map[event.Forge]pipeline.Forge{}
+	if cfg.GitHub.Enabled {
+		c, err := githubforge.New(githubforge.Config{APIURL: cfg.GitHub.APIURL, WebURL: cfg.GitHub.WebURL, Token: cfg.GitHub.Token.Reveal()})
+		if err != nil {
+			return err
+		}
+		clients[event.GitHub] = c
+		base := cfg.GitHub.APIURL
+		if base == "" {
+			base = "https://api.github.com/"
+		}
+		forges[event.GitHub] = pipeline.Forge{Client: c, Provider: pipeline.ProviderConfig{
+			Forge: event.GitHub, BaseURL: withSlash(base), Token: cfg.GitHub.Token.Reveal(), WriteDelayMs: cfg.GitHub.WriteDelayMs,
+		}}
+	}
+	if cfg.GitLab.Enabled {
+		c, err := gitlabforge.New(gitlabforge.Config{APIURL: cfg.GitLab.APIURL, WebURL: cfg.GitLab.WebURL, Token: cfg.GitLab.Token.Reveal()})
+		if err != nil {
+			return err
+		}
+		clients[event.GitLab] = c
+		forges[event.GitLab] = pipeline.Forge{Client: c, Provider: pipeline.ProviderConfig{
+			Forge: event.GitLab, BaseURL: withSlash(cfg.GitLab.APIURL), Token: cfg.GitLab.Token.Reveal(),
+		}}
+	}
+
+	deleteOnRetire := cfg.Retire == "delete"
+	rep := &pipeline.Reporter{Store: s.store, Forges: clients}
+	pm := pipeline.NewMetrics(reg, s.store)
+	rec := pipeline.NewReconciler(s.store, forges, rep, pipeline.PulumiEnv{
+		CLI:        s.cli.Command,
+		Home:       cfg.Pulumi.Home,
+		BackendURL: backend,
+		Passphrase: cfg.Pulumi.Passphrase.Reveal(),
+		WorkRoot:   filepath.Join(cfg.DataDir, "pulumi", "work"),
+	}, pipeline.VariantFile{Path: cfg.VariantFile}, pm, s.log)
+	rec.DeleteOnRetire = deleteOnRetire
+	s.hooks = store.Handlers{Reconcile: rec.Reconcile, Report: rep.Report, Workers: cfg.Workers}
+
+	intake := &pipeline.Intake{Store: s.store, Cfg: pipeline.IntakeConfig{
+		Label: cfg.Label, BranchTemplate: cfg.BranchTemplate, DeleteOnRetire: deleteOnRetire,
+	}}
+	hm := handlers.NewMetrics(reg)
+	opts := handlers.Options{MaxBodyBytes: cfg.BodyLimit}
+	mux := http.NewServeMux()
+	if cfg.GitHub.Enabled {
+		gh := handlers.GitHubConfig{Secrets: reveal(cfg.GitHub.WebhookSecrets), Options: opts}
+		if err := gh.Validate(); err != nil {
+			return err
+		}
+		mux.Handle("/webhooks/github", handlers.NewGitHub(gh, intake, hm, s.log))
+	}
+	if cfg.GitLab.Enabled {
+		gl := handlers.GitLabConfig{Tokens: reveal(cfg.GitLab.WebhookTokens), SigningSecrets: reveal(cfg.GitLab.SigningSecrets), Options: opts}
+		if err := gl.Validate(); err != nil {
+			return err
+		}
+		mux.Handle("/webhooks/gitlab", handlers.NewGitLab(gl, intake, hm, s.log))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.handler = mux
+	return nil
+}
+
+// Handler is the HTTP surface: webhooks, /healthz, /readyz, /metrics.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ready answers 200 when the store answers and Pulumi can run; otherwise 503
+// with the reasons, so an orchestrator holds traffic back.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var problems []error
+	if err := s.store.Ping(ctx); err != nil {
+		problems = append(problems, fmt.Errorf("store: %w", err))
+	}
+	if _, err := os.Stat(s.cli.Path); err != nil {
+		problems = append(problems, fmt.Errorf("pulumi CLI: %w", err))
+	}
+	if s.cfg.GitHub.Enabled {
+		problems = append(problems, s.pluginPresent("github", GitHubPluginVersion))
+	}
+	if s.cfg.GitLab.Enabled {
+		problems = append(problems, s.pluginPresent("gitlab", GitLabPluginVersion))
+	}
+	if err := errors.Join(problems...); err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// pluginPresent looks where the engine looks: the exact version directory in
+// PULUMI_HOME, or an ambient plugin on PATH.
+func (s *Server) pluginPresent(name, version string) error {
+	home := s.cfg.Pulumi.Home
+	if home == "" {
+		if h := os.Getenv("PULUMI_HOME"); h != "" {
+			home = h
+		} else if u, err := os.UserHomeDir(); err == nil {
+			home = filepath.Join(u, ".pulumi")
+		}
+	}
+	bin := "pulumi-resource-" + name
+	if _, err := os.Stat(filepath.Join(home, "plugins", "resource-"+name+"-v"+version, bin)); err == nil {
+		return nil
+	}
+	if _, err := exec.LookPath(bin); err == nil {
+		return nil
+	}
+	return fmt.Errorf("provider plugin %s %s is not installed (pulumi plugin install resource %s %s)", name, version, name, version)
+}
+
+// Serve runs the job workers and the HTTP server on l until ctx ends, then
+// shuts down gracefully: stop taking requests, let running jobs finish.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	if err := s.store.Start(ctx, s.hooks); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	s.log.Info().Str("addr", l.Addr().String()).Msg("expbot serving")
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	grace, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	s.log.Info().Msg("shutting down")
+	if err := srv.Shutdown(grace); err != nil {
+		s.log.Warn().Err(err).Msg("http shutdown")
+	}
+	if err := s.store.Stop(grace); err != nil {
+		s.log.Warn().Err(err).Msg("stop workers")
+	}
+	if err := s.store.Close(); err != nil {
+		s.log.Warn().Err(err).Msg("close store")
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
+
+func reveal(ss []config.Secret) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.Reveal()
+	}
+	return out
+}
+
+func withSlash(u string) string {
+	if u == "" || u[len(u)-1] == '/' {
+		return u
+	}
+	return u + "/"
+}

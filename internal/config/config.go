@@ -1,0 +1,351 @@
+// Package config loads expbot's settings from, in rising precedence, built-in
+// defaults, a YAML file, EXPBOT_* environment variables and command-line
+// flags. Secrets (API tokens, webhook secrets, the Pulumi passphrase) are
+// accepted only from the environment or from files, never inline in YAML or
+// on the command line, and they print as [redacted].
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/expbot/expbot/internal/spec"
+)
+
+// Secret is a string that refuses to be printed.
+type Secret string
+
+func (Secret) String() string   { return "[redacted]" }
+func (Secret) GoString() string { return "[redacted]" }
+
+// MarshalText keeps secrets out of JSON, YAML and structured logs.
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Reveal returns the secret's value, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config is everything `expbot serve` needs.
+type Config struct {
+	Listen         string        `yaml:"listen"`
+	DataDir        string        `yaml:"data_dir"`
+	LogLevel       string        `yaml:"log_level"`
+	BodyLimit      int64         `yaml:"body_limit"`
+	Label          string        `yaml:"label"`
+	BranchTemplate string        `yaml:"branch_template"`
+	VariantFile    string        `yaml:"variant_file"`
+	Retire         string        `yaml:"retire"` // keep | delete
+	Workers        int           `yaml:"workers"`
+	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
+	Pulumi         Pulumi        `yaml:"pulumi"`
+	GitHub         GitHub        `yaml:"github"`
+	GitLab         GitLab        `yaml:"gitlab"`
+}
+
+// Pulumi says how updates run.
+type Pulumi struct {
+	CLI            string `yaml:"cli"`         // path to the pulumi binary; empty = lookup
+	Home           string `yaml:"home"`        // PULUMI_HOME; empty = the CLI's default
+	BackendURL     string `yaml:"backend_url"` // empty = file://<data_dir>/pulumi/state
+	PassphraseFile string `yaml:"passphrase_file"`
+	Passphrase     Secret `yaml:"-"`
+}
+
+// GitHub is one GitHub (github.com or Enterprise).
+type GitHub struct {
+	Enabled            bool     `yaml:"enabled"`
+	APIURL             string   `yaml:"api_url"` // empty = github.com; Enterprise: https://ghe.example.com/
+	WebURL             string   `yaml:"web_url"`
+	WriteDelayMs       int      `yaml:"write_delay_ms"`
+	TokenFile          string   `yaml:"token_file"`
+	WebhookSecretsFile string   `yaml:"webhook_secrets_file"` // one secret per line (rotation)
+	Token              Secret   `yaml:"-"`
+	WebhookSecrets     []Secret `yaml:"-"`
+}
+
+// GitLab is one GitLab instance.
+type GitLab struct {
+	Enabled            bool     `yaml:"enabled"`
+	APIURL             string   `yaml:"api_url"` // https://gitlab.com/api/v4/
+	WebURL             string   `yaml:"web_url"`
+	TokenFile          string   `yaml:"token_file"`
+	WebhookTokensFile  string   `yaml:"webhook_tokens_file"`  // one per line (rotation)
+	SigningSecretsFile string   `yaml:"signing_secrets_file"` // whsec_... one per line
+	Token              Secret   `yaml:"-"`
+	WebhookTokens      []Secret `yaml:"-"`
+	SigningSecrets     []Secret `yaml:"-"`
+}
+
+// Defaults are what an empty configuration means.
+func Defaults() Config {
+	return Config{
+		Listen:         "127.0.0.1:8080",
+		DataDir:        "./expbot-data",
+		LogLevel:       "info",
+		BodyLimit:      25 << 20,
+		Label:          "new-experiment",
+		BranchTemplate: spec.DefaultBranchTemplate,
+		VariantFile:    "experiment.yaml",
+		Retire:         "keep",
+		Workers:        4,
+		ShutdownGrace:  30 * time.Second,
+		GitLab:         GitLab{APIURL: "https://gitlab.com/api/v4/"},
+	}
+}
+
+// Load reads the configuration for args (the flags after "serve"), with env
+// looked up through getenv.
+func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := Defaults()
+	fs := flag.NewFlagSet("expbot serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", getenv("EXPBOT_CONFIG"), "YAML configuration file (env EXPBOT_CONFIG)")
+	flagVals := map[string]*string{}
+	for _, o := range options {
+		if o.flag != "" {
+			flagVals[o.flag] = fs.String(o.flag, "", o.help+" (env "+o.env+")")
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *configPath != "" {
+		if err := loadYAML(&c, *configPath); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, o := range options {
+		if v := getenv(o.env); v != "" {
+			if err := o.set(&c, v); err != nil {
+				return Config{}, fmt.Errorf("%s: %w", o.env, err)
+			}
+		}
+	}
+	var flagErr error
+	fs.Visit(func(f *flag.Flag) {
+		for _, o := range options {
+			if o.flag == f.Name && flagErr == nil {
+				if err := o.set(&c, *flagVals[f.Name]); err != nil {
+					flagErr = fmt.Errorf("--%s: %w", f.Name, err)
+				}
+			}
+		}
+	})
+	if flagErr != nil {
+		return Config{}, flagErr
+	}
+	if err := c.loadSecrets(getenv); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+func loadYAML(c *Config, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// loadSecrets fills secrets from the environment, or from the files that the
+// configuration or the environment name.
+func (c *Config) loadSecrets(getenv func(string) string) error {
+	type src struct {
+		env, fileEnv string
+		file         *string
+		one          *Secret
+		many         *[]Secret
+	}
+	for _, s := range []src{
+		{"EXPBOT_PULUMI_PASSPHRASE", "EXPBOT_PULUMI_PASSPHRASE_FILE", &c.Pulumi.PassphraseFile, &c.Pulumi.Passphrase, nil},
+		{"EXPBOT_GITHUB_TOKEN", "EXPBOT_GITHUB_TOKEN_FILE", &c.GitHub.TokenFile, &c.GitHub.Token, nil},
+		{"EXPBOT_GITHUB_WEBHOOK_SECRETS", "EXPBOT_GITHUB_WEBHOOK_SECRETS_FILE", &c.GitHub.WebhookSecretsFile, nil, &c.GitHub.WebhookSecrets},
+		{"EXPBOT_GITLAB_TOKEN", "EXPBOT_GITLAB_TOKEN_FILE", &c.GitLab.TokenFile, &c.GitLab.Token, nil},
+		{"EXPBOT_GITLAB_WEBHOOK_TOKENS", "EXPBOT_GITLAB_WEBHOOK_TOKENS_FILE", &c.GitLab.WebhookTokensFile, nil, &c.GitLab.WebhookTokens},
+		{"EXPBOT_GITLAB_SIGNING_SECRETS", "EXPBOT_GITLAB_SIGNING_SECRETS_FILE", &c.GitLab.SigningSecretsFile, nil, &c.GitLab.SigningSecrets},
+	} {
+		if f := getenv(s.fileEnv); f != "" {
+			*s.file = f
+		}
+		var vals []string
+		if v := getenv(s.env); v != "" {
+			vals = splitList(v)
+		} else if *s.file != "" {
+			b, err := os.ReadFile(*s.file)
+			if err != nil {
+				return fmt.Errorf("read secret file for %s: %w", s.env, err)
+			}
+			vals = splitList(string(b))
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		if s.one != nil {
+			*s.one = Secret(vals[0])
+			continue
+		}
+		for _, v := range vals {
+			*s.many = append(*s.many, Secret(v))
+		}
+	}
+	return nil
+}
+
+// splitList splits on newlines and commas and drops blanks, so a secret file
+// may hold one value per line and an env var a comma-separated list.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == ',' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Validate fails closed: an enabled forge without its token or webhook
+// secret stops start-up with a message that says what to set.
+func (c *Config) Validate() error {
+	var errs []error
+	if !c.GitHub.Enabled && !c.GitLab.Enabled {
+		errs = append(errs, errors.New("no forge is enabled: set github.enabled or gitlab.enabled (EXPBOT_GITHUB_ENABLED=true / EXPBOT_GITLAB_ENABLED=true)"))
+	}
+	if c.GitHub.Enabled {
+		if c.GitHub.Token == "" {
+			errs = append(errs, errors.New("github is enabled but has no API token: set EXPBOT_GITHUB_TOKEN or github.token_file"))
+		}
+		if len(c.GitHub.WebhookSecrets) == 0 {
+			errs = append(errs, errors.New("github is enabled but has no webhook secret: set EXPBOT_GITHUB_WEBHOOK_SECRETS or github.webhook_secrets_file"))
+		}
+	}
+	if c.GitLab.Enabled {
+		if c.GitLab.Token == "" {
+			errs = append(errs, errors.New("gitlab is enabled but has no API token: set EXPBOT_GITLAB_TOKEN or gitlab.token_file"))
+		}
+		if len(c.GitLab.WebhookTokens) == 0 && len(c.GitLab.SigningSecrets) == 0 {
+			errs = append(errs, errors.New("gitlab is enabled but has no webhook token or signing secret: set EXPBOT_GITLAB_WEBHOOK_TOKENS or gitlab.webhook_tokens_file (or signing secrets)"))
+		}
+		if !strings.HasSuffix(strings.TrimSuffix(c.GitLab.APIURL, "/"), "/api/v4") {
+			errs = append(errs, fmt.Errorf("gitlab.api_url %q must end in /api/v4/", c.GitLab.APIURL))
+		}
+	}
+	if c.Pulumi.Passphrase == "" {
+		errs = append(errs, errors.New("no Pulumi passphrase (it encrypts the forge tokens in the state): set EXPBOT_PULUMI_PASSPHRASE or pulumi.passphrase_file"))
+	}
+	if c.Retire != "keep" && c.Retire != "delete" {
+		errs = append(errs, fmt.Errorf("retire %q must be keep or delete", c.Retire))
+	}
+	if err := spec.ValidateBranchTemplate(c.BranchTemplate); err != nil {
+		errs = append(errs, fmt.Errorf("branch_template: %w", err))
+	}
+	if c.BodyLimit <= 0 {
+		errs = append(errs, errors.New("body_limit must be positive"))
+	}
+	if c.Workers <= 0 {
+		errs = append(errs, errors.New("workers must be positive"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir must be set"))
+	}
+	return errors.Join(errs...)
+}
+
+// BackendURL is the Pulumi state backend, by default next to the database.
+func (c *Config) BackendURL() (string, error) {
+	if c.Pulumi.BackendURL != "" {
+		return c.Pulumi.BackendURL, nil
+	}
+	abs, err := filepath.Abs(filepath.Join(c.DataDir, "pulumi", "state"))
+	if err != nil {
+		return "", fmt.Errorf("data dir: %w", err)
+	}
+	return "file://" + abs, nil
+}
+
+// option is one setting reachable from env and flags; the table doubles as
+// the reference the README documents.
+type option struct {
+	key, env, flag, help string
+	set                  func(c *Config, v string) error
+}
+
+func str(p func(c *Config) *string) func(c *Config, v string) error {
+	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+func boolean(p func(c *Config) *bool) func(c *Config, v string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*p(c) = b
+		return nil
+	}
+}
+
+func integer(p func(c *Config) *int) func(c *Config, v string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", v)
+		}
+		*p(c) = n
+		return nil
+	}
+}
+
+var options = []option{
+	{"listen", "EXPBOT_LISTEN", "listen", "address to serve HTTP on", str(func(c *Config) *string { return &c.Listen })},
+	{"data_dir", "EXPBOT_DATA_DIR", "data-dir", "directory for the SQLite database and local Pulumi state", str(func(c *Config) *string { return &c.DataDir })},
+	{"log_level", "EXPBOT_LOG_LEVEL", "log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
+	{"body_limit", "EXPBOT_BODY_LIMIT", "body-limit", "largest webhook body accepted, in bytes", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a number of bytes, got %q", v)
+		}
+		c.BodyLimit = n
+		return nil
+	}},
+	{"label", "EXPBOT_LABEL", "label", "issue label that requests an experiment", str(func(c *Config) *string { return &c.Label })},
+	{"branch_template", "EXPBOT_BRANCH_TEMPLATE", "branch-template", "branch name template ({number}, {name}, {forge})", str(func(c *Config) *string { return &c.BranchTemplate })},
+	{"variant_file", "EXPBOT_VARIANT_FILE", "variant-file", "path of the committed variant file", str(func(c *Config) *string { return &c.VariantFile })},
+	{"retire", "EXPBOT_RETIRE", "retire", "keep or delete a retired experiment's branch", str(func(c *Config) *string { return &c.Retire })},
+	{"workers", "EXPBOT_WORKERS", "workers", "jobs run at once", integer(func(c *Config) *int { return &c.Workers })},
+	{"shutdown_grace", "EXPBOT_SHUTDOWN_GRACE", "shutdown-grace", "how long SIGTERM waits for running work", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want a duration like 30s, got %q", v)
+		}
+		c.ShutdownGrace = d
+		return nil
+	}},
+	{"pulumi.cli", "EXPBOT_PULUMI", "pulumi", "path of the pulumi CLI", str(func(c *Config) *string { return &c.Pulumi.CLI })},
+	{"pulumi.home", "EXPBOT_PULUMI_HOME", "pulumi-home", "PULUMI_HOME holding the provider plugins", str(func(c *Config) *string { return &c.Pulumi.Home })},
+	{"pulumi.backend_url", "EXPBOT_PULUMI_BACKEND_URL", "pulumi-backend-url", "Pulumi state backend (file://, postgres://, s3://...)", str(func(c *Config) *string { return &c.Pulumi.BackendURL })},
+	{"github.enabled", "EXPBOT_GITHUB_ENABLED", "github", "serve GitHub webhooks", boolean(func(c *Config) *bool { return &c.GitHub.Enabled })},
+	{"github.api_url", "EXPBOT_GITHUB_API_URL", "github-api-url", "GitHub Enterprise root URL (empty for github.com)", str(func(c *Config) *string { return &c.GitHub.APIURL })},
+	{"github.web_url", "EXPBOT_GITHUB_WEB_URL", "github-web-url", "GitHub web root for links", str(func(c *Config) *string { return &c.GitHub.WebURL })},
+	{"github.write_delay_ms", "EXPBOT_GITHUB_WRITE_DELAY_MS", "github-write-delay-ms", "pause between the provider's writes (0 = provider default)", integer(func(c *Config) *int { return &c.GitHub.WriteDelayMs })},
+	{"gitlab.enabled", "EXPBOT_GITLAB_ENABLED", "gitlab", "serve GitLab webhooks", boolean(func(c *Config) *bool { return &c.GitLab.Enabled })},
+	{"gitlab.api_url", "EXPBOT_GITLAB_API_URL", "gitlab-api-url", "GitLab API root ending in /api/v4/", str(func(c *Config) *string { return &c.GitLab.APIURL })},
+	{"gitlab.web_url", "EXPBOT_GITLAB_WEB_URL", "gitlab-web-url", "GitLab web root for links", str(func(c *Config) *string { return &c.GitLab.WebURL })},
+}

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// minimalEnv enables GitHub with every secret it needs.
+func minimalEnv(extra map[string]string) func(string) string {
+	env := map[string]string{
+		"EXPBOT_GITHUB_ENABLED":         "true",
+		"EXPBOT_GITHUB_TOKEN":           "ghp_token_value",
+		"EXPBOT_GITHUB_WEBHOOK_SECRETS": "s1,s2",
+		"EXPBOT_PULUMI_PASSPHRASE":      "pass-value",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return func(k string) string { return env[k] }
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "expbot.yaml", "listen: 127.0.0.1:1111\nlabel: from-yaml\nworkers: 2\nretire: delete\n")
+	tests := []struct {
+		name       string
+		env        map[string]string
+		args       []string
+		wantListen string
+		wantLabel  string
+		wantWork   int
+	}{
+		{"yaml over defaults", nil, []string{"--config", cfg}, "127.0.0.1:1111", "from-yaml", 2},
+		{"env over yaml", map[string]string{"EXPBOT_LABEL": "from-env"}, []string{"--config", cfg}, "127.0.0.1:1111", "from-env", 2},
+		{"flag over env", map[string]string{"EXPBOT_LABEL": "from-env", "EXPBOT_WORKERS": "3"}, []string{"--config", cfg, "--label", "from-flag"}, "127.0.0.1:1111", "from-flag", 3},
+		{"config path from env", map[string]string{"EXPBOT_CONFIG": cfg}, nil, "127.0.0.1:1111", "from-yaml", 2},
+		{"defaults alone", nil, nil, "127.0.0.1:8080", "new-experiment", 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.args, minimalEnv(tt.env), io.Discard)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.Listen != tt.wantListen || c.Label != tt.wantLabel || c.Workers != tt.wantWork {
+				t.Errorf("got listen=%s label=%s workers=%d, want %s %s %d", c.Listen, c.Label, c.Workers, tt.wantListen, tt.wantLabel, tt.wantWork)
+			}
+		})
+	}
+}
+
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	tok := writeFile(t, dir, "token", "glpat-secret\n")
+	hooks := writeFile(t, dir, "hooks", "old-token\nnew-token\n")
+	cfg := writeFile(t, dir, "c.yaml", fmt.Sprintf("gitlab:\n  enabled: true\n  token_file: %s\n  webhook_tokens_file: %s\n", tok, hooks))
+	env := map[string]string{"EXPBOT_PULUMI_PASSPHRASE_FILE": writeFile(t, dir, "pass", "pp\n")}
+	c, err := Load([]string{"--config", cfg}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.GitLab.Token.Reveal() != "glpat-secret" || len(c.GitLab.WebhookTokens) != 2 || c.GitLab.WebhookTokens[1].Reveal() != "new-token" || c.Pulumi.Passphrase.Reveal() != "pp" {
+		t.Errorf("secrets not loaded from files: token=%q hooks=%d", c.GitLab.Token.Reveal(), len(c.GitLab.WebhookTokens))
+	}
+}
+
+func TestFailsClosed(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no forge", map[string]string{"EXPBOT_GITHUB_ENABLED": "false"}, "no forge is enabled"},
+		{"github without token", map[string]string{"EXPBOT_GITHUB_TOKEN": ""}, "EXPBOT_GITHUB_TOKEN"},
+		{"github without webhook secret", map[string]string{"EXPBOT_GITHUB_WEBHOOK_SECRETS": ""}, "EXPBOT_GITHUB_WEBHOOK_SECRETS"},
+		{"gitlab without anything", map[string]string{"EXPBOT_GITLAB_ENABLED": "true"}, "EXPBOT_GITLAB_TOKEN"},
+		{"gitlab api url", map[string]string{"EXPBOT_GITLAB_ENABLED": "true", "EXPBOT_GITLAB_TOKEN": "x", "EXPBOT_GITLAB_WEBHOOK_TOKENS": "y", "EXPBOT_GITLAB_API_URL": "https://gitlab.example.com/"}, "/api/v4/"},
+		{"no passphrase", map[string]string{"EXPBOT_PULUMI_PASSPHRASE": ""}, "EXPBOT_PULUMI_PASSPHRASE"},
+		{"bad retire", map[string]string{"EXPBOT_RETIRE": "archive"}, "keep or delete"},
+		{"bad template", map[string]string{"EXPBOT_BRANCH_TEMPLATE": "exp/{issue}"}, "branch_template"},
+		{"bad bool", map[string]string{"EXPBOT_GITLAB_ENABLED": "yes please"}, "EXPBOT_GITLAB_ENABLED"},
+		{"missing secret file", map[string]string{"EXPBOT_GITHUB_TOKEN": "", "EXPBOT_GITHUB_TOKEN_FILE": "/nonexistent/token"}, "read secret file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(nil, minimalEnv(tt.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Load() error = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// Secrets are refused inline in YAML: the file would end up in a repo.
+func TestYAMLRejectsInlineSecretsAndUnknownKeys(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"inline token": "github:\n  token: ghp_inline\n",
+		"unknown key":  "lable: typo\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := writeFile(t, dir, strings.ReplaceAll(name, " ", "_")+".yaml", body)
+			if _, err := Load([]string{"--config", cfg}, minimalEnv(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "not found") {
+				t.Fatalf("Load() error = %v, want an unknown-field error", err)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	c, err := Load(nil, minimalEnv(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), string(js)} {
+		for _, secret := range []string{"ghp_token_value", "pass-value", "s1", "s2"} {
+			if strings.Contains(out, `"`+secret+`"`) || strings.Contains(out, ":"+secret) || strings.Contains(out, " "+secret) {
+				t.Errorf("secret %q printed in %q", secret, out)
+			}
+		}
+	}
+}

@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/expbot/expbot/handlers"
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/internal/spec"
+	"github.com/expbot/expbot/pipeline/store"
+)
+
+// IntakeConfig is what turns issue changes into desired state.
+type IntakeConfig struct {
+	Label          string // trigger label; default "new-experiment"
+	BranchTemplate string // default spec.DefaultBranchTemplate
+	DeleteOnRetire bool   // retire deletes the branch instead of keeping it
+}
+
+// Intake records deliveries and their effect on desired state, in one
+// transaction per delivery. It implements handlers.Recorder.
+type Intake struct {
+	Store store.Store
+	Cfg   IntakeConfig
+}
+
+// Record implements handlers.Recorder.
+func (in *Intake) Record(ctx context.Context, d handlers.Delivery) (handlers.Outcome, error) {
+	ch, ok := d.Payload.(*event.IssueChange)
+	if !ok {
+		return handlers.Ignored, nil
+	}
+	change, ok := in.changeFor(ch)
+	if !ok {
+		return handlers.Ignored, nil
+	}
+	outcome := handlers.Accepted
+	err := in.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		dup, err := tx.RecordDelivery(ctx, d.Forge, d.ID, d.Event, d.ReceivedAt)
+		if err != nil {
+			return err
+		}
+		if dup {
+			outcome = handlers.Duplicate
+			return nil
+		}
+		e, changed, err := tx.ApplyChange(ctx, change)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			return nil
+		}
+		if e.Status != store.Invalid {
+			if err := tx.EnqueueReconcile(ctx, change.Repo); err != nil {
+				return err
+			}
+		}
+		return tx.EnqueueReport(ctx, e.ID)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record delivery %s: %w", d.ID, err)
+	}
+	return outcome, nil
+}
+
+// changeFor computes the desired-state change an issue change asks for.
+func (in *Intake) changeFor(ch *event.IssueChange) (store.Change, bool) {
+	label := in.Cfg.Label
+	if label == "" {
+		label = "new-experiment"
+	}
+	c := store.Change{
+		Repo:      store.RepoKey{Forge: ch.Repo.Forge, Path: ch.Repo.Path},
+		Key:       "issue:" + strconv.Itoa(ch.Number),
+		SourceURL: ch.URL,
+		Requester: ch.Actor.Login,
+		Thread:    event.Thread{Kind: event.IssueThread, Number: ch.Number},
+	}
+	switch ch.TriggerFor(label) {
+	case event.Retire:
+		c.Desired, c.DeleteBranch, c.Status = store.Retired, in.Cfg.DeleteOnRetire, store.Pending
+		return c, true
+	case event.Apply:
+		c.Desired, c.DeleteBranch = store.Active, in.Cfg.DeleteOnRetire
+	default:
+		return store.Change{}, false
+	}
+	req, err := spec.ParseIssueBody(ch.Body)
+	if err != nil {
+		c.Status, c.Detail = store.Invalid, problemsText(err)
+		return c, true
+	}
+	tmpl := in.Cfg.BranchTemplate
+	if tmpl == "" {
+		tmpl = spec.DefaultBranchTemplate
+	}
+	branch, err := spec.BranchName(tmpl, spec.BranchVars{Number: ch.Number, Name: req.Name, Forge: string(ch.Repo.Forge)})
+	if err != nil {
+		c.Status, c.Detail = store.Invalid, "The branch name would be invalid: "+err.Error()
+		return c, true
+	}
+	raw, err := encodeRequest(req)
+	if err != nil { // a parsed request always encodes; keep the error visible anyway
+		c.Status, c.Detail = store.Invalid, "internal error encoding the request"
+		return c, true
+	}
+	base := req.Base
+	if base == "" { // pin the default branch by name, so the variant file says what was meant
+		base = ch.Repo.DefaultBranch
+	}
+	c.Status, c.Name, c.Branch, c.BaseRef, c.Request = store.Pending, req.Name, branch, base, raw
+	return c, true
+}
+
+// problemsText lists parse problems as a markdown list for the comment.
+func problemsText(err error) string {
+	var p *spec.Problems
+	if !errors.As(err, &p) {
+		return err.Error()
+	}
+	out := ""
+	for _, pr := range p.List {
+		out += fmt.Sprintf("- line %d: %s\n", pr.Line, pr.Msg)
+	}
+	return out
+}

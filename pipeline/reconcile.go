@@ -1,0 +1,328 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/rs/zerolog"
+
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/internal/forge"
+	"github.com/expbot/expbot/internal/spec"
+	"github.com/expbot/expbot/pipeline/store"
+)
+
+// Forge is one configured forge: the client the bot uses itself and the
+// provider settings the Pulumi program uses.
+type Forge struct {
+	Client   forge.Client
+	Provider ProviderConfig
+}
+
+// Reconciler applies the whole desired state of one repository per run.
+type Reconciler struct {
+	Store    store.Store
+	Forges   map[event.Forge]Forge
+	Reporter *Reporter
+	Variant  VariantFile
+	Metrics  *Metrics
+	Log      zerolog.Logger
+	Now      func() time.Time
+	// DeleteOnRetire is the retire policy branches are registered with;
+	// an experiment retired with the other policy costs one extra update.
+	DeleteOnRetire bool
+
+	stacks *stacks
+	locks  keyedLocks
+}
+
+// VariantFile says where the variant file goes and who commits it.
+type VariantFile struct {
+	Path        string // default experiment.yaml
+	AuthorName  string
+	AuthorEmail string
+}
+
+// NewReconciler wires a reconciler; env says how Pulumi runs.
+func NewReconciler(st store.Store, forges map[event.Forge]Forge, rep *Reporter, env PulumiEnv, vf VariantFile, m *Metrics, log zerolog.Logger) *Reconciler {
+	if vf.Path == "" {
+		vf.Path = "experiment.yaml"
+	}
+	if vf.AuthorName == "" {
+		vf.AuthorName, vf.AuthorEmail = "expbot", "expbot@users.noreply.invalid"
+	}
+	return &Reconciler{Store: st, Forges: forges, Reporter: rep, Variant: vf, Metrics: m, Log: log, Now: time.Now, stacks: newStacks(env)}
+}
+
+// lockedRetry is how long a run waits when another run of the same
+// repository holds it; short, because runs take seconds.
+const lockedRetry = 750 * time.Millisecond
+
+// Reconcile runs one Pulumi update for all experiments of repo.
+func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
+	unlock, ok := r.locks.tryLock(repo.Forge, repo.Path)
+	if !ok {
+		return store.Snooze(lockedRetry)
+	}
+	defer unlock()
+	log := r.Log.With().Str("forge", string(repo.Forge)).Str("repo", repo.Path).Logger()
+	fg, ok := r.Forges[repo.Forge]
+	if !ok {
+		return store.Permanent(fmt.Errorf("forge %s is not configured", repo.Forge))
+	}
+
+	exps, err := r.Store.Experiments(ctx, repo)
+	if err != nil {
+		return fmt.Errorf("load experiments of %s: %w", repo.Path, err)
+	}
+	started := r.Now()
+	run, err := r.Store.StartRun(ctx, repo, started)
+	if err != nil {
+		return fmt.Errorf("start run: %w", err)
+	}
+
+	var specs []BranchSpec
+	var touched []store.Experiment // experiments whose outcome this run decides
+	for _, e := range exps {
+		if e.Desired == store.Retired {
+			touched = append(touched, e)
+			continue
+		}
+		if e.Branch == "" { // never had a valid request: nothing to apply
+			continue
+		}
+		if e.BaseSHA == "" {
+			sha, err := r.resolveBase(ctx, fg.Client, repo, e)
+			if err != nil {
+				if forge.IsTransient(err) {
+					return r.finish(ctx, run, "retrying", err.Error(), err)
+				}
+				r.outcome(ctx, e, store.Failed, err.Error(), "")
+				continue
+			}
+			e.BaseSHA = sha
+		}
+		spec, err := r.branchSpec(e)
+		if err != nil {
+			r.outcome(ctx, e, store.Failed, err.Error(), "")
+			continue
+		}
+		specs = append(specs, spec)
+		// An invalid edit keeps the last valid branch as it is and keeps
+		// its error on display until the next edit.
+		if e.Status != store.Invalid && (e.Applied < e.Generation || e.Status != store.Applied) {
+			touched = append(touched, e)
+			r.outcome(ctx, e, store.Running, "", e.BaseSHA)
+		}
+	}
+	if len(touched) == 0 {
+		return r.finish(ctx, run, "succeeded", "nothing to change", nil)
+	}
+
+	// Retain-on-delete is recorded when a resource is registered, so an
+	// experiment retired with the other policy is first re-registered with
+	// it (a no-op for the forge), then left out.
+	var flip []BranchSpec
+	for _, e := range touched {
+		if e.Desired == store.Retired && e.DeleteBranch != r.DeleteOnRetire && e.Branch != "" && e.BaseSHA != "" {
+			if s, err := r.branchSpec(e); err == nil {
+				s.Retain = !e.DeleteBranch
+				flip = append(flip, s)
+			}
+		}
+	}
+	var res upResult
+	var upErr error
+	if len(flip) > 0 {
+		st, err := r.stacks.get(ctx, repo, Program(fg.Provider, repo, append(slices.Clone(specs), flip...)))
+		if err != nil {
+			return r.finish(ctx, run, "retrying", err.Error(), err)
+		}
+		res, upErr = up(ctx, st)
+	}
+	if upErr == nil {
+		st, err := r.stacks.get(ctx, repo, Program(fg.Provider, repo, specs))
+		if err != nil {
+			return r.finish(ctx, run, "retrying", err.Error(), err)
+		}
+		res, upErr = up(ctx, st)
+	}
+	took := r.Now().Sub(started)
+	if upErr != nil && auto.IsConcurrentUpdateError(upErr) {
+		log.Warn().Msg("stack locked by another update; retrying")
+		_ = r.finish(ctx, run, "retrying", "stack locked", nil)
+		return store.Snooze(lockedRetry)
+	}
+	if upErr != nil && res.transient {
+		log.Warn().Err(upErr).Msg("update failed transiently; retrying")
+		return r.finish(ctx, run, "retrying", upErr.Error(), upErr)
+	}
+
+	summary := formatSummary(res.summary, took)
+	for _, e := range touched {
+		if e.Desired == store.Retired {
+			if upErr != nil {
+				r.outcome(ctx, e, store.Failed, "retiring failed: "+failureFor(e.Key, res, upErr), "")
+				continue
+			}
+			r.outcome(ctx, e, store.Released, summary, "")
+			continue
+		}
+		if msg, failed := failedFor(e.Key, res); failed || (upErr != nil && len(res.failed) == 0) {
+			if !failed {
+				msg = upErr.Error()
+			}
+			r.outcome(ctx, e, store.Failed, msg, e.BaseSHA)
+			continue
+		}
+		r.outcome(ctx, e, store.Applied, summary, e.BaseSHA)
+	}
+	outcome := "succeeded"
+	if upErr != nil {
+		outcome = "failed"
+	}
+	log.Info().Str("outcome", outcome).Dur("took", took).Int("experiments", len(specs)).Msg("reconciled")
+	return r.finish(ctx, run, outcome, summary, nil)
+}
+
+// finish records the run; err (if any) is returned for the queue to retry.
+func (r *Reconciler) finish(ctx context.Context, run store.Run, outcome, summary string, err error) error {
+	run.FinishedAt, run.Outcome, run.Summary = r.Now(), outcome, summary
+	if ferr := r.Store.FinishRun(ctx, run); ferr != nil {
+		r.Log.Error().Err(ferr).Msg("record run")
+	}
+	if r.Metrics != nil {
+		r.Metrics.observeRun(outcome, run.FinishedAt.Sub(run.StartedAt))
+	}
+	return err
+}
+
+// outcome stores an experiment's status and brings its comment up to date.
+func (r *Reconciler) outcome(ctx context.Context, e store.Experiment, s store.Status, detail, baseSHA string) {
+	if err := r.Store.SetOutcome(ctx, e.ID, e.Generation, s, detail, baseSHA); err != nil {
+		r.Log.Error().Err(err).Int64("experiment", e.ID).Msg("record outcome")
+		return
+	}
+	if r.Reporter != nil {
+		if err := r.Reporter.Report(ctx, e.ID); err != nil {
+			r.Log.Warn().Err(err).Int64("experiment", e.ID).Msg("update status comment")
+		}
+	}
+}
+
+func (r *Reconciler) resolveBase(ctx context.Context, c forge.Client, repo store.RepoKey, e store.Experiment) (string, error) {
+	ref := e.BaseRef
+	if ref == "" {
+		def, err := c.DefaultBranch(ctx, repo.Path)
+		if err != nil {
+			return "", fmt.Errorf("find the default branch of %s: %w", repo.Path, err)
+		}
+		ref = def
+	}
+	sha, err := c.ResolveRef(ctx, repo.Path, ref)
+	if errors.Is(err, forge.ErrNotFound) {
+		return "", fmt.Errorf("base %q was not found in %s: use an existing branch, tag or commit SHA", ref, repo.Path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolve base %q: %w", ref, err)
+	}
+	return sha, nil
+}
+
+func failedFor(key string, res upResult) (string, bool) {
+	prefix := resourcePrefix(key)
+	for name, msg := range res.failed {
+		if strings.HasPrefix(name, prefix) {
+			return msg, true
+		}
+	}
+	return "", false
+}
+
+func failureFor(key string, res upResult, upErr error) string {
+	if msg, ok := failedFor(key, res); ok {
+		return msg
+	}
+	return upErr.Error()
+}
+
+func formatSummary(changes map[string]int, took time.Duration) string {
+	var parts []string
+	ops := make([]string, 0, len(changes))
+	for op := range changes {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		parts = append(parts, fmt.Sprintf("%d %s", changes[op], op))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no changes")
+	}
+	return fmt.Sprintf("%s in %.1f s", strings.Join(parts, ", "), took.Seconds())
+}
+
+// keyedLocks gives each repository its own non-blocking lock.
+type keyedLocks struct {
+	mu   sync.Mutex
+	held map[string]bool
+}
+
+func (k *keyedLocks) tryLock(parts ...any) (func(), bool) {
+	key := fmt.Sprint(parts...)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.held == nil {
+		k.held = map[string]bool{}
+	}
+	if k.held[key] {
+		return nil, false
+	}
+	k.held[key] = true
+	return func() {
+		k.mu.Lock()
+		delete(k.held, key)
+		k.mu.Unlock()
+	}, true
+}
+
+// branchSpec renders what the stack holds for an active experiment.
+func (r *Reconciler) branchSpec(e store.Experiment) (BranchSpec, error) {
+	req, err := decodeRequest(e.Request)
+	if err != nil {
+		return BranchSpec{}, fmt.Errorf("stored request of %s is unreadable: %w", e.Key, err)
+	}
+	content, err := spec.RenderVariantFile(spec.Variant{
+		Name:        req.Name,
+		Description: req.Description,
+		Model:       req.Model,
+		Dataset:     req.Dataset,
+		BaseRef:     e.BaseRef,
+		BaseSHA:     e.BaseSHA,
+		Params:      req.Params,
+		RequestedBy: e.Requester,
+		Source:      e.SourceURL,
+		Forge:       string(e.Repo.Forge),
+	})
+	if err != nil {
+		return BranchSpec{}, fmt.Errorf("render %s: %w", r.Variant.Path, err)
+	}
+	return BranchSpec{
+		Key:      e.Key,
+		Branch:   e.Branch,
+		BaseSHA:  e.BaseSHA,
+		FilePath: r.Variant.Path,
+		Content:  string(content),
+		Message:  fmt.Sprintf("expbot: experiment %s (%s)", e.Name, e.SourceURL),
+		Author:   r.Variant.AuthorName,
+		Email:    r.Variant.AuthorEmail,
+		Retain:   !r.DeleteOnRetire,
+	}, nil
+}

@@ -1,0 +1,139 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/internal/forge"
+	"github.com/expbot/expbot/internal/spec"
+	"github.com/expbot/expbot/pipeline/store"
+)
+
+// StatusMarker starts every status comment, so the bot can recognise (and
+// ignore) its own comments whichever account it posts as.
+const StatusMarker = "<!-- expbot:status -->"
+
+// Reporter posts and edits the one status comment of each experiment.
+type Reporter struct {
+	Store  store.Store
+	Forges map[event.Forge]forge.Client
+	locks  keyedLocks
+}
+
+// Report brings the status comment of an experiment up to date with the
+// store: it posts the comment the first time and edits it afterwards.
+func (r *Reporter) Report(ctx context.Context, id int64) error {
+	// One writer per experiment, or a race could post two comments.
+	var unlock func()
+	for {
+		var ok bool
+		if unlock, ok = r.locks.tryLock(id); ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-waitTick():
+		}
+	}
+	defer unlock()
+
+	e, err := r.Store.Experiment(ctx, id)
+	if err != nil {
+		return fmt.Errorf("load experiment %d: %w", id, err)
+	}
+	c, ok := r.Forges[e.Repo.Forge]
+	if !ok {
+		return store.Permanent(fmt.Errorf("forge %s is not configured", e.Repo.Forge))
+	}
+	body := RenderStatus(e, c)
+	if e.CommentID == 0 {
+		posted, err := c.CreateComment(ctx, e.Repo.Path, e.Thread, body)
+		if err != nil {
+			return fmt.Errorf("post status comment: %w", err)
+		}
+		if err := r.Store.SetComment(ctx, e.ID, posted.ID, posted.Note); err != nil {
+			return fmt.Errorf("remember status comment: %w", err)
+		}
+		return nil
+	}
+	if err := c.EditComment(ctx, e.Repo.Path, e.Thread, forge.Comment{ID: e.CommentID, Note: e.CommentNote}, body); err != nil {
+		return fmt.Errorf("edit status comment: %w", err)
+	}
+	return nil
+}
+
+// RenderStatus writes the status comment for an experiment as it stands.
+func RenderStatus(e store.Experiment, links interface {
+	BranchURL(repo, branch string) string
+	CommitURL(repo, sha string) string
+}) string {
+	var b strings.Builder
+	b.WriteString(StatusMarker + "\n")
+	branch := "`" + e.Branch + "`"
+	if e.Branch != "" && e.Status == store.Applied {
+		branch = fmt.Sprintf("[`%s`](%s)", e.Branch, links.BranchURL(e.Repo.Path, e.Branch))
+	}
+	base := e.BaseRef
+	if base == "" {
+		base = "the default branch"
+	} else {
+		base = "`" + base + "`"
+	}
+	switch {
+	case e.Status == store.Invalid:
+		b.WriteString("### ⚠️ expbot could not read this experiment request\n\n")
+		b.WriteString(e.Detail + "\n\n")
+		b.WriteString("Edit the description to fix it; expbot reads it again on every edit.")
+		if e.Branch != "" {
+			fmt.Fprintf(&b, " The branch %s stays as it was until then.", "`"+e.Branch+"`")
+		}
+		b.WriteString("\n")
+		return b.String()
+	case e.Desired == store.Retired && e.Status == store.Released:
+		if e.DeleteBranch {
+			fmt.Fprintf(&b, "### 🗑️ Experiment `%s` retired\n\nThe branch %s was deleted.\n", e.Name, "`"+e.Branch+"`")
+		} else {
+			fmt.Fprintf(&b, "### 📦 Experiment `%s` retired\n\nThe branch %s is kept as it is and no longer managed by expbot.\n", e.Name, "`"+e.Branch+"`")
+		}
+		return b.String()
+	case e.Desired == store.Retired:
+		fmt.Fprintf(&b, "### ⏳ Retiring experiment `%s`…\n", e.Name)
+		if e.Status == store.Failed {
+			b.WriteString("\nThe last attempt failed: " + e.Detail + "\n")
+		}
+		return b.String()
+	case e.Status == store.Pending:
+		fmt.Fprintf(&b, "### ⏳ Experiment `%s` accepted\n\nBranch %s will be made from %s.\n", e.Name, branch, base)
+	case e.Status == store.Running:
+		fmt.Fprintf(&b, "### 🔄 Making branch %s…\n\nFrom %s", branch, base)
+		if e.BaseSHA != "" {
+			fmt.Fprintf(&b, " at [`%s`](%s)", short(e.BaseSHA), links.CommitURL(e.Repo.Path, e.BaseSHA))
+		}
+		b.WriteString(".\n")
+	case e.Status == store.Applied:
+		fmt.Fprintf(&b, "### ✅ Experiment `%s` is ready\n\n", e.Name)
+		fmt.Fprintf(&b, "| | |\n|---|---|\n| Branch | %s |\n| Base | %s at [`%s`](%s) |\n| Pulumi | %s |\n",
+			branch, base, short(e.BaseSHA), links.CommitURL(e.Repo.Path, e.BaseSHA), e.Detail)
+	case e.Status == store.Failed:
+		fmt.Fprintf(&b, "### ❌ Experiment `%s` failed\n\n%s\n\n", e.Name, e.Detail)
+		b.WriteString("Fix the request by editing the description, or ask an admin if the error is not about the request; expbot tries again on the next edit.\n")
+	}
+	if req, err := decodeRequest(e.Request); len(e.Request) > 0 && err == nil && len(req.Params) > 0 {
+		b.WriteString("\n**Parameters**\n\n" + spec.MarkdownTable(req.Params) + "\n")
+	}
+	return b.String()
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// waitTick paces the wait for another writer of the same comment.
+func waitTick() <-chan time.Time { return time.After(20 * time.Millisecond) }
