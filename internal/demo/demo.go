@@ -41,8 +41,8 @@ const (
 
 // Options tune a run.
 type Options struct {
-	Dir     string    // working directory; empty = a temporary one, removed afterwards
-	Log     io.Writer // the bot's JSON log; nil = discarded
+	Dir string    // working directory; empty = a temporary one, removed afterwards
+	Log io.Writer // the bot's JSON log; nil = discarded
 }
 
 // Env is a running simulated forge with a bot serving it.

@@ -82,7 +82,10 @@ type Experiment struct {
 
 // Change is a request to change an experiment's desired state, keyed by
 // (Repo, Key). Fields other than Desired/DeleteBranch replace the stored ones
-// when the experiment becomes or stays active.
+// when the experiment becomes or stays active. A Change with Status Invalid
+// records only Desired, Status and Detail (and the source fields): the last
+// valid request (Name, Branch, BaseRef, Request) stays, so a bad edit never
+// disturbs a branch that exists. Retiring keeps the request fields too.
 type Change struct {
 	Repo         RepoKey
 	Key          string

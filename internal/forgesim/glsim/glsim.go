@@ -1,5 +1,11 @@
 // Package glsim is the GitLab face of the simulated forge: its REST API and
 // the webhooks GitLab sends. Test support only.
+//
+// The API follows GitLab 17.11's REST v4 closely enough for go-gitlab and the
+// official terraform/pulumi provider: path parameters arrive URL-escaped as
+// single segments, errors use GitLab's bodies ({"message": ...} from
+// endpoints, {"error": ...} from parameter validation), lists are paginated
+// with GitLab's headers.
 package glsim
 
 import (
@@ -12,12 +18,14 @@ import (
 // NewHandler serves GitLab's REST API over f. Mount it with the /api/v4 prefix
 // stripped.
 func NewHandler(f *state.Forge) http.Handler {
-	panic("TODO(helper): not written yet")
+	s := &server{f: f, modes: newModeStore()}
+	s.routes = s.routeTable()
+	return s
 }
 
 // NewDelivery returns the webhook requests GitLab would send to hook for ev
 // (none when GitLab sends none for it). baseURL is the forge's external URL,
 // used in the payload's links.
 func NewDelivery(ctx context.Context, ev state.Event, hook state.Hook, deliveryID, baseURL string) ([]*http.Request, error) {
-	panic("TODO(helper): not written yet")
+	return delivery(ctx, ev, hook, deliveryID, baseURL)
 }
