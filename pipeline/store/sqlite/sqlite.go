@@ -1,0 +1,235 @@
+// Package sqlite is the embedded store driver: one SQLite file holds the
+// deliveries, the experiments, the runs and River's job tables, so that a
+// delivery, the state change it causes and the job it enqueues commit in one
+// transaction.
+//
+// The file belongs to one process: SQLite serialises writers, River's SQLite
+// driver wants a single write connection, and Start treats jobs left
+// "running" in the file as orphans of a process that died. Scale-out uses the
+// PostgreSQL driver instead.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/expbot/expbot/pipeline/store"
+)
+
+// Defaults for the Options below.
+const (
+	DefaultPollInterval = 100 * time.Millisecond
+	DefaultMaxAttempts  = 10
+	DefaultRetryBase    = time.Second
+	DefaultRetryMax     = 3 * time.Minute
+	DefaultJobTimeout   = 30 * time.Minute
+	DefaultWorkers      = 4
+	DefaultBusyTimeout  = 5 * time.Second
+
+	readConns = 4
+)
+
+// Option adjusts Open.
+type Option func(*config)
+
+type config struct {
+	pollInterval time.Duration
+	maxAttempts  int
+	retryBase    time.Duration
+	retryMax     time.Duration
+	jobTimeout   time.Duration
+	busyTimeout  time.Duration
+	logger       *slog.Logger
+	synchronous  string // FULL; tests on a slow disk may relax it
+}
+
+// WithPollInterval sets how often idle workers look for new jobs. SQLite has
+// no LISTEN/NOTIFY, so this bounds the delay between a commit and the start
+// of its job.
+func WithPollInterval(d time.Duration) Option { return func(c *config) { c.pollInterval = d } }
+
+// WithMaxAttempts sets how many times a failing job is tried before it is
+// given up (discarded).
+func WithMaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n } }
+
+// WithRetryBackoff sets the exponential retry backoff: base after the first
+// failure, doubling, capped at maxDelay.
+func WithRetryBackoff(base, maxDelay time.Duration) Option {
+	return func(c *config) { c.retryBase, c.retryMax = base, maxDelay }
+}
+
+// WithJobTimeout bounds one handler call; a Pulumi update of a large stack
+// can take minutes, hence the generous default.
+func WithJobTimeout(d time.Duration) Option { return func(c *config) { c.jobTimeout = d } }
+
+// WithBusyTimeout sets how long a connection waits for a lock held by
+// another connection (another process, a backup) before SQLITE_BUSY.
+func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeout = d } }
+
+// WithLogger sets the logger for the store and River. Default: slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// Store implements store.Store on one SQLite file.
+type Store struct {
+	cfg config
+	// w is the only connection that writes: SQLite allows one writer at a
+	// time, and queueing writers in database/sql's pool instead of in
+	// SQLite's busy handler means no SQLITE_BUSY between our own goroutines.
+	// River shares it.
+	w *sql.DB
+	// r serves reads from other connections (WAL lets them run alongside the
+	// writer), so a read never waits for a transaction and a read made
+	// inside InTx's fn cannot deadlock on the single write connection.
+	r *sql.DB
+
+	driver   *riversqlite.Driver
+	inserter *river.Client[*sql.Tx] // never started; inserts jobs inside InTx
+
+	mu     sync.Mutex
+	worker *river.Client[*sql.Tx] // set between Start and Stop
+	closed bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path, migrates our
+// tables and River's, and returns a Store whose job queue is not yet
+// started (see Start). path must name a file: the store opens several
+// connections to it, which an in-memory database cannot share.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	cfg := config{
+		pollInterval: DefaultPollInterval,
+		maxAttempts:  DefaultMaxAttempts,
+		retryBase:    DefaultRetryBase,
+		retryMax:     DefaultRetryMax,
+		jobTimeout:   DefaultJobTimeout,
+		busyTimeout:  DefaultBusyTimeout,
+		synchronous:  "FULL",
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	if err := validate(path, cfg); err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+
+	s := &Store{cfg: cfg}
+	var err error
+	// synchronous=FULL: in WAL mode NORMAL may lose the last commits on a
+	// power cut, and those commits are deliveries we already answered 202
+	// to. FULL syncs the WAL on every commit: one fsync per transaction.
+	// _txlock=immediate takes the write lock at BEGIN, so a transaction never
+	// fails halfway when it upgrades from reading to writing.
+	s.w, err = sql.Open("sqlite", dsn(path, cfg,
+		"_journal_mode=WAL", "_synchronous="+cfg.synchronous, "_foreign_keys=1", "_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s.w.SetMaxOpenConns(1)
+	// Keep the one connection open: reopening it would cost a file open and
+	// the pragmas on every transaction.
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+
+	s.driver = riversqlite.New(s.w)
+	if err := s.migrate(ctx); err != nil {
+		_ = s.w.Close()
+		return nil, err
+	}
+
+	// Opened after migrating, so the file is already in WAL mode.
+	s.r, err = sql.Open("sqlite", dsn(path, cfg, "_query_only=1", "_foreign_keys=1"))
+	if err != nil {
+		_ = s.w.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	s.r.SetMaxOpenConns(readConns)
+	s.r.SetMaxIdleConns(readConns)
+
+	s.inserter, err = river.NewClient(s.driver, s.riverConfig())
+	if err != nil {
+		_ = s.r.Close()
+		_ = s.w.Close()
+		return nil, fmt.Errorf("sqlite: river client: %w", err)
+	}
+	return s, nil
+}
+
+func validate(path string, cfg config) error {
+	switch {
+	case path == "":
+		return errors.New("empty path")
+	case path == ":memory:" || strings.HasPrefix(path, "file:") || strings.Contains(path, "?"):
+		return fmt.Errorf("path %q: want a plain file name (no :memory:, URI or query)", path)
+	case cfg.pollInterval <= 0, cfg.retryBase <= 0, cfg.retryMax < cfg.retryBase, cfg.jobTimeout <= 0, cfg.busyTimeout < 0:
+		return errors.New("durations must be positive and retry max at least retry base")
+	case cfg.maxAttempts < 1:
+		return errors.New("max attempts must be at least 1")
+	}
+	return nil
+}
+
+func dsn(path string, cfg config, params ...string) string {
+	params = append(params, fmt.Sprintf("_busy_timeout=%d", cfg.busyTimeout.Milliseconds()))
+	return path + "?" + strings.Join(params, "&")
+}
+
+func (s *Store) now() time.Time { return time.Now().UTC() }
+
+// Ping checks both connection pools answer.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, db := range []*sql.DB{s.w, s.r} {
+		if err := db.PingContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: ping: %w", err)
+		}
+	}
+	return nil
+}
+
+// closeStopTimeout bounds how long Close waits for running jobs, whose
+// contexts it cancels, before closing the database under them.
+const closeStopTimeout = 10 * time.Second
+
+// Close stops the job queue if Stop was not called (cancelling running jobs)
+// and closes the database. Calling it again does nothing.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if s.worker != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), closeStopTimeout)
+		if err := s.worker.StopAndCancel(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop queue: %w", err))
+		}
+		cancel()
+		s.worker = nil
+	}
+	if err := s.r.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.w.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
