@@ -36,6 +36,9 @@ func (in *Intake) Record(ctx context.Context, d handlers.Delivery) (handlers.Out
 	if !ok {
 		return handlers.Ignored, nil
 	}
+	if err := in.refuseRebase(ctx, &change); err != nil {
+		return 0, err
+	}
 	outcome := handlers.Accepted
 	err := in.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		dup, err := tx.RecordDelivery(ctx, d.Forge, d.ID, d.Event, d.ReceivedAt)
@@ -121,9 +124,35 @@ func problemsText(err error) string {
 	if !errors.As(err, &p) {
 		return err.Error()
 	}
-	out := ""
-	for _, pr := range p.List {
-		out += fmt.Sprintf("- line %d: %s\n", pr.Line, pr.Msg)
+	return p.Markdown()
+}
+
+// refuseRebase turns an edit that would move a live experiment to another
+// base or branch into an explanation: either would mean deleting a branch
+// people may have pushed to. A new request makes a new branch instead.
+func (in *Intake) refuseRebase(ctx context.Context, c *store.Change) error {
+	if c.Desired != store.Active || c.Status != store.Pending {
+		return nil
 	}
-	return out
+	old, err := in.Store.ExperimentByKey(ctx, c.Repo, c.Key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load experiment %s: %w", c.Key, err)
+	}
+	if old.Branch == "" || old.BaseSHA == "" {
+		return nil // never made: anything may change
+	}
+	var why string
+	switch {
+	case old.Branch != c.Branch:
+		why = fmt.Sprintf("The experiment's name cannot change once its branch exists (it is `%s`, the edit asks for `%s`). Put the old name back, or open a new issue for a new experiment.", old.Name, c.Name)
+	case old.BaseRef != c.BaseRef:
+		why = fmt.Sprintf("The base of an experiment cannot change once its branch exists (it is `%s`, the edit asks for `%s`). Put the old base back, or open a new issue for a new experiment.", old.BaseRef, c.BaseRef)
+	default:
+		return nil
+	}
+	c.Status, c.Detail = store.Invalid, why
+	return nil
 }

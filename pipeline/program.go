@@ -38,10 +38,6 @@ type BranchSpec struct {
 	Message  string // commit message of the variant file
 	Author   string // commit author name
 	Email    string // commit author email
-	// Retain keeps the branch and its file on the forge when the experiment
-	// later leaves the stack (retire = stop managing). The flag is recorded
-	// at registration, so it must be right while the experiment is active.
-	Retain bool
 }
 
 // resourceName is a stable Pulumi name for a key: readable, and unique even
@@ -101,7 +97,7 @@ func githubProgram(ctx *pulumi.Context, pc ProviderConfig, repo store.RepoKey, b
 		return fmt.Errorf("github provider: %w", err)
 	}
 	for _, b := range branches {
-		opts := []pulumi.ResourceOption{pulumi.Provider(prov), pulumi.RetainOnDelete(b.Retain)}
+		opts := []pulumi.ResourceOption{pulumi.Provider(prov)}
 		br, err := github.NewBranch(ctx, resourceName(b.Key, "branch"), &github.BranchArgs{
 			Repository: pulumi.String(name),
 			Branch:     pulumi.String(b.Branch),
@@ -136,7 +132,7 @@ func gitlabProgram(ctx *pulumi.Context, pc ProviderConfig, repo store.RepoKey, b
 		return fmt.Errorf("gitlab provider: %w", err)
 	}
 	for _, b := range branches {
-		opts := []pulumi.ResourceOption{pulumi.Provider(prov), pulumi.RetainOnDelete(b.Retain), pulumi.DeleteBeforeReplace(true)}
+		opts := []pulumi.ResourceOption{pulumi.Provider(prov), pulumi.DeleteBeforeReplace(true)}
 		br, err := gitlab.NewBranch(ctx, resourceName(b.Key, "branch"), &gitlab.BranchArgs{
 			Project: pulumi.String(repo.Path),
 			Name:    pulumi.String(b.Branch), // always named: omitted, GitLab's provider invents one
@@ -146,14 +142,15 @@ func gitlabProgram(ctx *pulumi.Context, pc ProviderConfig, repo store.RepoKey, b
 			return fmt.Errorf("branch %s: %w", b.Branch, err)
 		}
 		if _, err := gitlab.NewRepositoryFile(ctx, resourceName(b.Key, "file"), &gitlab.RepositoryFileArgs{
-			Project:       pulumi.String(repo.Path),
-			Branch:        br.Name,
-			FilePath:      pulumi.String(b.FilePath),
-			Content:       pulumi.String(b.Content),
-			Encoding:      pulumi.StringPtr("text"),
-			CommitMessage: pulumi.StringPtr(b.Message),
-			AuthorName:    pulumi.StringPtr(b.Author),
-			AuthorEmail:   pulumi.StringPtr(b.Email),
+			Project:           pulumi.String(repo.Path),
+			Branch:            br.Name,
+			FilePath:          pulumi.String(b.FilePath),
+			Content:           pulumi.String(b.Content),
+			Encoding:          pulumi.StringPtr("text"),
+			CommitMessage:     pulumi.StringPtr(b.Message),
+			AuthorName:        pulumi.StringPtr(b.Author),
+			AuthorEmail:       pulumi.StringPtr(b.Email),
+			OverwriteOnCreate: pulumi.BoolPtr(true),
 		}, opts...); err != nil {
 			return fmt.Errorf("variant file on %s: %w", b.Branch, err)
 		}
@@ -161,6 +158,6 @@ func gitlabProgram(ctx *pulumi.Context, pc ProviderConfig, repo store.RepoKey, b
 	return nil
 }
 
-// KeyFromURN recovers the store key's resource prefix from a resource URN,
-// so engine diagnostics can be attributed to one experiment.
+// resourcePrefix starts the names of an experiment's resources, so engine
+// diagnostics can be attributed to one experiment.
 func resourcePrefix(key string) string { return sanitize(key) + "-" + shortHash(key) + "-" }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,12 +34,8 @@ type Reconciler struct {
 	Metrics  *Metrics
 	Log      zerolog.Logger
 	Now      func() time.Time
-	// DeleteOnRetire is the retire policy branches are registered with;
-	// an experiment retired with the other policy costs one extra update.
-	DeleteOnRetire bool
-
-	stacks *stacks
-	locks  keyedLocks
+	stacks   *stacks
+	locks    keyedLocks
 }
 
 // VariantFile says where the variant file goes and who commits it.
@@ -90,9 +85,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 
 	var specs []BranchSpec
 	var touched []store.Experiment // experiments whose outcome this run decides
+	needUp := false
 	for _, e := range exps {
 		if e.Desired == store.Retired {
-			touched = append(touched, e)
+			if e.Status != store.Released {
+				touched = append(touched, e)
+				needUp = needUp || e.DeleteBranch
+			}
+			// A kept branch stays in the stack, frozen as last applied: the
+			// stack remains the inventory and a return is a plain update.
+			if !e.DeleteBranch && e.Applied > 0 && e.BaseSHA != "" {
+				if spec, err := r.branchSpec(e); err == nil {
+					specs = append(specs, spec)
+				}
+			}
 			continue
 		}
 		if e.Branch == "" { // never had a valid request: nothing to apply
@@ -119,6 +125,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 		// its error on display until the next edit.
 		if e.Status != store.Invalid && (e.Applied < e.Generation || e.Status != store.Applied) {
 			touched = append(touched, e)
+			needUp = true
 			r.outcome(ctx, e, store.Running, "", e.BaseSHA)
 		}
 	}
@@ -126,28 +133,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 		return r.finish(ctx, run, "succeeded", "nothing to change", nil)
 	}
 
-	// Retain-on-delete is recorded when a resource is registered, so an
-	// experiment retired with the other policy is first re-registered with
-	// it (a no-op for the forge), then left out.
-	var flip []BranchSpec
-	for _, e := range touched {
-		if e.Desired == store.Retired && e.DeleteBranch != r.DeleteOnRetire && e.Branch != "" && e.BaseSHA != "" {
-			if s, err := r.branchSpec(e); err == nil {
-				s.Retain = !e.DeleteBranch
-				flip = append(flip, s)
-			}
-		}
-	}
 	var res upResult
 	var upErr error
-	if len(flip) > 0 {
-		st, err := r.stacks.get(ctx, repo, Program(fg.Provider, repo, append(slices.Clone(specs), flip...)))
-		if err != nil {
-			return r.finish(ctx, run, "retrying", err.Error(), err)
-		}
-		res, upErr = up(ctx, st)
-	}
-	if upErr == nil {
+	if needUp { // retiring with "keep" alone changes nothing on the forge
 		st, err := r.stacks.get(ctx, repo, Program(fg.Provider, repo, specs))
 		if err != nil {
 			return r.finish(ctx, run, "retrying", err.Error(), err)
@@ -323,6 +311,5 @@ func (r *Reconciler) branchSpec(e store.Experiment) (BranchSpec, error) {
 		Message:  fmt.Sprintf("expbot: experiment %s (%s)", e.Name, e.SourceURL),
 		Author:   r.Variant.AuthorName,
 		Email:    r.Variant.AuthorEmail,
-		Retain:   !r.DeleteOnRetire,
 	}, nil
 }

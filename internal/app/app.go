@@ -113,7 +113,6 @@ func (s *Server) wire(backend string) error {
 		Passphrase: cfg.Pulumi.Passphrase.Reveal(),
 		WorkRoot:   filepath.Join(cfg.DataDir, "pulumi", "work"),
 	}, pipeline.VariantFile{Path: cfg.VariantFile}, pm, s.log)
-	rec.DeleteOnRetire = deleteOnRetire
 	s.hooks = store.Handlers{Reconcile: rec.Reconcile, Report: rep.Report, Workers: cfg.Workers}
 
 	intake := &pipeline.Intake{Store: s.store, Cfg: pipeline.IntakeConfig{

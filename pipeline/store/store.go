@@ -118,8 +118,8 @@ type Store interface {
 	// including enqueued jobs, commits or rolls back together.
 	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 
-	// Experiments lists a repository's experiments that are active or still
-	// need a run (retired but not yet released), oldest first.
+	// Experiments lists all of a repository's experiments, oldest first:
+	// retired ones too, since a kept branch stays in the stack's inventory.
 	Experiments(ctx context.Context, repo RepoKey) ([]Experiment, error)
 	// Experiment reads one experiment by id.
 	Experiment(ctx context.Context, id int64) (Experiment, error)
@@ -127,17 +127,19 @@ type Store interface {
 	ExperimentByKey(ctx context.Context, repo RepoKey, key string) (Experiment, error)
 	// SetOutcome records a run's result for an experiment, unless the
 	// experiment's generation moved past gen meanwhile (then a later run
-	// owns it): applied says whether gen reached the forge.
+	// owns it). Status Applied or Released marks gen as applied.
 	SetOutcome(ctx context.Context, id, gen int64, status Status, detail string, baseSHA string) error
 	// SetComment remembers the status comment of an experiment.
 	SetComment(ctx context.Context, id, commentID int64, note string) error
 
 	StartRun(ctx context.Context, repo RepoKey, at time.Time) (Run, error)
 	FinishRun(ctx context.Context, run Run) error
+	// Runs lists a repository's runs, newest first; limit <= 0 means all.
 	Runs(ctx context.Context, repo RepoKey, limit int) ([]Run, error)
 
 	// Start runs the job queue's workers with h until Stop; jobs inserted in
-	// committed transactions reach h at least once.
+	// committed transactions reach h at least once. Cancelling ctx is a
+	// hard stop; Stop is the graceful one.
 	Start(ctx context.Context, h Handlers) error
 	// Stop waits for running jobs to finish, or for ctx to end.
 	Stop(ctx context.Context) error

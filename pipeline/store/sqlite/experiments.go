@@ -48,7 +48,7 @@ func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 // yet released, in creation order.
 func (s *Store) Experiments(ctx context.Context, repo store.RepoKey) ([]store.Experiment, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+experimentColumns+` FROM experiments
-		WHERE forge = ? AND repo_path = ? AND (desired = 'active' OR status <> 'released')
+		WHERE forge = ? AND repo_path = ?
 		ORDER BY id`, string(repo.Forge), repo.Path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: experiments of %s %s: %w", repo.Forge, repo.Path, err)

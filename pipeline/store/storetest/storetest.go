@@ -776,8 +776,8 @@ func testExperiments(ctx context.Context, t *testing.T, open func(*testing.T) st
 		}
 		return out
 	}
-	if got, want := ids(repoA()), []int64{active.ID, retiringE.ID, invalidE.ID, failed.ID}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Experiments(A) = %v, want %v (all but the released one, oldest first)", got, want)
+	if got, want := ids(repoA()), []int64{active.ID, retiringE.ID, releasedE.ID, invalidE.ID, failed.ID}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Experiments(A) = %v, want %v (all of them, oldest first)", got, want)
 	}
 	if got, want := ids(repoB()), []int64{other.ID}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Experiments(B) = %v, want %v", got, want)

@@ -1,0 +1,314 @@
+// Package e2e drives a real `expbot serve` process over HTTP: webhooks come
+// from the simulated forge, updates go through the real Pulumi CLI and the
+// stand-in provider plugins, and every assertion reads the forge's state.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/expbot/expbot/internal/demo"
+	"github.com/expbot/expbot/internal/forgesim"
+	"github.com/expbot/expbot/internal/forgesim/state"
+	"github.com/expbot/expbot/internal/pulumicli"
+	"github.com/expbot/expbot/internal/standin/install"
+	"github.com/expbot/expbot/pipeline"
+)
+
+// The demo seed's credentials (see internal/demo): the forge and the bot
+// share them.
+const (
+	botToken     = "demo-bot-token"
+	githubSecret = "demo-github-webhook-secret"
+	gitlabToken  = "demo-gitlab-webhook-token"
+	passphrase   = "e2e-passphrase"
+	waitLimit    = 2 * time.Minute
+)
+
+// repoFor maps a forge flavour to the seeded repository whose hook uses it.
+var repoFor = map[string]string{"github": "acme/llm", "gitlab": "acme/vision"}
+
+var buildOnce struct {
+	sync.Once
+	bin string
+	err error
+}
+
+// expbotBinary builds cmd/bot once per test process.
+func expbotBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "expbot-e2e-bin-")
+		if err != nil {
+			buildOnce.err = err
+			return
+		}
+		buildOnce.bin = filepath.Join(dir, "expbot")
+		cmd := exec.Command("go", "build", "-o", buildOnce.bin, "github.com/expbot/expbot/cmd/bot")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildOnce.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildOnce.err != nil {
+		t.Fatal(buildOnce.err)
+	}
+	return buildOnce.bin
+}
+
+// harness is a simulated forge plus an expbot process serving it.
+type harness struct {
+	t       *testing.T
+	sim     *forgesim.Server
+	forge   *state.Forge
+	bin     string
+	home    string
+	dataDir string
+	addr    string
+	cmd     *exec.Cmd
+	log     *os.File
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := pulumicli.Locate(ctx, ""); err != nil {
+		t.Fatalf("end-to-end tests need the Pulumi CLI (run `make pulumi`): %v", err)
+	}
+	dir := t.TempDir()
+	h := &harness{t: t, bin: expbotBinary(t), home: filepath.Join(dir, "pulumi-home"), dataDir: filepath.Join(dir, "data")}
+	if err := install.Install(ctx, h.home); err != nil {
+		t.Fatal(err)
+	}
+	h.sim = forgesim.New()
+	srv := httptest.NewServer(h.sim.Handler())
+	t.Cleanup(srv.Close)
+	h.sim.SetBaseURL(srv.URL)
+	h.forge = h.sim.Forge()
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = l.Addr().String()
+	_ = l.Close() // the bot takes this port; restarts reuse it, as a real deployment keeps its URL
+	if err := demo.Seed(h.forge, "http://"+h.addr); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.Create(filepath.Join(dir, "expbot.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.log = log
+	t.Cleanup(func() {
+		h.stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(log.Name())
+			t.Logf("expbot log:\n%s", tail(string(b), 60))
+		}
+	})
+	h.start(srv.URL)
+	return h
+}
+
+func (h *harness) env(forgeURL string) []string {
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"EXPBOT_LISTEN=" + h.addr,
+		"EXPBOT_DATA_DIR=" + h.dataDir,
+		"EXPBOT_PULUMI_HOME=" + h.home,
+		"EXPBOT_PULUMI_PASSPHRASE=" + passphrase,
+		"EXPBOT_GITHUB_ENABLED=true",
+		"EXPBOT_GITHUB_API_URL=" + forgeURL + "/",
+		"EXPBOT_GITHUB_WRITE_DELAY_MS=1",
+		"EXPBOT_GITHUB_TOKEN=" + botToken,
+		"EXPBOT_GITHUB_WEBHOOK_SECRETS=" + githubSecret,
+		"EXPBOT_GITLAB_ENABLED=true",
+		"EXPBOT_GITLAB_API_URL=" + forgeURL + "/api/v4/",
+		"EXPBOT_GITLAB_TOKEN=" + botToken,
+		"EXPBOT_GITLAB_WEBHOOK_TOKENS=" + gitlabToken,
+		"EXPBOT_LOG_LEVEL=debug",
+		"PULUMI_IGNORE_AMBIENT_PLUGINS=true",
+	}
+	for _, k := range []string{"EXPBOT_PULUMI", "EXPBOT_CACHE_DIR", "XDG_CACHE_HOME", "GOCACHE", "GOPATH", "GOMODCACHE"} {
+		if v := os.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+var forgeURLs sync.Map // harness -> forge URL, for restarts
+
+// start launches expbot serve and waits until /readyz answers 200.
+func (h *harness) start(forgeURL string) {
+	h.t.Helper()
+	forgeURLs.Store(h, forgeURL)
+	cmd := exec.Command(h.bin, "serve")
+	cmd.Env = h.env(forgeURL)
+	cmd.Stdout, cmd.Stderr = h.log, h.log
+	// Its own process group, so a crash can take the Pulumi CLI it runs with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.cmd = cmd
+	h.waitFor(h.t, "expbot to be ready", func() bool {
+		resp, err := http.Get("http://" + h.addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// crash kills expbot and everything it started, as a power cut would.
+func (h *harness) crash() {
+	if h.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL)
+	_ = h.cmd.Wait()
+	h.cmd = nil
+}
+
+// restart brings expbot back on the same port and data directory.
+func (h *harness) restart() {
+	u, _ := forgeURLs.Load(h)
+	h.start(u.(string))
+}
+
+// stop ends expbot gracefully (SIGTERM), falling back to a kill.
+func (h *harness) stop() {
+	if h.cmd == nil {
+		return
+	}
+	_ = h.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = h.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		h.crash()
+	}
+	h.cmd = nil
+}
+
+func (h *harness) waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// statusComments returns the bot's status comments on an issue.
+func (h *harness) statusComments(repo string, number int) []state.Comment {
+	var out []state.Comment
+	_ = h.forge.WithRepo(repo, func(r *state.Repo) error {
+		for _, c := range r.Comments(number, "") {
+			if strings.Contains(c.Body, pipeline.StatusMarker) {
+				out = append(out, *c)
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// waitComment waits for the status comment to contain want.
+func (h *harness) waitComment(t *testing.T, repo string, number int, want string) state.Comment {
+	t.Helper()
+	var last state.Comment
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last status comment on %s#%d:\n%s", repo, number, last.Body)
+		}
+	})
+	h.waitFor(t, fmt.Sprintf("a status comment on %s#%d saying %q", repo, number, want), func() bool {
+		cs := h.statusComments(repo, number)
+		if len(cs) == 0 {
+			return false
+		}
+		last = cs[len(cs)-1]
+		return strings.Contains(last.Body, want)
+	})
+	return last
+}
+
+type branchInfo struct {
+	exists       bool
+	head, parent string
+	file         string
+}
+
+func (h *harness) branch(repo, name string) branchInfo {
+	var bi branchInfo
+	_ = h.forge.WithRepo(repo, func(r *state.Repo) error {
+		sha, ok := r.Branch(name)
+		if !ok {
+			return nil
+		}
+		c, _ := r.Commit(sha)
+		bi = branchInfo{exists: true, head: sha}
+		if len(c.Parents) > 0 {
+			bi.parent = c.Parents[0]
+		}
+		if b, _, ok := r.File(c, "experiment.yaml"); ok {
+			bi.file = string(b)
+		}
+		return nil
+	})
+	return bi
+}
+
+func (h *harness) branches(repo string) []string {
+	var out []string
+	_ = h.forge.WithRepo(repo, func(r *state.Repo) error { out = r.Branches(); return nil })
+	return out
+}
+
+// metric reads one sample of expbot's /metrics by its full text prefix.
+func (h *harness) metric(prefix string) string {
+	h.t.Helper()
+	resp, err := http.Get("http://" + h.addr + "/metrics")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return strings.TrimSpace(strings.TrimPrefix(line, prefix))
+		}
+	}
+	return ""
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func request(name, lr string) string {
+	return fmt.Sprintf("Please run this.\n\n```yaml\nname: %s\nparams:\n  lr: %s\n  batch_size: 32\n```\n", name, lr)
+}

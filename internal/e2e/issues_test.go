@@ -1,0 +1,273 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/expbot/expbot/internal/forgesim"
+)
+
+const label = "new-experiment"
+
+func mainSHA(h *harness, repo string) string { return h.branch(repo, "main").head }
+
+// One bot serves both forges; each subtest uses its own issues, so they
+// share the process and its Pulumi stacks like a real deployment.
+func TestLabeledIssueLifecycle(t *testing.T) {
+	h := newHarness(t)
+	for _, flavor := range []string{"github", "gitlab"} {
+		t.Run(flavor, func(t *testing.T) {
+			repo := repoFor[flavor]
+			base := mainSHA(h, repo)
+			issue, _, err := h.forge.OpenIssue(repo, "alice", "lr sweep", request("lr-high", "0.01"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
+				t.Fatal(err)
+			}
+			branch := fmt.Sprintf("exp/%d-lr-high", issue.Number)
+
+			// Create: the branch is the base commit plus one commit with the variant file.
+			c := h.waitComment(t, repo, issue.Number, "is ready")
+			b := h.branch(repo, branch)
+			if !b.exists || b.parent != base {
+				t.Fatalf("branch %s = %+v, want one commit on main %s", branch, b, base)
+			}
+			for _, want := range []string{"name: lr-high", "lr: 0.01", "batch_size: 32", "sha: " + base, "requested_by: alice"} {
+				if !strings.Contains(b.file, want) {
+					t.Errorf("experiment.yaml lacks %q:\n%s", want, b.file)
+				}
+			}
+			for _, want := range []string{branch, base[:12], "`lr`", "`0.01`"} {
+				if !strings.Contains(c.Body, want) {
+					t.Errorf("status comment lacks %q:\n%s", want, c.Body)
+				}
+			}
+
+			// Edit: new params become a new commit on the same branch, same comment.
+			body := request("lr-high", "0.02")
+			if _, err := h.forge.EditIssue(repo, issue.Number, "alice", nil, &body); err != nil {
+				t.Fatal(err)
+			}
+			h.waitFor(t, "the variant file to change", func() bool { return strings.Contains(h.branch(repo, branch).file, "lr: 0.02") })
+			if nb := h.branch(repo, branch); nb.parent != b.head {
+				t.Errorf("update made %+v, want a commit on top of %s", nb, b.head)
+			}
+			h.waitComment(t, repo, issue.Number, "`0.02`")
+
+			// Unlabel: retired, branch kept (the default policy).
+			if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", nil, []string{label}); err != nil {
+				t.Fatal(err)
+			}
+			h.waitComment(t, repo, issue.Number, "retired")
+			if !h.branch(repo, branch).exists {
+				t.Errorf("retire deleted %s; the default policy keeps it", branch)
+			}
+
+			// Label again, then close: back, then retired again.
+			if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
+				t.Fatal(err)
+			}
+			h.waitComment(t, repo, issue.Number, "is ready")
+			if _, err := h.forge.SetIssueState(repo, issue.Number, "alice", "closed"); err != nil {
+				t.Fatal(err)
+			}
+			h.waitComment(t, repo, issue.Number, "retired")
+
+			if n := len(h.statusComments(repo, issue.Number)); n != 1 {
+				t.Errorf("%d status comments, want exactly one edited in place", n)
+			}
+		})
+	}
+}
+
+func TestInvalidRequestGetsAnErrorCommentAndNoBranch(t *testing.T) {
+	h := newHarness(t)
+	for _, flavor := range []string{"github", "gitlab"} {
+		t.Run(flavor, func(t *testing.T) {
+			repo := repoFor[flavor]
+			before := h.branches(repo)
+			body := "Try this\n\n```yaml\nname: Bad Name!\nparams:\n  lr: 0.1\nlearning_rate: 3\n```\n"
+			issue, _, err := h.forge.OpenIssue(repo, "alice", "bad", body, []string{label})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := h.waitComment(t, repo, issue.Number, "could not read")
+			for _, want := range []string{"line 5", "learning_rate", "name"} {
+				if !strings.Contains(c.Body, want) {
+					t.Errorf("error comment lacks %q:\n%s", want, c.Body)
+				}
+			}
+			if after := h.branches(repo); len(after) != len(before) {
+				t.Errorf("branches %v -> %v: an invalid request made a branch", before, after)
+			}
+		})
+	}
+}
+
+func TestRedeliveryHasNoSecondEffect(t *testing.T) {
+	h := newHarness(t)
+	repo := repoFor["github"]
+	issue, _, err := h.forge.OpenIssue(repo, "alice", "once", request("once", "0.5"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(h.sim.Deliveries())
+	if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var labeled forgesim.Delivery
+	for _, d := range h.sim.Deliveries()[before:] {
+		if d.Event == "issues" && d.Status == http.StatusAccepted {
+			labeled = d
+		}
+	}
+	if labeled.ID == "" {
+		t.Fatalf("no accepted issues delivery among %+v", h.sim.Deliveries()[before:])
+	}
+	c := h.waitComment(t, repo, issue.Number, "is ready")
+	head := h.branch(repo, "exp/"+fmt.Sprint(issue.Number)+"-once").head
+
+	again, err := h.sim.Redeliver(context.Background(), labeled.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 1 || again[0].Status != http.StatusAccepted || !strings.Contains(again[0].ResponseBody, "duplicate") {
+		t.Fatalf("redelivery answered %+v, want 202 duplicate", again)
+	}
+	if got := h.metric(`expbot_webhook_deliveries_total{event="issues",forge="github",outcome="duplicate"}`); got != "1" {
+		t.Errorf("duplicate deliveries metric = %q, want 1", got)
+	}
+	if got := h.branch(repo, "exp/"+fmt.Sprint(issue.Number)+"-once").head; got != head {
+		t.Errorf("redelivery moved the branch %s -> %s", head, got)
+	}
+	if cs := h.statusComments(repo, issue.Number); len(cs) != 1 || cs[0].Body != c.Body {
+		t.Errorf("redelivery changed the comments: %+v", cs)
+	}
+}
+
+func TestForgedDeliveriesAreRefusedAndNotRecorded(t *testing.T) {
+	h := newHarness(t)
+	payload, err := json.Marshal(map[string]any{
+		"action": "labeled", "label": map[string]any{"name": label},
+		"issue":      map[string]any{"number": 99, "title": "x", "body": request("forged", "1"), "state": "open", "labels": []any{map[string]any{"name": label}}, "html_url": "http://x/acme/llm/issues/99", "user": map[string]any{"login": "mallory"}},
+		"repository": map[string]any{"id": 1, "full_name": "acme/llm", "default_branch": "main", "html_url": "http://x/acme/llm"},
+		"sender":     map[string]any{"login": "mallory", "id": 7, "type": "User"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, flavor, secret, event string
+	}{
+		{"github wrong secret", "github", "not-the-secret", "issues"},
+		{"github unsigned", "github", "", "issues"},
+		{"gitlab wrong token", "gitlab", "not-the-token", "Issue Hook"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := h.sim.Emit(context.Background(), forgesim.RawWebhook{
+				Flavor: tt.flavor, URL: "http://" + h.addr + "/webhooks/" + tt.flavor,
+				Secret: tt.secret, Event: tt.event, Payload: payload,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Status != http.StatusUnauthorized {
+				t.Errorf("status %d, want 401", d.Status)
+			}
+		})
+	}
+	if got := h.metric(`expbot_webhook_deliveries_total{event="issues",forge="github",outcome="unauthorized"}`); got != "2" {
+		t.Errorf("unauthorized github deliveries = %q, want 2", got)
+	}
+	if got := h.metric(`expbot_webhook_deliveries_total{event="issues",forge="github",outcome="accepted"}`); got != "" {
+		t.Errorf("a forged delivery was accepted: %s", got)
+	}
+	if bs := h.branches("acme/llm"); len(bs) != 1 {
+		t.Errorf("branches after forged deliveries: %v", bs)
+	}
+}
+
+// The bot dies right after acknowledging (with the Pulumi CLI it may have
+// started); after a restart the work still completes.
+func TestCrashAfterAcknowledgeStillCompletes(t *testing.T) {
+	h := newHarness(t)
+	for _, flavor := range []string{"github", "gitlab"} {
+		t.Run(flavor, func(t *testing.T) {
+			repo := repoFor[flavor]
+			issue, _, err := h.forge.OpenIssue(repo, "alice", "crash", request("crash", "0.3"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil)
+			if err != nil || len(evs) != 1 {
+				t.Fatalf("label: %v %v", evs, err)
+			}
+			last := h.sim.Deliveries()[len(h.sim.Deliveries())-1]
+			if last.Status != http.StatusAccepted {
+				t.Fatalf("label delivery answered %d, want 202", last.Status)
+			}
+			h.crash()
+			h.restart()
+			h.waitComment(t, repo, issue.Number, "is ready")
+			if b := h.branch(repo, fmt.Sprintf("exp/%d-crash", issue.Number)); !b.exists || !strings.Contains(b.file, "lr: 0.3") {
+				t.Errorf("after restart the branch is %+v", b)
+			}
+		})
+	}
+}
+
+// emitJSON posts raw bytes like a forge would, for cases the simulator's
+// helpers don't cover.
+func emitJSON(t *testing.T, url string, hdr map[string]string, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestMalformedAndOversizedBodies(t *testing.T) {
+	h := newHarness(t)
+	url := "http://" + h.addr + "/webhooks/github"
+	sign := func(b []byte) map[string]string {
+		return map[string]string{"X-GitHub-Event": "issues", "X-GitHub-Delivery": "d-" + fmt.Sprint(len(b)), "X-Hub-Signature-256": forgesim.GitHubSignature(githubSecret, b), "Content-Type": "application/json"}
+	}
+	if got := emitJSON(t, url, sign([]byte("{not json")), []byte("{not json")); got != http.StatusBadRequest {
+		t.Errorf("malformed body: %d, want 400", got)
+	}
+	big := bytes.Repeat([]byte("a"), 26<<20)
+	if got := emitJSON(t, url, sign(big), big); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: %d, want 413", got)
+	}
+	ping := []byte(`{"zen":"Keep it logically awesome.","hook_id":1}`)
+	hdr := sign(ping)
+	hdr["X-GitHub-Event"] = "ping"
+	if got := emitJSON(t, url, hdr, ping); got != http.StatusOK {
+		t.Errorf("ping: %d, want 200", got)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET: %d, want 405", resp.StatusCode)
+	}
+}
