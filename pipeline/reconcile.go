@@ -144,6 +144,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 	}
 	took := r.Now().Sub(started)
 	if upErr != nil && auto.IsConcurrentUpdateError(upErr) {
+		if n, err := removeStaleLocks(r.stacks.env.BackendURL, StackName(repo)); err != nil {
+			log.Warn().Err(err).Msg("check for stale stack locks")
+		} else if n > 0 {
+			log.Warn().Int("locks", n).Msg("removed locks left by a crashed update")
+		}
 		log.Warn().Msg("stack locked by another update; retrying")
 		_ = r.finish(ctx, run, "retrying", "stack locked", nil)
 		return store.Snooze(lockedRetry)

@@ -99,7 +99,7 @@ func TestInvalidRequestGetsAnErrorCommentAndNoBranch(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := h.waitComment(t, repo, issue.Number, "could not read")
-			for _, want := range []string{"line 5", "learning_rate", "name"} {
+			for _, want := range []string{"line 4", "Bad Name!", "line 7", "learning_rate"} {
 				if !strings.Contains(c.Body, want) {
 					t.Errorf("error comment lacks %q:\n%s", want, c.Body)
 				}
@@ -195,12 +195,16 @@ func TestForgedDeliveriesAreRefusedAndNotRecorded(t *testing.T) {
 	}
 }
 
-// The bot dies right after acknowledging (with the Pulumi CLI it may have
-// started); after a restart the work still completes.
+// The bot dies right after acknowledging, or in the middle of the Pulumi
+// update (taking the CLI with it, leaving a lock and pending operations);
+// after a restart the work still completes.
 func TestCrashAfterAcknowledgeStillCompletes(t *testing.T) {
 	h := newHarness(t)
-	for _, flavor := range []string{"github", "gitlab"} {
-		t.Run(flavor, func(t *testing.T) {
+	for _, tc := range []struct{ flavor, when string }{
+		{"github", "after-ack"}, {"gitlab", "after-ack"}, {"github", "mid-update"}, {"gitlab", "mid-update"},
+	} {
+		flavor := tc.flavor
+		t.Run(flavor+"/"+tc.when, func(t *testing.T) {
 			repo := repoFor[flavor]
 			issue, _, err := h.forge.OpenIssue(repo, "alice", "crash", request("crash", "0.3"), nil)
 			if err != nil {
@@ -213,6 +217,9 @@ func TestCrashAfterAcknowledgeStillCompletes(t *testing.T) {
 			last := h.sim.Deliveries()[len(h.sim.Deliveries())-1]
 			if last.Status != http.StatusAccepted {
 				t.Fatalf("label delivery answered %d, want 202", last.Status)
+			}
+			if tc.when == "mid-update" {
+				h.waitComment(t, repo, issue.Number, "Making branch")
 			}
 			h.crash()
 			h.restart()

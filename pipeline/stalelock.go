@@ -1,0 +1,69 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// lockOwner is what the CLI writes into a DIY backend's lock file.
+type lockOwner struct {
+	Pid      int    `json:"pid"`
+	Hostname string `json:"hostname"`
+}
+
+// removeStaleLocks deletes a file backend's locks on stack whose owner is
+// provably gone: written on this host by a process that no longer runs.
+// A crash mid-update leaves such a lock, and every later update would
+// otherwise fail as "currently locked". Locks of live processes, of other
+// hosts, and of other backends are left alone.
+func removeStaleLocks(backendURL, stack string) (int, error) {
+	root, ok := strings.CutPrefix(backendURL, "file://")
+	if !ok {
+		return 0, nil
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return 0, fmt.Errorf("hostname: %w", err)
+	}
+	removed := 0
+	locks := filepath.Join(root, ".pulumi", "locks")
+	err = filepath.WalkDir(locks, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || filepath.Base(filepath.Dir(path)) != stack || filepath.Ext(path) != ".json" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var owner lockOwner
+		if json.Unmarshal(b, &owner) != nil || owner.Hostname != host || owner.Pid <= 0 || processAlive(owner.Pid) {
+			return nil
+		}
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+		removed++
+		return nil
+	})
+	if err != nil {
+		return removed, fmt.Errorf("look for stale locks of %s: %w", stack, err)
+	}
+	return removed, nil
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
