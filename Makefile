@@ -22,11 +22,13 @@ pulumi:
 test: pulumi vet
 	$(GO) test -count=1 -timeout 30m ./...
 
+# The walk-through: simulated GitHub+GitLab, stand-in plugins, SQLite, real Pulumi.
+demo: pulumi
+	$(GO) run ./cmd/bot demo
+
 # The simulated forge on its own, seeded with an example repository.
 forgesim:
 	$(GO) run ./cmd/forgesim --seed $(SEED)
-
-demo: forgesim
 
 bench: pulumi
 	$(GO) test -run '^$$' -bench . -benchmem ./...

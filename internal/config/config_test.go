@@ -138,3 +138,25 @@ func TestSecretsNeverPrint(t *testing.T) {
 		}
 	}
 }
+
+// The README's configuration table is the reference: every setting must be
+// in it, with its environment variable and flag.
+func TestREADMEDocumentsEveryOption(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, o := range options {
+		for _, want := range []string{"`" + o.key + "`", "`" + o.env + "`", "`--" + o.flag + "`"} {
+			if !strings.Contains(readme, want) {
+				t.Errorf("README does not document %s", want)
+			}
+		}
+	}
+	for _, secret := range []string{"EXPBOT_GITHUB_TOKEN", "EXPBOT_GITHUB_WEBHOOK_SECRETS", "EXPBOT_GITLAB_TOKEN", "EXPBOT_GITLAB_WEBHOOK_TOKENS", "EXPBOT_GITLAB_SIGNING_SECRETS", "EXPBOT_PULUMI_PASSPHRASE"} {
+		if !strings.Contains(readme, "`"+secret+"`") && !strings.Contains(readme, "`"+secret+"` / `_FILE`") {
+			t.Errorf("README does not document %s", secret)
+		}
+	}
+}
