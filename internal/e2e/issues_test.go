@@ -111,6 +111,29 @@ func TestInvalidRequestGetsAnErrorCommentAndNoBranch(t *testing.T) {
 	}
 }
 
+// A base that does not exist is only known once the forge is asked: the
+// run reports it and makes nothing.
+func TestMissingBaseIsReported(t *testing.T) {
+	h := newHarness(t)
+	for _, flavor := range []string{"github", "gitlab"} {
+		t.Run(flavor, func(t *testing.T) {
+			repo := repoFor[flavor]
+			body := "```yaml\nname: nobase\nbase: no-such-branch\nparams:\n  lr: 1\n```\n"
+			issue, _, err := h.forge.OpenIssue(repo, "alice", "missing base", body, []string{label})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := h.waitComment(t, repo, issue.Number, "failed")
+			if !strings.Contains(c.Body, "no-such-branch") || !strings.Contains(c.Body, "was not found") {
+				t.Errorf("failure comment does not explain the base:\n%s", c.Body)
+			}
+			if b := h.branch(repo, fmt.Sprintf("exp/%d-nobase", issue.Number)); b.exists {
+				t.Errorf("a branch was made without a base: %+v", b)
+			}
+		})
+	}
+}
+
 func TestRedeliveryHasNoSecondEffect(t *testing.T) {
 	h := newHarness(t)
 	repo := repoFor["github"]
