@@ -80,7 +80,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		return nil, err
 	}
 	botURL := "http://" + botL.Addr().String()
-	if err := seed(sim.Forge(), botURL); err != nil {
+	if err := Seed(sim.Forge(), botURL); err != nil {
 		_ = forgeSrv.Close()
 		return nil, fmt.Errorf("seed the forge: %w", err)
 	}
@@ -131,7 +131,9 @@ func Config(dataDir, pulumiHome, forgeURL string) config.Config {
 	return c
 }
 
-func seed(f *state.Forge, botURL string) error {
+// Seed creates the demo forge: users alice (maintainer) and expbot (the bot),
+// and repositories acme/llm (a GitHub hook to botURL) and acme/vision (a GitLab hook).
+func Seed(f *state.Forge, botURL string) error {
 	f.AddOrg("acme")
 	f.AddUser("alice", "Alice Example", "alice@example.com", personToken, false)
 	f.AddUser("expbot", "expbot", "expbot@example.com", botToken, true)
