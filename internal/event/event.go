@@ -49,7 +49,8 @@ type Thread struct {
 	SHA    string     `json:"sha,omitempty"`    // for commit threads
 }
 
-// Event is one decoded webhook: *IssueChange, *Ping or *Ignored.
+// Event is one decoded webhook: *IssueChange, *CommentCreated, *PullChange,
+// *Ping or *Ignored.
 type Event interface{ isEvent() }
 
 // Ping is a forge checking that the hook works.
@@ -75,9 +76,37 @@ type IssueChange struct {
 	Actor       Actor    `json:"actor"`
 }
 
-func (*Ping) isEvent()        {}
-func (*Ignored) isEvent()     {}
-func (*IssueChange) isEvent() {}
+// CommentCreated is a new comment in a pull/merge request's conversation
+// (edits and deletions are not decoded: commands act once, when written).
+type CommentCreated struct {
+	Repo      Repo   `json:"repo"`
+	Thread    Thread `json:"thread"` // PullThread with the request's number/iid
+	CommentID int64  `json:"comment_id"`
+	Body      string `json:"body"`
+	URL       string `json:"url"`
+	Actor     Actor  `json:"actor"`
+	// The request's source branch and head commit when the payload says
+	// (GitLab does; GitHub's issue_comment does not: resolve it through the
+	// forge API).
+	HeadBranch string `json:"head_branch,omitempty"`
+	HeadSHA    string `json:"head_sha,omitempty"`
+}
+
+// PullChange is a pull/merge request opened, closed, merged or reopened.
+type PullChange struct {
+	Repo    Repo  `json:"repo"`
+	Number  int   `json:"number"`
+	Open    bool  `json:"open"`
+	WasOpen bool  `json:"was_open"`
+	Merged  bool  `json:"merged"`
+	Actor   Actor `json:"actor"`
+}
+
+func (*Ping) isEvent()           {}
+func (*Ignored) isEvent()        {}
+func (*IssueChange) isEvent()    {}
+func (*CommentCreated) isEvent() {}
+func (*PullChange) isEvent()     {}
 
 // Trigger is what an issue change asks of an experiment.
 type Trigger int
