@@ -165,6 +165,9 @@ type Tx interface {
 	// EnqueueReport asks for the status comment of an experiment to be
 	// posted or brought up to date.
 	EnqueueReport(ctx context.Context, experimentID int64) error
+	// EnqueueTask asks for Handlers.Task(kind, payload) to run once: work
+	// that needs the forge's API and so must not delay the acknowledgement.
+	EnqueueTask(ctx context.Context, kind string, payload json.RawMessage) error
 }
 
 // Handlers do the queued work. A returned error is retried with backoff;
@@ -173,6 +176,7 @@ type Tx interface {
 type Handlers struct {
 	Reconcile func(ctx context.Context, repo RepoKey) error
 	Report    func(ctx context.Context, experimentID int64) error
+	Task      func(ctx context.Context, kind string, payload json.RawMessage) error
 	// Workers bounds the jobs run at once by this process.
 	Workers int
 }

@@ -151,6 +151,14 @@ func (s *Store) Start(ctx context.Context, h store.Handlers) error {
 	}}); err != nil {
 		return fmt.Errorf("sqlite: start: %w", err)
 	}
+	if err := river.AddWorkerSafely(ws, &worker[taskArgs]{s: s, fn: func(ctx context.Context, a taskArgs) error {
+		if h.Task == nil {
+			return store.Permanent(fmt.Errorf("no handler for %s tasks", a.Task))
+		}
+		return h.Task(ctx, a.Task, a.Payload)
+	}}); err != nil {
+		return fmt.Errorf("sqlite: start: %w", err)
+	}
 	cfg := s.riverConfig()
 	cfg.Workers = ws
 	// One queue for both kinds so that Workers bounds all jobs at once.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +55,7 @@ func Exercise(ctx context.Context, t *testing.T, open func(t *testing.T) store.S
 		{"Permanent", testPermanent},
 		{"Retry", testRetry},
 		{"Report", testReport},
+		{"Task", testTask},
 		{"ConcurrentTx", testConcurrentTx},
 		{"Reopen", testReopen},
 		{"CloseDuringRun", testCloseDuringRun},
@@ -183,6 +185,7 @@ type recorder struct {
 	mu          sync.Mutex
 	reconciles  map[store.RepoKey]int
 	reports     map[int64]int
+	tasks       []string // "kind payload", in call order
 	inflight    map[store.RepoKey]int
 	maxInflight int
 	calledAt    map[store.RepoKey][]time.Time
@@ -221,6 +224,12 @@ func (r *recorder) handlers() store.Handlers {
 			if hook != nil {
 				return hook(ctx, repo, n)
 			}
+			return nil
+		},
+		Task: func(ctx context.Context, kind string, payload json.RawMessage) error {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.tasks = append(r.tasks, kind+" "+string(payload))
 			return nil
 		},
 		Report: func(ctx context.Context, id int64) error {
@@ -1009,6 +1018,46 @@ func testReport(ctx context.Context, t *testing.T, open func(*testing.T) store.S
 	}
 	if len(r.reconciles) != 0 {
 		t.Errorf("reconciles = %v, want none", r.reconciles)
+	}
+}
+
+// testTask: a task reaches its handler once with its kind and payload, even
+// when the same payload is enqueued twice; a rolled-back one never does.
+func testTask(ctx context.Context, t *testing.T, open func(*testing.T) store.Store) {
+	s := openStore(t, open)
+	enqueue := func(kind, payload string, fail bool) {
+		t.Helper()
+		err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			if err := tx.EnqueueTask(ctx, kind, json.RawMessage(payload)); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("roll back")
+			}
+			return nil
+		})
+		if (err != nil) != fail {
+			t.Fatalf("EnqueueTask(%s, %s): %v", kind, payload, err)
+		}
+	}
+	enqueue("command", `{"delivery":"a"}`, false)
+	enqueue("command", `{"delivery":"a"}`, false)
+	enqueue("sweep", `{"delivery":"b"}`, false)
+	enqueue("command", `{"delivery":"c"}`, true)
+	if err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.EnqueueTask(ctx, "command", json.RawMessage("{not json"))
+	}); err == nil {
+		t.Errorf("a task with a payload that is not JSON was accepted")
+	}
+	r := newRecorder()
+	start(ctx, t, s, r)
+	waitFor(t, "both tasks", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return len(r.tasks) >= 2 })
+	waitIdle(ctx, t, s)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	got := slices.Sorted(slices.Values(r.tasks))
+	if want := []string{`command {"delivery":"a"}`, `sweep {"delivery":"b"}`}; !reflect.DeepEqual(got, want) {
+		t.Errorf("tasks = %q, want %q", got, want)
 	}
 }
 
