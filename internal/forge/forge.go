@@ -42,6 +42,8 @@ type Client interface {
 	ResolveRef(ctx context.Context, repo, ref string) (string, error)
 	// DefaultBranch reports the repository's default branch.
 	DefaultBranch(ctx context.Context, repo string) (string, error)
+	// PullHead reports a pull/merge request's source branch and head commit.
+	PullHead(ctx context.Context, repo string, number int) (branch, sha string, err error)
 	// ReadFile returns a file's content at a ref.
 	ReadFile(ctx context.Context, repo, ref, path string) ([]byte, error)
 	// CreateComment posts a comment in a thread.

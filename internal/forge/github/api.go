@@ -343,3 +343,19 @@ type notFoundError struct{ err error }
 
 func (e *notFoundError) Error() string { return e.err.Error() }
 func (e *notFoundError) Unwrap() error { return e.err }
+
+// PullHead reports a pull request's source branch and head commit.
+func (c *Client) PullHead(ctx context.Context, repo string, number int) (string, string, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return "", "", err
+	}
+	pr, _, err := c.api.PullRequests.Get(ctx, owner, name, number)
+	if err != nil {
+		return "", "", c.fail(err, "pull request #%d of %s", number, repo)
+	}
+	if pr.GetHead().GetSHA() == "" {
+		return "", "", fmt.Errorf("github: pull request #%d of %s has no head commit", number, repo)
+	}
+	return pr.GetHead().GetRef(), pr.GetHead().GetSHA(), nil
+}

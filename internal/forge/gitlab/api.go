@@ -323,3 +323,18 @@ func isHex(s string) bool {
 	}
 	return s != ""
 }
+
+// PullHead reports a merge request's source branch and head commit.
+func (c *Client) PullHead(ctx context.Context, repo string, iid int) (string, string, error) {
+	if err := checkRepo(repo); err != nil {
+		return "", "", err
+	}
+	mr, _, err := c.api.MergeRequests.GetMergeRequest(repo, iid, nil, gl.WithContext(ctx))
+	if err != nil {
+		return "", "", c.fail(err, "merge request !%d of %s", iid, repo)
+	}
+	if mr.SHA == "" {
+		return "", "", fmt.Errorf("gitlab: merge request !%d of %s has no head commit", iid, repo)
+	}
+	return mr.SourceBranch, mr.SHA, nil
+}

@@ -366,3 +366,15 @@ func TestTokenNotInErrors(t *testing.T) {
 		t.Errorf("error contains the token: %v", err)
 	}
 }
+
+func TestPullHead(t *testing.T) {
+	s := newSim(t)
+	gotBranch, gotSHA, err := s.client.PullHead(context.Background(), repo, s.pull)
+	must(t, err)
+	if gotBranch != branch || gotSHA != s.sha(branch, false) {
+		t.Errorf("PullHead = %s %s, want %s %s", gotBranch, gotSHA, branch, s.sha(branch, false))
+	}
+	if _, _, err := s.client.PullHead(context.Background(), repo, 999); !errors.Is(err, forge.ErrNotFound) {
+		t.Errorf("missing pull request: want ErrNotFound, got %v", err)
+	}
+}
