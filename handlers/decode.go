@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -12,8 +13,12 @@ import (
 // lacks a field expbot needs. The handler answers 400.
 var ErrMalformed = errors.New("malformed webhook payload")
 
-// maxReason bounds forge-supplied text echoed in Ignored reasons.
-const maxReason = 64
+// maxReason bounds forge-supplied text echoed in Ignored reasons, and
+// maxQuoted the same text once quoted (escapes can make it four times longer).
+const (
+	maxReason = 64
+	maxQuoted = 96
+)
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
@@ -54,5 +59,9 @@ func clip(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// quote renders forge-supplied s for an Ignored reason: clipped, quoted
+// with Go escapes, and clipped again so that escapes cannot make it long.
+func quote(s string) string { return clip(strconv.Quote(clip(s, maxReason)), maxQuoted) }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -33,6 +33,39 @@ type ghIssue struct {
 	PullRequest json.RawMessage `json:"pull_request"` // set when the issue is a pull request
 }
 
+// ghIssueCommentPayload is an issue_comment delivery: a comment on an issue
+// or, when issue.pull_request is set, on a pull request's conversation.
+type ghIssueCommentPayload struct {
+	Action     string     `json:"action"`
+	Issue      *ghIssue   `json:"issue"`
+	Comment    *ghComment `json:"comment"`
+	Repository *ghRepo    `json:"repository"`
+	Sender     *ghUser    `json:"sender"`
+}
+
+type ghComment struct {
+	ID      int64   `json:"id"`
+	Body    string  `json:"body"`
+	HTMLURL string  `json:"html_url"`
+	User    *ghUser `json:"user"`
+}
+
+// ghPullRequestPayload is a pull_request delivery.
+type ghPullRequestPayload struct {
+	Action      string  `json:"action"`
+	Number      int     `json:"number"`
+	PullRequest *ghPull `json:"pull_request"`
+	Repository  *ghRepo `json:"repository"`
+	Sender      *ghUser `json:"sender"`
+}
+
+type ghPull struct {
+	Number   int     `json:"number"`
+	State    string  `json:"state"` // open | closed (merged pull requests are closed)
+	Merged   bool    `json:"merged"`
+	MergedAt *string `json:"merged_at"`
+}
+
 type ghLabel struct {
 	Name string `json:"name"`
 }
@@ -57,8 +90,9 @@ func githubIssueAction(action string) bool {
 }
 
 // DecodeGitHub turns a GitHub webhook (X-GitHub-Event name and JSON body)
-// into an *event.Ping, *event.IssueChange or *event.Ignored. An error means
-// the body is malformed, or a handled event lacks a field expbot needs.
+// into an *event.Ping, *event.IssueChange, *event.CommentCreated,
+// *event.PullChange or *event.Ignored. An error means the body is
+// malformed, or a handled event lacks a field expbot needs.
 func DecodeGitHub(eventName string, body []byte) (event.Event, error) {
 	switch eventName {
 	case "ping":
@@ -68,8 +102,12 @@ func DecodeGitHub(eventName string, body []byte) (event.Event, error) {
 		return &event.Ping{}, nil
 	case "issues":
 		return decodeGitHubIssues(body)
+	case "issue_comment":
+		return decodeGitHubIssueComment(body)
+	case "pull_request":
+		return decodeGitHubPullRequest(body)
 	default:
-		return &event.Ignored{Reason: fmt.Sprintf("github event %q not handled", clip(eventName, maxReason))}, nil
+		return &event.Ignored{Reason: fmt.Sprintf("github event %s not handled", quote(eventName))}, nil
 	}
 }
 
@@ -79,23 +117,20 @@ func decodeGitHubIssues(body []byte) (event.Event, error) {
 		return nil, fmt.Errorf("%w: github issues: %w", ErrMalformed, err)
 	}
 	if !githubIssueAction(p.Action) {
-		return &event.Ignored{Reason: fmt.Sprintf("github issues action %q not handled", clip(p.Action, maxReason))}, nil
+		return &event.Ignored{Reason: fmt.Sprintf("github issues action %s not handled", quote(p.Action))}, nil
 	}
 	if p.Issue == nil {
 		return nil, malformed("github issues: issue missing")
 	}
-	if len(p.Issue.PullRequest) > 0 && string(p.Issue.PullRequest) != "null" {
+	if p.Issue.isPull() {
 		return &event.Ignored{Reason: "github issues event for a pull request"}, nil
 	}
 	if p.Issue.Number <= 0 {
 		return nil, malformed("github issues: issue.number missing")
 	}
-	if p.Repository == nil || p.Repository.FullName == "" {
-		return nil, malformed("github issues: repository.full_name missing")
-	}
-	host, err := hostOf("repository.html_url", p.Repository.HTMLURL)
+	repo, err := githubRepo("issues", p.Repository)
 	if err != nil {
-		return nil, fmt.Errorf("github issues: %w", err)
+		return nil, err
 	}
 
 	labels := make([]string, 0, len(p.Issue.Labels))
@@ -104,10 +139,7 @@ func decodeGitHubIssues(body []byte) (event.Event, error) {
 	}
 	open := p.Issue.State == "open"
 	c := &event.IssueChange{
-		Repo: event.Repo{
-			Forge: event.GitHub, Host: host, Path: p.Repository.FullName, ID: p.Repository.ID,
-			DefaultBranch: p.Repository.DefaultBranch, WebURL: p.Repository.HTMLURL,
-		},
+		Repo:       repo,
 		Number:     p.Issue.Number,
 		Title:      p.Issue.Title,
 		Body:       p.Issue.Body,
@@ -117,9 +149,7 @@ func decodeGitHubIssues(body []byte) (event.Event, error) {
 		Labels:     labels,
 		PrevLabels: slices.Clone(labels),
 	}
-	if p.Sender != nil {
-		c.Actor = event.Actor{ID: p.Sender.ID, Login: p.Sender.Login, Bot: p.Sender.Type == "Bot"}
-	}
+	c.Actor = githubActor(p.Sender)
 	// The payload shows the issue after the change; the action says what it was before.
 	switch p.Action {
 	case "opened":
@@ -140,6 +170,117 @@ func decodeGitHubIssues(body []byte) (event.Event, error) {
 	case "edited":
 		c.BodyChanged = p.Changes != nil && p.Changes.Body != nil
 	}
+	return c, nil
+}
+
+// isPull tells an issue that is a pull request: GitHub then sets
+// issue.pull_request to an object of links.
+func (i *ghIssue) isPull() bool {
+	return len(i.PullRequest) > 0 && string(i.PullRequest) != "null"
+}
+
+// githubRepo is the repository of an event; without its full name and web
+// URL the event names no repository and is malformed.
+func githubRepo(kind string, r *ghRepo) (event.Repo, error) {
+	if r == nil || r.FullName == "" {
+		return event.Repo{}, malformed("github %s: repository.full_name missing", kind)
+	}
+	host, err := hostOf("repository.html_url", r.HTMLURL)
+	if err != nil {
+		return event.Repo{}, fmt.Errorf("github %s: %w", kind, err)
+	}
+	return event.Repo{
+		Forge: event.GitHub, Host: host, Path: r.FullName, ID: r.ID,
+		DefaultBranch: r.DefaultBranch, WebURL: r.HTMLURL,
+	}, nil
+}
+
+// githubActor is the account u; GitHub marks apps' accounts with type Bot.
+func githubActor(u *ghUser) event.Actor {
+	if u == nil {
+		return event.Actor{}
+	}
+	return event.Actor{ID: u.ID, Login: u.Login, Bot: u.Type == "Bot"}
+}
+
+// decodeGitHubIssueComment decodes a new comment on a pull request. Edits
+// and deletions are ignored (commands act once, when written), and so are
+// comments on plain issues.
+func decodeGitHubIssueComment(body []byte) (event.Event, error) {
+	var p ghIssueCommentPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("%w: github issue_comment: %w", ErrMalformed, err)
+	}
+	if p.Action != "created" {
+		return &event.Ignored{Reason: fmt.Sprintf("github issue_comment action %s not handled", quote(p.Action))}, nil
+	}
+	if p.Issue == nil {
+		return nil, malformed("github issue_comment: issue missing")
+	}
+	if !p.Issue.isPull() {
+		return &event.Ignored{Reason: "github issue_comment on an issue, not a pull request"}, nil
+	}
+	if p.Issue.Number <= 0 {
+		return nil, malformed("github issue_comment: issue.number missing")
+	}
+	if p.Comment == nil || p.Comment.ID <= 0 {
+		return nil, malformed("github issue_comment: comment.id missing")
+	}
+	repo, err := githubRepo("issue_comment", p.Repository)
+	if err != nil {
+		return nil, err
+	}
+	// The comment's author; the sender is the same account on creation.
+	author := p.Comment.User
+	if author == nil || author.Login == "" {
+		author = p.Sender
+	}
+	return &event.CommentCreated{
+		Repo:      repo,
+		Thread:    event.Thread{Kind: event.PullThread, Number: p.Issue.Number},
+		CommentID: p.Comment.ID,
+		Body:      p.Comment.Body,
+		URL:       p.Comment.HTMLURL,
+		Actor:     githubActor(author),
+	}, nil
+}
+
+// decodeGitHubPullRequest decodes a pull request opened, closed (merged or
+// not) or reopened; other actions (edits, labels, reviews, pushes) are
+// ignored.
+func decodeGitHubPullRequest(body []byte) (event.Event, error) {
+	var p ghPullRequestPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("%w: github pull_request: %w", ErrMalformed, err)
+	}
+	if !slices.Contains([]string{"opened", "closed", "reopened"}, p.Action) {
+		return &event.Ignored{Reason: fmt.Sprintf("github pull_request action %s not handled", quote(p.Action))}, nil
+	}
+	pr := p.PullRequest
+	if pr == nil {
+		return nil, malformed("github pull_request: pull_request missing")
+	}
+	number := pr.Number
+	if number <= 0 {
+		number = p.Number
+	}
+	if number <= 0 {
+		return nil, malformed("github pull_request: pull_request.number missing")
+	}
+	repo, err := githubRepo("pull_request", p.Repository)
+	if err != nil {
+		return nil, err
+	}
+	c := &event.PullChange{
+		Repo:   repo,
+		Number: number,
+		Open:   pr.State == "open",
+		Merged: pr.Merged || (pr.MergedAt != nil && *pr.MergedAt != ""),
+		Actor:  githubActor(p.Sender),
+	}
+	// The payload shows the pull request after the change; the action says
+	// what it was before.
+	c.WasOpen = p.Action == "closed"
 	return c, nil
 }
 

@@ -129,7 +129,7 @@ func githubCases() []decodeCase {
 	std := func(action, state, labels, extra string) string {
 		return ghIssues(action, state, labels, extra, noPR, user)
 	}
-	return []decodeCase{
+	return append([]decodeCase{
 		{"ping", "ping", ghPingBody, &event.Ping{}, 0},
 		{"opened with the label", "issues", std("opened", "open", ghLabelsJSON(trigger), ""),
 			ghWant(true, false, []string{trigger}, none), event.Apply},
@@ -165,7 +165,6 @@ func githubCases() []decodeCase {
 			&event.Ignored{Reason: `github issues action "assigned" not handled`}, 0},
 		{"other action, fields missing", "issues", `{"action": "deleted"}`,
 			&event.Ignored{Reason: `github issues action "deleted" not handled`}, 0},
-		{"issue_comment", "issue_comment", `{"action": "created"}`, &event.Ignored{Reason: `github event "issue_comment" not handled`}, 0},
 		{"push", "push", `{"ref": "refs/tags/v1", "created": true}`, &event.Ignored{Reason: `github event "push" not handled`}, 0},
 
 		{"malformed JSON", "issues", `{"action": "labeled", "issue": {`, nil, 0},
@@ -177,7 +176,7 @@ func githubCases() []decodeCase {
 		{"repository missing", "issues", strings.Replace(std("closed", "closed", "[]", ""), `"full_name": "octo-org/llm-variants",`, ``, 1), nil, 0},
 		{"repository html_url missing", "issues", strings.Replace(std("closed", "closed", "[]", ""), `"html_url": "https://github.com/octo-org/llm-variants",`, ``, 1), nil, 0},
 		{"labeled without label", "issues", std("labeled", "open", ghLabelsJSON(trigger), ""), nil, 0},
-	}
+	}, githubPullCases()...)
 }
 
 func TestDecodeGitHub(t *testing.T) {
@@ -272,13 +271,26 @@ func checkInvariants(t *testing.T, ev event.Event, err error) {
 			t.Fatalf("Ignored reason %q: empty or unbounded", ev.Reason)
 		}
 	case *event.IssueChange:
-		if ev.Number <= 0 || ev.Repo.Path == "" || ev.Repo.Host == "" || ev.Repo.Forge == "" {
+		if ev.Number <= 0 || !hasIdentity(ev.Repo) {
 			t.Fatalf("IssueChange without identity: %#v", ev)
 		}
 		if ev.Labels == nil || ev.PrevLabels == nil {
 			t.Fatalf("nil label lists: %#v", ev)
 		}
+	case *event.CommentCreated:
+		if ev.Thread.Kind != event.PullThread || ev.Thread.Number <= 0 || ev.CommentID <= 0 || !hasIdentity(ev.Repo) {
+			t.Fatalf("CommentCreated without identity: %#v", ev)
+		}
+	case *event.PullChange:
+		if ev.Number <= 0 || !hasIdentity(ev.Repo) {
+			t.Fatalf("PullChange without identity: %#v", ev)
+		}
+		if ev.Merged && ev.Open {
+			t.Fatalf("PullChange merged yet open: %#v", ev)
+		}
 	default:
 		t.Fatalf("unexpected event %#v", ev)
 	}
 }
+
+func hasIdentity(r event.Repo) bool { return r.Path != "" && r.Host != "" && r.Forge != "" }

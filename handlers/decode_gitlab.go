@@ -37,6 +37,45 @@ type glIssueAttrs struct {
 	Labels      []glLabel `json:"labels"`
 }
 
+// glNotePayload is a Note Hook: a comment on a merge request, issue, commit
+// or snippet.
+type glNotePayload struct {
+	ObjectKind       string       `json:"object_kind"` // note
+	User             *glUser      `json:"user"`
+	Project          *glProject   `json:"project"`
+	ObjectAttributes *glNoteAttrs `json:"object_attributes"`
+	MergeRequest     *glMRAttrs   `json:"merge_request"` // when noteable_type is MergeRequest
+}
+
+type glNoteAttrs struct {
+	ID           int64  `json:"id"`
+	Note         string `json:"note"`
+	URL          string `json:"url"`
+	NoteableType string `json:"noteable_type"` // MergeRequest | Issue | Commit | Snippet
+	Action       string `json:"action"`        // create | update (16.11+; absent before)
+	System       bool   `json:"system"`        // GitLab's own notes ("added 1 commit", ...)
+}
+
+// glMRPayload is a Merge Request Hook.
+type glMRPayload struct {
+	ObjectKind       string     `json:"object_kind"` // merge_request
+	User             *glUser    `json:"user"`
+	Project          *glProject `json:"project"`
+	ObjectAttributes *glMRAttrs `json:"object_attributes"`
+}
+
+// glMRAttrs is a merge request as hooks show it (object_attributes of a
+// Merge Request Hook, merge_request of a Note Hook).
+type glMRAttrs struct {
+	IID          int    `json:"iid"`
+	State        string `json:"state"`  // opened | closed | merged | locked
+	Action       string `json:"action"` // open | close | reopen | merge | update | approved | ...
+	SourceBranch string `json:"source_branch"`
+	LastCommit   *struct {
+		ID string `json:"id"`
+	} `json:"last_commit"`
+}
+
 type glLabel struct {
 	Title string `json:"title"`
 }
@@ -64,14 +103,19 @@ func gitlabIssueAction(action string) bool {
 }
 
 // DecodeGitLab turns a GitLab webhook (X-Gitlab-Event value and JSON body)
-// into an *event.IssueChange or *event.Ignored. An error means the body is
-// malformed, or a handled event lacks a field expbot needs.
+// into an *event.IssueChange, *event.CommentCreated, *event.PullChange or
+// *event.Ignored. An error means the body is malformed, or a handled event
+// lacks a field expbot needs.
 func DecodeGitLab(eventHeader string, body []byte) (event.Event, error) {
 	switch eventHeader {
 	case "Issue Hook", "Confidential Issue Hook":
 		return decodeGitLabIssue(body)
+	case "Note Hook", "Confidential Note Hook":
+		return decodeGitLabNote(body)
+	case "Merge Request Hook":
+		return decodeGitLabMergeRequest(body)
 	default:
-		return &event.Ignored{Reason: fmt.Sprintf("gitlab event %q not handled", clip(eventHeader, maxReason))}, nil
+		return &event.Ignored{Reason: fmt.Sprintf("gitlab event %s not handled", quote(eventHeader))}, nil
 	}
 }
 
@@ -88,20 +132,17 @@ func decodeGitLabIssue(body []byte) (event.Event, error) {
 	// or as work items of type Issue; tasks, epics, incidents are not requests.
 	isIssue := strings.EqualFold(a.Type, "Issue") || (p.ObjectKind == "issue" && a.Type == "")
 	if (p.ObjectKind != "issue" && p.ObjectKind != "work_item") || !isIssue {
-		return &event.Ignored{Reason: fmt.Sprintf("gitlab %s of type %q not handled", clip(p.ObjectKind, maxReason), clip(a.Type, maxReason))}, nil
+		return &event.Ignored{Reason: fmt.Sprintf("gitlab %s of type %s not handled", clip(p.ObjectKind, maxReason/2), quote(a.Type))}, nil
 	}
 	if !gitlabIssueAction(a.Action) {
-		return &event.Ignored{Reason: fmt.Sprintf("gitlab issue action %q not handled", clip(a.Action, maxReason))}, nil
+		return &event.Ignored{Reason: fmt.Sprintf("gitlab issue action %s not handled", quote(a.Action))}, nil
 	}
 	if a.IID <= 0 {
 		return nil, malformed("gitlab issue: object_attributes.iid missing")
 	}
-	if p.Project == nil || p.Project.PathWithNamespace == "" {
-		return nil, malformed("gitlab issue: project.path_with_namespace missing")
-	}
-	host, err := hostOf("project.web_url", p.Project.WebURL)
+	repo, err := gitlabRepo("issue", p.Project)
 	if err != nil {
-		return nil, fmt.Errorf("gitlab issue: %w", err)
+		return nil, err
 	}
 
 	src := p.Labels
@@ -111,10 +152,7 @@ func decodeGitLabIssue(body []byte) (event.Event, error) {
 	labels := labelTitles(src)
 	open := a.State == "opened"
 	c := &event.IssueChange{
-		Repo: event.Repo{
-			Forge: event.GitLab, Host: host, Path: p.Project.PathWithNamespace, ID: p.Project.ID,
-			DefaultBranch: p.Project.DefaultBranch, WebURL: p.Project.WebURL,
-		},
+		Repo:        repo,
 		Number:      a.IID,
 		Title:       a.Title,
 		Body:        a.Description,
@@ -128,9 +166,7 @@ func decodeGitLabIssue(body []byte) (event.Event, error) {
 	if p.Changes != nil && p.Changes.Labels != nil {
 		c.PrevLabels = labelTitles(p.Changes.Labels.Previous)
 	}
-	if u := p.User; u != nil {
-		c.Actor = event.Actor{ID: u.ID, Login: u.Username, Bot: (u.Bot != nil && *u.Bot) || gitlabBotName.MatchString(u.Username)}
-	}
+	c.Actor = gitlabActor(p.User)
 	switch a.Action {
 	case "open":
 		c.WasOpen = false // it did not exist
@@ -151,4 +187,115 @@ func labelTitles(ls []glLabel) []string {
 		out = append(out, l.Title)
 	}
 	return out
+}
+
+// gitlabRepo is the project of an event; without its path and web URL the
+// event names no project and is malformed.
+func gitlabRepo(kind string, p *glProject) (event.Repo, error) {
+	if p == nil || p.PathWithNamespace == "" {
+		return event.Repo{}, malformed("gitlab %s: project.path_with_namespace missing", kind)
+	}
+	host, err := hostOf("project.web_url", p.WebURL)
+	if err != nil {
+		return event.Repo{}, fmt.Errorf("gitlab %s: %w", kind, err)
+	}
+	return event.Repo{
+		Forge: event.GitLab, Host: host, Path: p.PathWithNamespace, ID: p.ID,
+		DefaultBranch: p.DefaultBranch, WebURL: p.WebURL,
+	}, nil
+}
+
+// gitlabActor is the user u; bots are told by flag when sent, else by name.
+func gitlabActor(u *glUser) event.Actor {
+	if u == nil {
+		return event.Actor{}
+	}
+	return event.Actor{ID: u.ID, Login: u.Username, Bot: (u.Bot != nil && *u.Bot) || gitlabBotName.MatchString(u.Username)}
+}
+
+// decodeGitLabNote decodes a new note on a merge request. Notes on issues,
+// commits and snippets, edits (action update) and GitLab's system notes are
+// ignored.
+func decodeGitLabNote(body []byte) (event.Event, error) {
+	var p glNotePayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("%w: gitlab note: %w", ErrMalformed, err)
+	}
+	a := p.ObjectAttributes
+	if a == nil {
+		return nil, malformed("gitlab note: object_attributes missing")
+	}
+	if p.ObjectKind != "note" {
+		return &event.Ignored{Reason: fmt.Sprintf("gitlab note hook of kind %s not handled", quote(p.ObjectKind))}, nil
+	}
+	if a.NoteableType != "MergeRequest" {
+		return &event.Ignored{Reason: fmt.Sprintf("gitlab note on %s not handled", quote(a.NoteableType))}, nil
+	}
+	// GitLab before 16.11 sends notes on creation only, without an action.
+	if a.Action != "create" && a.Action != "" {
+		return &event.Ignored{Reason: fmt.Sprintf("gitlab note action %s not handled", quote(a.Action))}, nil
+	}
+	if a.System {
+		return &event.Ignored{Reason: "gitlab system note"}, nil
+	}
+	if p.MergeRequest == nil || p.MergeRequest.IID <= 0 {
+		return nil, malformed("gitlab note: merge_request.iid missing")
+	}
+	if a.ID <= 0 {
+		return nil, malformed("gitlab note: object_attributes.id missing")
+	}
+	repo, err := gitlabRepo("note", p.Project)
+	if err != nil {
+		return nil, err
+	}
+	mr := p.MergeRequest
+	c := &event.CommentCreated{
+		Repo:       repo,
+		Thread:     event.Thread{Kind: event.PullThread, Number: mr.IID},
+		CommentID:  a.ID,
+		Body:       a.Note,
+		URL:        a.URL,
+		Actor:      gitlabActor(p.User),
+		HeadBranch: mr.SourceBranch,
+	}
+	if mr.LastCommit != nil {
+		c.HeadSHA = mr.LastCommit.ID
+	}
+	return c, nil
+}
+
+// decodeGitLabMergeRequest decodes a merge request opened, closed, merged
+// or reopened; other actions (update, approved, ...) are ignored.
+func decodeGitLabMergeRequest(body []byte) (event.Event, error) {
+	var p glMRPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("%w: gitlab merge request: %w", ErrMalformed, err)
+	}
+	a := p.ObjectAttributes
+	if a == nil {
+		return nil, malformed("gitlab merge request: object_attributes missing")
+	}
+	if p.ObjectKind != "merge_request" {
+		return &event.Ignored{Reason: fmt.Sprintf("gitlab merge request hook of kind %s not handled", quote(p.ObjectKind))}, nil
+	}
+	if !slices.Contains([]string{"open", "close", "reopen", "merge"}, a.Action) {
+		return &event.Ignored{Reason: fmt.Sprintf("gitlab merge request action %s not handled", quote(a.Action))}, nil
+	}
+	if a.IID <= 0 {
+		return nil, malformed("gitlab merge request: object_attributes.iid missing")
+	}
+	repo, err := gitlabRepo("merge request", p.Project)
+	if err != nil {
+		return nil, err
+	}
+	// The payload shows the merge request after the change; the action says
+	// what it was before.
+	return &event.PullChange{
+		Repo:    repo,
+		Number:  a.IID,
+		Open:    a.State == "opened",
+		WasOpen: a.Action == "close" || a.Action == "merge",
+		Merged:  a.Action == "merge",
+		Actor:   gitlabActor(p.User),
+	}, nil
 }

@@ -124,7 +124,7 @@ func gitlabCases() []decodeCase {
 	local.URL = "http://localhost:8929/ml/research/llm-variants/-/issues/23"
 	labelChange := glLabelChange(glLabels("bug"), glLabels("bug", trigger))
 
-	return []decodeCase{
+	return append([]decodeCase{
 		{"open with the label", "Issue Hook", std("open", "opened", glLabels(trigger), `"author_id": {"previous": null, "current": 51}`),
 			glWant(true, false, one, none), event.Apply},
 		{"open, label changes sent", "Issue Hook", std("open", "opened", glLabels(trigger), glLabelChange("[]", glLabels(trigger))),
@@ -165,10 +165,6 @@ func gitlabCases() []decodeCase {
 			&event.Ignored{Reason: `gitlab issue of type "Incident" not handled`}, 0},
 		{"unknown action", "Issue Hook", std("move", "opened", glLabels(trigger), ""),
 			&event.Ignored{Reason: `gitlab issue action "move" not handled`}, 0},
-		{"note hook", "Note Hook", `{"object_kind": "note", "object_attributes": {"noteable_type": "MergeRequest", "action": "create"}}`,
-			&event.Ignored{Reason: `gitlab event "Note Hook" not handled`}, 0},
-		{"merge request hook", "Merge Request Hook", `{"object_kind": "merge_request"}`,
-			&event.Ignored{Reason: `gitlab event "Merge Request Hook" not handled`}, 0},
 		{"push hook, body not even read", "Push Hook", `{not json`, &event.Ignored{Reason: `gitlab event "Push Hook" not handled`}, 0},
 
 		{"malformed JSON", "Issue Hook", `{"object_kind": "issue", `, nil, 0},
@@ -177,7 +173,7 @@ func gitlabCases() []decodeCase {
 		{"iid of the wrong type", "Issue Hook", strings.Replace(std("close", "closed", "[]", ""), `"iid": 23,`, `"iid": "23",`, 1), nil, 0},
 		{"project missing", "Issue Hook", strings.Replace(std("close", "closed", "[]", ""), `"path_with_namespace": "ml/research/llm-variants",`, ``, 1), nil, 0},
 		{"project web_url missing", "Issue Hook", strings.Replace(std("close", "closed", "[]", ""), `"web_url": "https://gitlab.example.com/ml/research/llm-variants",`, ``, 1), nil, 0},
-	}
+	}, gitlabPullCases()...)
 }
 
 func TestDecodeGitLab(t *testing.T) {

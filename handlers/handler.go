@@ -147,7 +147,9 @@ type reply struct {
 	err      error  // for the log only
 	event    string
 	id       string
-	change   *event.IssueChange
+	repo     *event.Repo // of a recorded event, for the log
+	kind     string      // "issue" or "pull": the log field naming number
+	number   int
 	received time.Time
 }
 
@@ -204,7 +206,13 @@ func (e *endpoint) handle(r *http.Request) reply {
 		// 2xx: GitLab disables a hook for good after repeated 4xx.
 		return rp.with(http.StatusOK, outIgnored, ev.Reason, nil)
 	case *event.IssueChange:
-		rp.change = ev
+		rp.repo, rp.kind, rp.number = &ev.Repo, "issue", ev.Number
+		return e.record(r, rp, name, ev)
+	case *event.CommentCreated:
+		rp.repo, rp.kind, rp.number = &ev.Repo, "pull", ev.Thread.Number
+		return e.record(r, rp, name, ev)
+	case *event.PullChange:
+		rp.repo, rp.kind, rp.number = &ev.Repo, "pull", ev.Number
 		return e.record(r, rp, name, ev)
 	default:
 		return rp.with(http.StatusInternalServerError, outError, "internal error", fmt.Errorf("decoder returned unexpected %T", ev))
@@ -225,9 +233,9 @@ func (e *endpoint) readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// record hands an issue change to the Recorder and answers from its result:
-// 202 only once it is durable (or was already), 503 if it is not.
-func (e *endpoint) record(r *http.Request, rp reply, name string, ev *event.IssueChange) reply {
+// record hands an event expbot acts on to the Recorder and answers from its
+// result: 202 only once it is durable (or was already), 503 if it is not.
+func (e *endpoint) record(r *http.Request, rp reply, name string, ev event.Event) reply {
 	id := e.deliveryID(r.Header)
 	switch {
 	case id == "":
@@ -293,8 +301,8 @@ func (e *endpoint) logReply(rp reply, took time.Duration) {
 	}
 	ev = ev.Str("forge", string(e.forge)).Str("event", rp.event).Str("delivery", rp.id).
 		Str("outcome", rp.outcome).Int("status", rp.status).Dur("duration", took)
-	if c := rp.change; c != nil {
-		ev = ev.Str("repo", c.Repo.Host+"/"+c.Repo.Path).Int("issue", c.Number)
+	if rp.repo != nil {
+		ev = ev.Str("repo", rp.repo.Host+"/"+rp.repo.Path).Int(rp.kind, rp.number)
 	}
 	if rp.msg != "" {
 		ev = ev.Str("reason", rp.msg)

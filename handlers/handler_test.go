@@ -441,7 +441,7 @@ func TestGitLabHandler(t *testing.T) {
 		{"no token", withIDs(glHeaders("Issue Hook", ""), "idem-7", ""), body,
 			401, answer{Status: "unauthorized", Error: "signature or token invalid"}, "", ""},
 		{"note hook ignored", withIDs(glHeaders("Note Hook", glToken), "idem-8", ""), note,
-			200, answer{Status: "ignored", Delivery: "idem-8", Reason: `gitlab event "Note Hook" not handled`}, "", ""},
+			200, answer{Status: "ignored", Delivery: "idem-8", Reason: `gitlab note on "Issue" not handled`}, "", ""},
 		{"task ignored", withIDs(glHeaders("Issue Hook", glToken), "idem-9", ""), strings.Replace(body, `"type": "Issue"`, `"type": "Task"`, 1),
 			200, answer{Status: "ignored", Delivery: "idem-9", Reason: `gitlab issue of type "Task" not handled`}, "", ""},
 		{"malformed", withIDs(glHeaders("Issue Hook", glToken), "idem-10", ""), `{"object_kind": "issue"`,
