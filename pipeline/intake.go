@@ -24,14 +24,39 @@ type IntakeConfig struct {
 type Intake struct {
 	Store store.Store
 	Cfg   IntakeConfig
+	// Allow says which repositories expbot serves; outside it expbot does
+	// nothing and says nothing. Nil allows every repository.
+	Allow interface{ Allows(host, path string) bool }
 }
 
 // Record implements handlers.Recorder.
 func (in *Intake) Record(ctx context.Context, d handlers.Delivery) (handlers.Outcome, error) {
-	ch, ok := d.Payload.(*event.IssueChange)
-	if !ok {
+	switch p := d.Payload.(type) {
+	case *event.IssueChange:
+		if !in.allowed(p.Repo) {
+			return handlers.Ignored, nil
+		}
+		return in.recordIssue(ctx, d, p)
+	case *event.CommentCreated:
+		if !in.allowed(p.Repo) {
+			return handlers.Ignored, nil
+		}
+		return in.recordComment(ctx, d, p)
+	case *event.PullChange:
+		if !in.allowed(p.Repo) {
+			return handlers.Ignored, nil
+		}
+		return in.recordPull(ctx, d, p)
+	default:
 		return handlers.Ignored, nil
 	}
+}
+
+func (in *Intake) allowed(r event.Repo) bool {
+	return in.Allow == nil || in.Allow.Allows(r.Host, r.Path)
+}
+
+func (in *Intake) recordIssue(ctx context.Context, d handlers.Delivery, ch *event.IssueChange) (handlers.Outcome, error) {
 	change, ok := in.changeFor(ch)
 	if !ok {
 		return handlers.Ignored, nil
@@ -39,16 +64,7 @@ func (in *Intake) Record(ctx context.Context, d handlers.Delivery) (handlers.Out
 	if err := in.refuseRebase(ctx, &change); err != nil {
 		return 0, err
 	}
-	outcome := handlers.Accepted
-	err := in.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		dup, err := tx.RecordDelivery(ctx, d.Forge, d.ID, d.Event, d.ReceivedAt)
-		if err != nil {
-			return err
-		}
-		if dup {
-			outcome = handlers.Duplicate
-			return nil
-		}
+	return in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
 		e, changed, err := tx.ApplyChange(ctx, change)
 		if err != nil {
 			return err
@@ -63,10 +79,6 @@ func (in *Intake) Record(ctx context.Context, d handlers.Delivery) (handlers.Out
 		}
 		return tx.EnqueueReport(ctx, e.ID)
 	})
-	if err != nil {
-		return 0, fmt.Errorf("record delivery %s: %w", d.ID, err)
-	}
-	return outcome, nil
 }
 
 // changeFor computes the desired-state change an issue change asks for.
@@ -144,12 +156,15 @@ func (in *Intake) refuseRebase(ctx context.Context, c *store.Change) error {
 	if old.Branch == "" || old.BaseSHA == "" {
 		return nil // never made: anything may change
 	}
+	if old.Desired == store.Retired && old.DeleteBranch && old.Status == store.Released {
+		return nil // its branch is gone: a new one may have another name or base
+	}
 	var why string
 	switch {
 	case old.Branch != c.Branch:
-		why = fmt.Sprintf("The experiment's name cannot change once its branch exists (it is `%s`, the edit asks for `%s`). Put the old name back, or open a new issue for a new experiment.", old.Name, c.Name)
+		why = fmt.Sprintf("The experiment's name cannot change once its branch exists (it is %s, the edit asks for %s). Put the old name back, or open a new issue for a new experiment.", codeSpan(old.Name), codeSpan(c.Name))
 	case old.BaseRef != c.BaseRef:
-		why = fmt.Sprintf("The base of an experiment cannot change once its branch exists (it is `%s`, the edit asks for `%s`). Put the old base back, or open a new issue for a new experiment.", old.BaseRef, c.BaseRef)
+		why = fmt.Sprintf("The base of an experiment cannot change once its branch exists (it is %s, the edit asks for %s). Put the old base back, or open a new issue for a new experiment.", codeSpan(old.BaseRef), codeSpan(c.BaseRef))
 	default:
 		return nil
 	}

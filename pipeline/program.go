@@ -85,9 +85,17 @@ func githubProgram(ctx *pulumi.Context, pc ProviderConfig, repo store.RepoKey, b
 	if !ok || strings.Contains(name, "/") {
 		return fmt.Errorf("github repository %q is not owner/name", repo.Path)
 	}
-	args := &github.ProviderArgs{Token: pulumi.ToSecret(pulumi.String(pc.Token)).(pulumi.StringOutput).ToStringPtrOutput(), Owner: pulumi.StringPtr(owner)}
-	if pc.BaseURL != "" {
-		args.BaseUrl = pulumi.StringPtr(pc.BaseURL)
+	// Always explicit: left empty, the SDK would fill baseUrl from this
+	// process's GITHUB_BASE_URL (the program runs inside the bot) and send
+	// the token wherever that points.
+	baseURL := pc.BaseURL
+	if baseURL == "" {
+		baseURL = "https://api.github.com/"
+	}
+	args := &github.ProviderArgs{
+		Token:   pulumi.ToSecret(pulumi.String(pc.Token)).(pulumi.StringOutput).ToStringPtrOutput(),
+		Owner:   pulumi.StringPtr(owner),
+		BaseUrl: pulumi.StringPtr(baseURL),
 	}
 	if pc.WriteDelayMs > 0 {
 		args.WriteDelayMs = pulumi.IntPtr(pc.WriteDelayMs)

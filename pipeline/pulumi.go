@@ -150,9 +150,15 @@ func up(ctx context.Context, st *auto.Stack) (upResult, error) {
 	return res, nil
 }
 
+// transient matches failures of the forge or the network. A status code
+// counts only as a word of its own (": 503 Service Unavailable", "status
+// 429"): engine output also holds resource names, branches and URLs made
+// from issue numbers ("issue-500-…", "exp/503-…", "projects/429/"), and a
+// permanent error mistaken for a transient one is retried until it gives up,
+// its experiment left "running". EOF is matched as the word, in capitals.
 var (
 	ansi      = regexp.MustCompile(`\x1b\[[0-9;]*m|<\{%[^%]*%\}>`)
-	transient = regexp.MustCompile(`(?i)\b(50[0234]|429)\b|connection refused|connection reset|i/o timeout|timeout awaiting|deadline exceeded|no such host|EOF|temporarily unavailable|rate limit`)
+	transient = regexp.MustCompile(`(?i)(?:^|[\s:(=\["'])(?:50[0234]|429)(?:$|[\s),;:\]}"']|\.(?:\s|$))|connection refused|connection reset|i/o timeout|timeout awaiting|deadline exceeded|no such host|(?-i:\bEOF\b)|temporarily unavailable|rate limit`)
 )
 
 func cleanDiag(s string) string { return strings.TrimSpace(ansi.ReplaceAllString(s, "")) }

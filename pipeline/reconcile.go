@@ -221,10 +221,10 @@ func (r *Reconciler) resolveBase(ctx context.Context, c forge.Client, repo store
 	}
 	sha, err := c.ResolveRef(ctx, repo.Path, ref)
 	if errors.Is(err, forge.ErrNotFound) {
-		return "", fmt.Errorf("base %q was not found in %s: use an existing branch, tag or commit SHA", ref, repo.Path)
+		return "", fmt.Errorf("base %s was not found in %s: use an existing branch, tag or commit SHA", codeSpan(ref), repo.Path)
 	}
 	if err != nil {
-		return "", fmt.Errorf("resolve base %q: %w", ref, err)
+		return "", fmt.Errorf("resolve base %s: %w", codeSpan(ref), err)
 	}
 	return sha, nil
 }

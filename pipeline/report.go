@@ -73,15 +73,15 @@ func RenderStatus(e store.Experiment, links interface {
 }) string {
 	var b strings.Builder
 	b.WriteString(StatusMarker + "\n")
-	branch := "`" + e.Branch + "`"
+	// Names and refs come from the request: a ref may hold backticks, so
+	// each goes into a code span fenced longer than any run inside it.
+	name, branch := codeSpan(e.Name), codeSpan(e.Branch)
 	if e.Branch != "" && e.Status == store.Applied {
-		branch = fmt.Sprintf("[`%s`](%s)", e.Branch, links.BranchURL(e.Repo.Path, e.Branch))
+		branch = fmt.Sprintf("[%s](%s)", branch, links.BranchURL(e.Repo.Path, e.Branch))
 	}
-	base := e.BaseRef
-	if base == "" {
-		base = "the default branch"
-	} else {
-		base = "`" + base + "`"
+	base := "the default branch"
+	if e.BaseRef != "" {
+		base = codeSpan(e.BaseRef)
 	}
 	switch {
 	case e.Status == store.Invalid:
@@ -89,25 +89,25 @@ func RenderStatus(e store.Experiment, links interface {
 		b.WriteString(e.Detail + "\n\n")
 		b.WriteString("Edit the description to fix it; expbot reads it again on every edit.")
 		if e.Branch != "" {
-			fmt.Fprintf(&b, " The branch %s stays as it was until then.", "`"+e.Branch+"`")
+			fmt.Fprintf(&b, " The branch %s stays as it was until then.", codeSpan(e.Branch))
 		}
 		b.WriteString("\n")
 		return b.String()
 	case e.Desired == store.Retired && e.Status == store.Released:
 		if e.DeleteBranch {
-			fmt.Fprintf(&b, "### 🗑️ Experiment `%s` retired\n\nThe branch %s was deleted.\n", e.Name, "`"+e.Branch+"`")
+			fmt.Fprintf(&b, "### 🗑️ Experiment %s retired\n\nThe branch %s was deleted.\n", name, codeSpan(e.Branch))
 		} else {
-			fmt.Fprintf(&b, "### 📦 Experiment `%s` retired\n\nThe branch %s is kept as it is and no longer managed by expbot.\n", e.Name, "`"+e.Branch+"`")
+			fmt.Fprintf(&b, "### 📦 Experiment %s retired\n\nThe branch %s is kept as it is and no longer managed by expbot.\n", name, codeSpan(e.Branch))
 		}
 		return b.String()
 	case e.Desired == store.Retired:
-		fmt.Fprintf(&b, "### ⏳ Retiring experiment `%s`…\n", e.Name)
+		fmt.Fprintf(&b, "### ⏳ Retiring experiment %s…\n", name)
 		if e.Status == store.Failed {
 			b.WriteString("\nThe last attempt failed: " + e.Detail + "\n")
 		}
 		return b.String()
 	case e.Status == store.Pending:
-		fmt.Fprintf(&b, "### ⏳ Experiment `%s` accepted\n\nBranch %s will be made from %s.\n", e.Name, branch, base)
+		fmt.Fprintf(&b, "### ⏳ Experiment %s accepted\n\nBranch %s will be made from %s.\n", name, branch, base)
 	case e.Status == store.Running:
 		fmt.Fprintf(&b, "### 🔄 Making branch %s…\n\nFrom %s", branch, base)
 		if e.BaseSHA != "" {
@@ -115,17 +115,40 @@ func RenderStatus(e store.Experiment, links interface {
 		}
 		b.WriteString(".\n")
 	case e.Status == store.Applied:
-		fmt.Fprintf(&b, "### ✅ Experiment `%s` is ready\n\n", e.Name)
+		fmt.Fprintf(&b, "### ✅ Experiment %s is ready\n\n", name)
+		// A "|" in a ref would end its table cell, code span or not.
+		cell := strings.NewReplacer("|", `\|`).Replace
 		fmt.Fprintf(&b, "| | |\n|---|---|\n| Branch | %s |\n| Base | %s at [`%s`](%s) |\n| Pulumi | %s |\n",
-			branch, base, short(e.BaseSHA), links.CommitURL(e.Repo.Path, e.BaseSHA), e.Detail)
+			cell(branch), cell(base), short(e.BaseSHA), links.CommitURL(e.Repo.Path, e.BaseSHA), e.Detail)
 	case e.Status == store.Failed:
-		fmt.Fprintf(&b, "### ❌ Experiment `%s` failed\n\n%s\n\n", e.Name, e.Detail)
+		fmt.Fprintf(&b, "### ❌ Experiment %s failed\n\n%s\n\n", name, e.Detail)
 		b.WriteString("Fix the request by editing the description, or ask an admin if the error is not about the request; expbot tries again on the next edit.\n")
 	}
 	if req, err := decodeRequest(e.Request); len(e.Request) > 0 && err == nil && len(req.Params) > 0 {
 		b.WriteString("\n**Parameters**\n\n" + spec.MarkdownTable(req.Params) + "\n")
 	}
 	return b.String()
+}
+
+// codeSpan shows s as one inline code span whatever it holds: the fence is
+// one backtick longer than the longest run of backticks in s (CommonMark),
+// and s is padded with a space on each side when it starts or ends with a
+// backtick or a space, since renderers strip one from each side.
+func codeSpan(s string) string {
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") {
+		s = " " + s + " "
+	}
+	fence := strings.Repeat("`", longest+1)
+	return fence + s + fence
 }
 
 func short(sha string) string {

@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/expbot/expbot/handlers"
+	"github.com/expbot/expbot/internal/allow"
 	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
@@ -113,9 +115,23 @@ func (s *Server) wire(backend string) error {
 		Passphrase: cfg.Pulumi.Passphrase.Reveal(),
 		WorkRoot:   filepath.Join(cfg.DataDir, "pulumi", "work"),
 	}, pipeline.VariantFile{Path: cfg.VariantFile}, pm, s.log)
-	s.hooks = store.Handlers{Reconcile: rec.Reconcile, Report: rep.Report, Workers: cfg.Workers}
+	rank, _ := config.AccessRank(cfg.CommandAccess) // validated with the configuration
+	cmds := &pipeline.Commands{Store: s.store, Forges: clients, Reconciler: rec, Log: s.log, Cfg: pipeline.CommandConfig{
+		MinAccess: forge.Access(rank), BranchTemplate: cfg.PullTemplate, DeleteOnRetire: deleteOnRetire,
+	}}
+	s.hooks = store.Handlers{Reconcile: rec.Reconcile, Report: rep.Report, Workers: cfg.Workers,
+		Task: func(ctx context.Context, kind string, payload json.RawMessage) error {
+			if kind == pipeline.TaskCommand {
+				return cmds.Run(ctx, payload)
+			}
+			return store.Permanent(fmt.Errorf("unknown task kind %q", kind))
+		}}
 
-	intake := &pipeline.Intake{Store: s.store, Cfg: pipeline.IntakeConfig{
+	allowList, err := allow.Parse(cfg.Allow)
+	if err != nil {
+		return fmt.Errorf("allow: %w", err)
+	}
+	intake := &pipeline.Intake{Store: s.store, Allow: allowList, Cfg: pipeline.IntakeConfig{
 		Label: cfg.Label, BranchTemplate: cfg.BranchTemplate, DeleteOnRetire: deleteOnRetire,
 	}}
 	hm := handlers.NewMetrics(reg)

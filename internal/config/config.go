@@ -19,8 +19,27 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/expbot/expbot/internal/allow"
 	"github.com/expbot/expbot/internal/spec"
 )
+
+// AccessRank ranks the names of access levels on both forges, 1 (read) to
+// 5 (admin): GitHub's words and GitLab's roles that mean the same share one.
+func AccessRank(name string) (int, bool) {
+	switch strings.ToLower(name) {
+	case "read", "guest":
+		return 1, true
+	case "triage", "reporter":
+		return 2, true
+	case "write", "developer":
+		return 3, true
+	case "maintain", "maintainer":
+		return 4, true
+	case "admin", "owner":
+		return 5, true
+	}
+	return 0, false
+}
 
 // Secret is a string that refuses to be printed.
 type Secret string
@@ -42,6 +61,9 @@ type Config struct {
 	BodyLimit      int64         `yaml:"body_limit"`
 	Label          string        `yaml:"label"`
 	BranchTemplate string        `yaml:"branch_template"`
+	PullTemplate   string        `yaml:"pull_branch_template"`
+	CommandAccess  string        `yaml:"command_access"` // read, triage, write, maintain, admin (GitLab: guest ... owner)
+	Allow          []string      `yaml:"allow"`          // host/owner/repo globs, "!" excludes; empty = all
 	VariantFile    string        `yaml:"variant_file"`
 	Retire         string        `yaml:"retire"` // keep | delete
 	Workers        int           `yaml:"workers"`
@@ -94,6 +116,8 @@ func Defaults() Config {
 		BodyLimit:      25 << 20,
 		Label:          "new-experiment",
 		BranchTemplate: spec.DefaultBranchTemplate,
+		PullTemplate:   "exp/mr-{number}-{name}",
+		CommandAccess:  "write",
 		VariantFile:    "experiment.yaml",
 		Retire:         "keep",
 		Workers:        4,
@@ -256,6 +280,15 @@ func (c *Config) Validate() error {
 	if err := spec.ValidateBranchTemplate(c.BranchTemplate); err != nil {
 		errs = append(errs, fmt.Errorf("branch_template: %w", err))
 	}
+	if err := spec.ValidateBranchTemplate(c.PullTemplate); err != nil {
+		errs = append(errs, fmt.Errorf("pull_branch_template: %w", err))
+	}
+	if _, ok := AccessRank(c.CommandAccess); !ok {
+		errs = append(errs, fmt.Errorf("command_access %q must be one of read, triage, write, maintain, admin (or guest, reporter, developer, maintainer, owner)", c.CommandAccess))
+	}
+	if _, err := allow.Parse(c.Allow); err != nil {
+		errs = append(errs, fmt.Errorf("allow: %w", err))
+	}
 	if c.BodyLimit <= 0 {
 		errs = append(errs, errors.New("body_limit must be positive"))
 	}
@@ -327,6 +360,9 @@ var options = []option{
 	}},
 	{"label", "EXPBOT_LABEL", "label", "issue label that requests an experiment", str(func(c *Config) *string { return &c.Label })},
 	{"branch_template", "EXPBOT_BRANCH_TEMPLATE", "branch-template", "branch name template ({number}, {name}, {forge})", str(func(c *Config) *string { return &c.BranchTemplate })},
+	{"pull_branch_template", "EXPBOT_PULL_BRANCH_TEMPLATE", "pull-branch-template", "branch name template for /experiment commands", str(func(c *Config) *string { return &c.PullTemplate })},
+	{"command_access", "EXPBOT_COMMAND_ACCESS", "command-access", "least access for /experiment commands that change or preview", str(func(c *Config) *string { return &c.CommandAccess })},
+	{"allow", "EXPBOT_ALLOW", "allow", "repositories served: comma-separated host/owner/repo globs, ! excludes", func(c *Config, v string) error { c.Allow = splitList(v); return nil }},
 	{"variant_file", "EXPBOT_VARIANT_FILE", "variant-file", "path of the committed variant file", str(func(c *Config) *string { return &c.VariantFile })},
 	{"retire", "EXPBOT_RETIRE", "retire", "keep or delete a retired experiment's branch", str(func(c *Config) *string { return &c.Retire })},
 	{"workers", "EXPBOT_WORKERS", "workers", "jobs run at once", integer(func(c *Config) *int { return &c.Workers })},

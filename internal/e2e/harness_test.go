@@ -47,7 +47,7 @@ var buildOnce struct {
 }
 
 // expbotBinary builds cmd/bot once per test process.
-func expbotBinary(t *testing.T) string {
+func expbotBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "expbot-e2e-bin-")
@@ -69,7 +69,7 @@ func expbotBinary(t *testing.T) string {
 
 // harness is a simulated forge plus an expbot process serving it.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	sim     *forgesim.Server
 	forge   *state.Forge
 	bin     string
@@ -80,7 +80,7 @@ type harness struct {
 	log     *os.File
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := pulumicli.Locate(ctx, ""); err != nil {
@@ -207,7 +207,7 @@ func (h *harness) stop() {
 	h.cmd = nil
 }
 
-func (h *harness) waitFor(t *testing.T, what string, ok func() bool) {
+func (h *harness) waitFor(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for !ok() {
@@ -233,7 +233,7 @@ func (h *harness) statusComments(repo string, number int) []state.Comment {
 }
 
 // waitComment waits for the status comment to contain want.
-func (h *harness) waitComment(t *testing.T, repo string, number int, want string) state.Comment {
+func (h *harness) waitComment(t testing.TB, repo string, number int, want string) state.Comment {
 	t.Helper()
 	var last state.Comment
 	t.Cleanup(func() {

@@ -1,0 +1,385 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/expbot/expbot/internal/command"
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/internal/forge"
+	"github.com/expbot/expbot/internal/spec"
+	"github.com/expbot/expbot/pipeline/store"
+)
+
+// TaskCommand is the task kind of a comment holding /experiment commands.
+const TaskCommand = "command"
+
+// DefaultPullBranchTemplate names branches made from pull/merge requests;
+// "mr-" keeps them apart from issue branches, whose numbers may coincide.
+const DefaultPullBranchTemplate = "exp/mr-{number}-{name}"
+
+// commandTask is what intake stores for a comment with commands: enough to
+// run them later, when the forge API may be called.
+type commandTask struct {
+	Delivery   string        `json:"delivery"`
+	Repo       store.RepoKey `json:"repo"`
+	Thread     event.Thread  `json:"thread"`
+	CommentID  int64         `json:"comment_id"`
+	CommentURL string        `json:"comment_url"`
+	Body       string        `json:"body"`
+	Actor      event.Actor   `json:"actor"`
+	HeadBranch string        `json:"head_branch,omitempty"`
+	HeadSHA    string        `json:"head_sha,omitempty"`
+}
+
+// CommandConfig rules who may run commands and how branches are named.
+type CommandConfig struct {
+	MinAccess      forge.Access // for commands that change or preview; default Write
+	BranchTemplate string       // default DefaultPullBranchTemplate
+	DeleteOnRetire bool         // delete branches when a request ends or on delete
+}
+
+// Commands runs /experiment commands from pull/merge request comments.
+type Commands struct {
+	Store      store.Store
+	Forges     map[event.Forge]forge.Client
+	Reconciler *Reconciler
+	Cfg        CommandConfig
+	Log        zerolog.Logger
+}
+
+// pullKey keys an experiment made from a pull/merge request.
+func pullKey(number int, name string) string { return "pull:" + strconv.Itoa(number) + ":" + name }
+
+func pullPrefix(number int) string { return "pull:" + strconv.Itoa(number) + ":" }
+
+// Run handles one command task; it is the store's Task handler for
+// TaskCommand.
+func (c *Commands) Run(ctx context.Context, payload json.RawMessage) error {
+	var t commandTask
+	if err := json.Unmarshal(payload, &t); err != nil {
+		return store.Permanent(fmt.Errorf("command task: %w", err))
+	}
+	client, ok := c.Forges[t.Repo.Forge]
+	if !ok {
+		return store.Permanent(fmt.Errorf("forge %s is not configured", t.Repo.Forge))
+	}
+	log := c.Log.With().Str("forge", string(t.Repo.Forge)).Str("repo", t.Repo.Path).Int("pull", t.Thread.Number).Str("delivery", t.Delivery).Logger()
+	if err := client.React(ctx, t.Repo.Path, t.Thread, t.CommentID, "eyes"); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		if forge.IsTransient(err) {
+			return err
+		}
+		log.Warn().Err(err).Msg("react to the command comment")
+	}
+	res := command.Parse(t.Body)
+	if res.Reply != "" {
+		return c.reply(ctx, client, t, res.Reply)
+	}
+	if len(res.Commands) == 0 {
+		return nil
+	}
+	if needsAccess(res.Commands) {
+		lvl, err := client.Access(ctx, t.Repo.Path, t.Actor)
+		if err != nil {
+			return fmt.Errorf("check access of %s: %w", t.Actor.Login, err)
+		}
+		if lvl < c.minAccess() {
+			log.Info().Str("actor", t.Actor.Login).Msg("command refused: not enough access")
+			return c.reply(ctx, client, t, fmt.Sprintf("Sorry %s, `/experiment` commands that change or preview experiments need %s access to this repository. Nothing was done.", mention(t.Actor.Login), accessName(c.minAccess(), t.Repo.Forge)))
+		}
+	}
+	if t.HeadSHA == "" {
+		branch, sha, err := client.PullHead(ctx, t.Repo.Path, t.Thread.Number)
+		if err != nil {
+			return fmt.Errorf("head of #%d: %w", t.Thread.Number, err)
+		}
+		t.HeadBranch, t.HeadSHA = branch, sha
+	}
+	all, err := c.Store.Experiments(ctx, t.Repo)
+	if err != nil {
+		return fmt.Errorf("load experiments: %w", err)
+	}
+	mine := map[string]store.Experiment{}
+	for _, e := range all {
+		if strings.HasPrefix(e.Key, pullPrefix(t.Thread.Number)) {
+			mine[e.Name] = e
+		}
+	}
+
+	var changes []store.Change
+	var replies []string
+	for _, cmd := range res.Commands {
+		switch {
+		case cmd.Verb == command.List:
+			replies = append(replies, c.list(client, t, mine))
+		case cmd.Preview:
+			ch, problem := c.changeFor(t, cmd, mine)
+			if problem != "" {
+				replies = append(replies, problem)
+				continue
+			}
+			replies = append(replies, c.preview(ctx, t, all, ch))
+		default:
+			ch, problem := c.changeFor(t, cmd, mine)
+			if problem != "" {
+				replies = append(replies, problem)
+				continue
+			}
+			changes = append(changes, ch)
+			mine[ch.Name] = pretend(mine[ch.Name], ch)
+		}
+	}
+	if len(changes) > 0 {
+		if err := c.apply(ctx, t, changes); err != nil {
+			return err
+		}
+	}
+	if len(replies) > 0 {
+		return c.reply(ctx, client, t, strings.Join(replies, "\n\n---\n\n"))
+	}
+	return nil
+}
+
+func needsAccess(cmds []command.Command) bool {
+	for _, c := range cmds {
+		if c.Verb != command.List {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Commands) minAccess() forge.Access {
+	if c.Cfg.MinAccess == forge.NoAccess {
+		return forge.Write
+	}
+	return c.Cfg.MinAccess
+}
+
+// changeFor turns one command into a desired-state change, or explains in
+// problem why it cannot be done.
+func (c *Commands) changeFor(t commandTask, cmd command.Command, mine map[string]store.Experiment) (store.Change, string) {
+	old, exists := mine[cmd.Name]
+	active := exists && old.Desired == store.Active
+	ch := store.Change{
+		Repo: t.Repo, Key: pullKey(t.Thread.Number, cmd.Name), Name: cmd.Name,
+		SourceURL: t.CommentURL, Requester: t.Actor.Login, Thread: t.Thread,
+		Status: store.Pending, Desired: store.Active,
+	}
+	switch cmd.Verb {
+	case command.New:
+		if active {
+			return ch, fmt.Sprintf("Experiment %s already exists in this request: use `/experiment update %s key=value ...` to change it.", codeSpan(cmd.Name), cmd.Name)
+		}
+		tmpl := c.Cfg.BranchTemplate
+		if tmpl == "" {
+			tmpl = DefaultPullBranchTemplate
+		}
+		branch, err := spec.BranchName(tmpl, spec.BranchVars{Number: t.Thread.Number, Name: cmd.Name, Forge: string(t.Repo.Forge)})
+		if err != nil {
+			return ch, fmt.Sprintf("Experiment %s: the branch name would be invalid: %s", codeSpan(cmd.Name), err)
+		}
+		req := spec.Request{Name: cmd.Name, Params: map[string]any{}}
+		if cmd.Request != nil {
+			req = *cmd.Request
+		}
+		maps.Copy(req.Params, cmd.Params)
+		base := cmd.Base
+		if base == "" {
+			base = req.Base
+		}
+		if base == "" {
+			base = t.HeadSHA // the request's head, pinned now
+		}
+		req.Base = base
+		raw, err := encodeRequest(req)
+		if err != nil {
+			return ch, "internal error encoding the request"
+		}
+		ch.Branch, ch.BaseRef, ch.Request = branch, base, raw
+		if exists && old.Branch == branch && old.BaseRef != base {
+			// A retired experiment of the same name keeps its branch: it
+			// comes back on it rather than moving it.
+			ch.BaseRef = old.BaseRef
+		}
+		return ch, ""
+	case command.Update:
+		if !active {
+			return ch, fmt.Sprintf("There is no experiment %s in this request: create it with `/experiment new %s ...`.", codeSpan(cmd.Name), cmd.Name)
+		}
+		req, err := decodeRequest(old.Request)
+		if err != nil {
+			return ch, "internal error reading the stored request"
+		}
+		if cmd.Request != nil {
+			mergeRequest(&req, *cmd.Request)
+		}
+		mergeParams(req.Params, cmd.Params)
+		raw, err := encodeRequest(req)
+		if err != nil {
+			return ch, "internal error encoding the request"
+		}
+		ch.Branch, ch.BaseRef, ch.Request = old.Branch, old.BaseRef, raw
+		return ch, ""
+	case command.Delete:
+		if !active {
+			return ch, fmt.Sprintf("There is no experiment %s in this request to delete.", codeSpan(cmd.Name))
+		}
+		ch.Desired, ch.DeleteBranch = store.Retired, cmd.DeleteBranch || c.Cfg.DeleteOnRetire
+		ch.Branch, ch.BaseRef, ch.Request = old.Branch, old.BaseRef, old.Request
+		return ch, ""
+	default:
+		return ch, fmt.Sprintf("Unsupported command %q.", cmd.Verb)
+	}
+}
+
+// mergeRequest lets a yaml block in an update replace the descriptive
+// fields it sets; its params are merged key by key.
+func mergeRequest(dst *spec.Request, src spec.Request) {
+	for _, f := range []struct {
+		to   *string
+		from string
+	}{
+		{&dst.Description, src.Description}, {&dst.Model, src.Model}, {&dst.Dataset, src.Dataset},
+	} {
+		if f.from != "" {
+			*f.to = f.from
+		}
+	}
+	mergeParams(dst.Params, src.Params)
+}
+
+// mergeParams sets src's values over dst's, descending into nested maps.
+func mergeParams(dst, src map[string]any) {
+	for k, v := range src {
+		if sub, ok := v.(map[string]any); ok {
+			if into, ok := dst[k].(map[string]any); ok {
+				mergeParams(into, sub)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}
+
+// pretend applies a change to a copy of an experiment, so that later
+// commands in the same comment see the earlier ones' effect.
+func pretend(e store.Experiment, ch store.Change) store.Experiment {
+	e.Repo, e.Key, e.Name, e.Desired, e.Branch, e.BaseRef, e.Request = ch.Repo, ch.Key, ch.Name, ch.Desired, ch.Branch, ch.BaseRef, ch.Request
+	return e
+}
+
+// apply records the changes in one transaction and queues their work.
+func (c *Commands) apply(ctx context.Context, t commandTask, changes []store.Change) error {
+	return c.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		any := false
+		for _, ch := range changes {
+			e, changed, err := tx.ApplyChange(ctx, ch)
+			if err != nil {
+				return fmt.Errorf("apply %s: %w", ch.Key, err)
+			}
+			if !changed {
+				continue
+			}
+			any = true
+			if err := tx.EnqueueReport(ctx, e.ID); err != nil {
+				return err
+			}
+		}
+		if !any {
+			return nil
+		}
+		return tx.EnqueueReconcile(ctx, t.Repo)
+	})
+}
+
+func (c *Commands) reply(ctx context.Context, client forge.Client, t commandTask, body string) error {
+	if _, err := client.CreateComment(ctx, t.Repo.Path, t.Thread, StatusMarker+"\n"+body); err != nil {
+		return fmt.Errorf("reply to the command: %w", err)
+	}
+	return nil
+}
+
+// list answers /experiment list: one row per experiment, then the params
+// side by side.
+func (c *Commands) list(client forge.Client, t commandTask, mine map[string]store.Experiment) string {
+	if len(mine) == 0 {
+		return "No experiments in this request yet. Start one with `/experiment new <name> key=value ...`."
+	}
+	names := make([]string, 0, len(mine))
+	for n := range mine {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString("### Experiments of this request\n\n| Name | Branch | Base | State |\n|---|---|---|---|\n")
+	var params []map[string]any
+	for _, n := range names {
+		e := mine[n]
+		branch := codeSpan(e.Branch)
+		if e.Status == store.Applied || e.Desired == store.Retired && !e.DeleteBranch {
+			branch = fmt.Sprintf("[%s](%s)", branch, client.BranchURL(t.Repo.Path, e.Branch))
+		}
+		base := codeSpan(short(e.BaseSHA))
+		if e.BaseSHA == "" {
+			base = codeSpan(e.BaseRef)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", codeSpan(n), branch, base, stateWord(e))
+		req, _ := decodeRequest(e.Request)
+		params = append(params, req.Params)
+	}
+	b.WriteString("\n**Parameters**\n\n" + command.ParamsComparison(names, params))
+	return b.String()
+}
+
+func stateWord(e store.Experiment) string {
+	if e.Desired == store.Retired {
+		return "retired"
+	}
+	return string(e.Status)
+}
+
+// preview answers /experiment preview: what an update would do with the
+// change applied, without applying it.
+func (c *Commands) preview(ctx context.Context, t commandTask, all []store.Experiment, ch store.Change) string {
+	hypothetical := make([]store.Experiment, 0, len(all)+1)
+	found := false
+	for _, e := range all {
+		if e.Key == ch.Key {
+			e = pretend(e, ch)
+			e.Status, e.BaseSHA = store.Pending, ""
+			found = true
+		}
+		hypothetical = append(hypothetical, e)
+	}
+	if !found {
+		hypothetical = append(hypothetical, pretend(store.Experiment{Status: store.Pending}, ch))
+	}
+	out, err := c.Reconciler.Preview(ctx, t.Repo, hypothetical)
+	if err != nil {
+		return fmt.Sprintf("### Preview of %s\n\nThe preview failed: %s", codeSpan(ch.Name), err)
+	}
+	return fmt.Sprintf("### Preview of %s\n\nNothing was changed. An update would do:\n\n%s", codeSpan(ch.Name), out)
+}
+
+func mention(login string) string { return "@" + login }
+
+func accessName(a forge.Access, f event.Forge) string {
+	names := map[forge.Access][2]string{
+		forge.Read: {"read", "Guest"}, forge.Triage: {"triage", "Reporter"}, forge.Write: {"write", "Developer"},
+		forge.Maintain: {"maintain", "Maintainer"}, forge.Admin: {"admin", "Owner"},
+	}
+	n := names[a]
+	if f == event.GitLab {
+		return "at least " + n[1]
+	}
+	return "at least " + n[0]
+}

@@ -1,0 +1,220 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/internal/forge"
+	"github.com/expbot/expbot/pipeline/store/sqlite"
+)
+
+// testDB is a real SQLite store on a file of the test's own, plus the file's
+// path for looking at the job table directly.
+type testDB struct {
+	*sqlite.Store
+	path string
+}
+
+func openStore(t *testing.T) testDB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "expbot.db")
+	s, err := sqlite.Open(context.Background(), path,
+		sqlite.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return testDB{Store: s, path: path}
+}
+
+// jobs lists the unfinished jobs as "kind args", sorted: the queue is never
+// started in these tests, so what was enqueued stays there.
+func (db testDB) jobs(t *testing.T) []string {
+	t.Helper()
+	conn, err := sql.Open("sqlite", "file:"+db.path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	rows, err := conn.Query(`SELECT kind, json(args) FROM river_job
+		WHERE state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`)
+	if err != nil {
+		t.Fatalf("read jobs: %v", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []string
+	for rows.Next() {
+		var kind, args string
+		if err := rows.Scan(&kind, &args); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, kind+" "+args)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (db testDB) queueDepth(t *testing.T) int {
+	t.Helper()
+	n, err := db.QueueDepth(context.Background())
+	if err != nil {
+		t.Fatalf("QueueDepth: %v", err)
+	}
+	return n
+}
+
+// fakeForge is an in-memory forge.Client that records the comment calls.
+type fakeForge struct {
+	kind event.Forge
+	refs map[string]string // what ResolveRef knows; others are not found
+
+	mu      sync.Mutex
+	nextID  int64
+	creates []fakeCall
+	edits   []fakeCall
+	failing error // returned by CreateComment and EditComment when set
+}
+
+type fakeCall struct {
+	Repo    string
+	Thread  event.Thread
+	Comment forge.Comment // the edited comment (edits) or the one posted (creates)
+	Body    string
+}
+
+var _ forge.Client = (*fakeForge)(nil)
+
+func newFakeForge(kind event.Forge) *fakeForge { return &fakeForge{kind: kind, nextID: 1000} }
+
+func (f *fakeForge) Forge() event.Forge { return f.kind }
+
+func (f *fakeForge) ResolveRef(_ context.Context, repo, ref string) (string, error) {
+	if sha, ok := f.refs[ref]; ok {
+		return sha, nil
+	}
+	return "", fmt.Errorf("fake forge: %s has no ref %s: %w", repo, ref, forge.ErrNotFound)
+}
+
+func (f *fakeForge) DefaultBranch(context.Context, string) (string, error) { return "main", nil }
+
+func (f *fakeForge) PullHead(context.Context, string, int) (string, string, error) {
+	return "", "", forge.ErrNotFound
+}
+
+func (f *fakeForge) ReadFile(context.Context, string, string, string) ([]byte, error) {
+	return nil, forge.ErrNotFound
+}
+
+func (f *fakeForge) CreateComment(_ context.Context, repo string, th event.Thread, body string) (forge.Comment, error) {
+	// Give other goroutines every chance to interleave here: without the
+	// reporter's lock, concurrent first reports would all get this far.
+	for range 10 {
+		runtime.Gosched()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failing != nil {
+		return forge.Comment{}, f.failing
+	}
+	f.nextID++
+	c := forge.Comment{ID: f.nextID, Note: fmt.Sprintf("note-%d", f.nextID), URL: fmt.Sprintf("https://forge.test/%s/comments/%d", repo, f.nextID)}
+	f.creates = append(f.creates, fakeCall{Repo: repo, Thread: th, Comment: c, Body: body})
+	return c, nil
+}
+
+func (f *fakeForge) EditComment(_ context.Context, repo string, th event.Thread, c forge.Comment, body string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failing != nil {
+		return f.failing
+	}
+	f.edits = append(f.edits, fakeCall{Repo: repo, Thread: th, Comment: c, Body: body})
+	return nil
+}
+
+func (f *fakeForge) Access(context.Context, string, event.Actor) (forge.Access, error) {
+	return forge.Write, nil
+}
+
+func (f *fakeForge) React(context.Context, string, event.Thread, int64, string) error { return nil }
+
+func (f *fakeForge) BranchURL(repo, branch string) string {
+	return "https://forge.test/" + repo + "/tree/" + branch
+}
+
+func (f *fakeForge) CommitURL(repo, sha string) string {
+	return "https://forge.test/" + repo + "/commit/" + sha
+}
+
+func (f *fakeForge) calls() (creates, edits []fakeCall) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeCall(nil), f.creates...), append([]fakeCall(nil), f.edits...)
+}
+
+// outsideCodeSpans returns md with every CommonMark code span removed: a
+// run of n backticks opens a span that the next run of exactly n closes.
+// What remains is what a forge renders as Markdown: links, HTML, mentions.
+func outsideCodeSpans(md string) string {
+	var b strings.Builder
+	i := 0
+	for i < len(md) {
+		if md[i] == '\\' && i+1 < len(md) { // a backslash escape is literal text
+			b.WriteString(md[i : i+2])
+			i += 2
+			continue
+		}
+		if md[i] != '`' {
+			b.WriteByte(md[i])
+			i++
+			continue
+		}
+		n := runLen(md, i)
+		closeAt := -1
+		for j := i + n; j < len(md); {
+			if md[j] != '`' {
+				j++
+				continue
+			}
+			m := runLen(md, j)
+			if m == n {
+				closeAt = j
+				break
+			}
+			j += m
+		}
+		if closeAt < 0 { // an unmatched run is literal backticks
+			b.WriteString(md[i : i+n])
+			i += n
+			continue
+		}
+		b.WriteString("<code/>")
+		i = closeAt + n
+	}
+	return b.String()
+}
+
+func runLen(s string, i int) int {
+	n := 0
+	for i+n < len(s) && s[i+n] == '`' {
+		n++
+	}
+	return n
+}
+
+// testTime is a fixed clock value for deliveries.
+var testTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -1,0 +1,260 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/pipeline/store"
+)
+
+func TestFormatSummary(t *testing.T) {
+	tests := []struct {
+		changes map[string]int
+		took    time.Duration
+		want    string
+	}{
+		{map[string]int{"create": 2}, 1500 * time.Millisecond, "2 create in 1.5 s"},
+		{map[string]int{"update": 1, "create": 2, "same": 3}, 2 * time.Second, "2 create, 3 same, 1 update in 2.0 s"},
+		{map[string]int{"delete": 1}, 40 * time.Millisecond, "1 delete in 0.0 s"},
+		{map[string]int{}, 1 * time.Second, "no changes in 1.0 s"},
+		{nil, 250 * time.Millisecond, "no changes in 0.2 s"},
+	}
+	for _, tt := range tests {
+		if got := formatSummary(tt.changes, tt.took); got != tt.want {
+			t.Errorf("formatSummary(%v, %v) = %q, want %q", tt.changes, tt.took, got, tt.want)
+		}
+	}
+}
+
+func TestFailedFor(t *testing.T) {
+	// "issue:1" and "issue/1" sanitise alike, and "issue:1" is a text
+	// prefix of "issue:12": attribution must still tell them apart.
+	res := upResult{failed: map[string]string{
+		resourceName("issue:12", "branch"): "422 Reference already exists",
+		resourceName("issue/1", "file"):    "409 conflict",
+	}}
+	tests := []struct {
+		key    string
+		msg    string
+		failed bool
+	}{
+		{"issue:12", "422 Reference already exists", true},
+		{"issue/1", "409 conflict", true},
+		{"issue:1", "", false},
+		{"issue:2", "", false},
+		{"mr:12", "", false},
+	}
+	for _, tt := range tests {
+		msg, failed := failedFor(tt.key, res)
+		if msg != tt.msg || failed != tt.failed {
+			t.Errorf("failedFor(%q) = %q, %v; want %q, %v", tt.key, msg, failed, tt.msg, tt.failed)
+		}
+	}
+	if _, failed := failedFor("issue:12", upResult{}); failed {
+		t.Error("failedFor on a result without failures reported one")
+	}
+
+	upErr := errors.New("update failed")
+	if got := failureFor("issue:12", res, upErr); got != "422 Reference already exists" {
+		t.Errorf("failureFor an attributed key = %q", got)
+	}
+	if got := failureFor("issue:1", res, upErr); got != "update failed" {
+		t.Errorf("failureFor an unattributed key = %q, want the update's error", got)
+	}
+}
+
+func TestLooksTransient(t *testing.T) {
+	tests := []struct {
+		msg  string
+		want bool
+	}{
+		{"GET https://api.github.com/repos/acme/model/git/ref/heads/main: 503 Service Unavailable []", true},
+		{"POST https://api.github.com/repos/acme/model/git/refs: 502 Bad Gateway []", true},
+		{"PUT https://gitlab.example.com/api/v4/projects/acme%2Fmodel/repository/files/experiment.yaml: 500 {message: 500 Internal Server Error}", true},
+		{"GET https://api.github.com/repos/acme/model: 429 Too Many Requests", true},
+		{"unexpected status code 504", true},
+		{"HTTP 503: Service Unavailable", true},
+		{"request failed (502)", true},
+		{"status=429, retry later", true},
+		{"GET https://forge.test/api: 500", true},
+		{"API rate limit exceeded for installation ID 1234.", true},
+		{"dial tcp 127.0.0.1:443: connect: connection refused", true},
+		{"read tcp 10.0.0.1:5000->10.0.0.2:443: read: connection reset by peer", true},
+		{"net/http: timeout awaiting response headers", true},
+		{"read tcp 10.0.0.1:5000->10.0.0.2:443: i/o timeout", true},
+		{"context deadline exceeded", true},
+		{"Post \"https://api.github.com/graphql\": unexpected EOF", true},
+		{"dial tcp: lookup api.github.com: no such host", true},
+		{"resource temporarily unavailable", true},
+
+		{"GET https://api.github.com/repos/acme/model/git/ref/heads/nope: 404 Not Found []", false},
+		{"POST https://api.github.com/repos/acme/model/git/refs: 422 Reference already exists []", false},
+		{"PUT https://api.github.com/repos/acme/model/contents/experiment.yaml: 422 Invalid request. \"sha\" wasn't supplied. []", false},
+		{"422 Validation Failed [{Resource:Branch Field:name Code:invalid Message:}]", false},
+		{"POST https://gitlab.example.com/api/v4/projects/acme%2Fmodel/repository/branches: 400 {message: Branch name is invalid}", false},
+		{"GET https://api.github.com/repos/acme/model: 401 Bad credentials []", false},
+		{"403 Resource not accessible by integration", false},
+		// Numbers and words of the request are not the forge's status:
+		// issue #500's resources, branches and ids must not make a
+		// permanent error look transient (it would be retried forever).
+		{"github:index/branch:Branch issue-500-0a1b2c3d-branch creating failed: 422 Reference already exists", false},
+		{"POST https://api.github.com/repos/acme/model/git/refs: 422 Reference refs/heads/exp/503-lr-sweep already exists []", false},
+		{"POST https://gitlab.example.com/api/v4/projects/429/repository/branches: 400 {message: Branch already exists}", false},
+		{"GET https://api.github.com/repos/geoffrey/model: 404 Not Found []", false},
+		{"GET https://api.github.com/repos/acme/eof-tools: 404 Not Found []", false},
+	}
+	for _, tt := range tests {
+		if got := looksTransient(tt.msg); got != tt.want {
+			t.Errorf("looksTransient(%q) = %v, want %v", tt.msg, got, tt.want)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	const secret = "s3cr3tVALUE"
+	tests := []struct {
+		in   string
+		keep []string // must survive
+	}{
+		{"request failed:\r\nAuthorization: Bearer " + secret + "\r\nAccept: */*", []string{"request failed", "Authorization: Bearer [redacted]", "Accept: */*"}},
+		{"authorization: token " + secret, []string{"authorization: token [redacted]"}},
+		{"headers map[Authorization:[Bearer " + secret + "]] sent", []string{"headers map[Authorization:[Bearer [redacted]", " sent"}},
+		{"PRIVATE-TOKEN: glpat-" + secret + "\nnext line", []string{"PRIVATE-TOKEN: [redacted]", "next line"}},
+		{"Private-Token:" + secret, []string{"Private-Token:[redacted]"}},
+		{"GET https://forge.test/api?token=" + secret + "&page=2: 500", []string{"token=[redacted]&page=2: 500"}},
+		{"GET https://forge.test/api/v4/projects?private_token=" + secret + " failed", []string{"private_token=[redacted] failed"}},
+		{"clone https://x-access-token:" + secret + "@github.com/acme/model.git: exit 128", []string{"clone https://x-access-token:[redacted]", "exit 128"}},
+		{"https://oauth2:" + secret + "@gitlab.example.com/acme/model", []string{"https://oauth2:[redacted]"}},
+		{"422 Reference already exists (token " + "name ok)", []string{"422 Reference already exists (token name ok)"}},
+	}
+	for _, tt := range tests {
+		err := redact(fmt.Errorf("wrapped: %w", errors.New(tt.in)))
+		if err == nil {
+			t.Fatalf("redact(%q) = nil", tt.in)
+		}
+		got := err.Error()
+		if strings.Contains(got, secret) {
+			t.Errorf("redact(%q) = %q: the secret is still there", tt.in, got)
+		}
+		for _, k := range tt.keep {
+			if !strings.Contains(got, k) {
+				t.Errorf("redact(%q) = %q, want it to contain %q", tt.in, got, k)
+			}
+		}
+	}
+	if redact(nil) != nil {
+		t.Error("redact(nil) != nil")
+	}
+	plain := "POST https://api.github.com/repos/acme/model/git/refs: 422 Reference already exists []"
+	if got := redact(errors.New(plain)).Error(); got != plain {
+		t.Errorf("redact changed a message without secrets: %q", got)
+	}
+}
+
+func TestKeyedLocks(t *testing.T) {
+	var k keyedLocks
+	unlockA, ok := k.tryLock(event.GitHub, "acme/model")
+	if !ok {
+		t.Fatal("first tryLock failed")
+	}
+	if _, ok := k.tryLock(event.GitHub, "acme/model"); ok {
+		t.Fatal("second tryLock of a held key succeeded")
+	}
+	unlockB, ok := k.tryLock(event.GitLab, "acme/model")
+	if !ok {
+		t.Fatal("tryLock of another forge's repository failed")
+	}
+	unlockC, ok := k.tryLock(event.GitHub, "acme/other")
+	if !ok {
+		t.Fatal("tryLock of another repository failed")
+	}
+	unlockA()
+	unlockA2, ok := k.tryLock(event.GitHub, "acme/model")
+	if !ok {
+		t.Fatal("tryLock after unlock failed")
+	}
+	if _, ok := k.tryLock(event.GitLab, "acme/model"); ok {
+		t.Fatal("unlocking one key freed another")
+	}
+	unlockA2()
+	unlockB()
+	unlockC()
+
+	// The reporter locks experiment ids.
+	var r keyedLocks
+	u1, ok := r.tryLock(int64(1))
+	if !ok {
+		t.Fatal("tryLock(1) failed")
+	}
+	if _, ok := r.tryLock(int64(1)); ok {
+		t.Fatal("tryLock(1) twice succeeded")
+	}
+	if u11, ok := r.tryLock(int64(11)); !ok {
+		t.Fatal("tryLock(11) failed while 1 is held")
+	} else {
+		u11()
+	}
+	u1()
+	if _, ok := r.tryLock(int64(1)); !ok {
+		t.Fatal("tryLock(1) after unlock failed")
+	}
+}
+
+func TestResolveBase(t *testing.T) {
+	ctx := context.Background()
+	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}
+	fg := newFakeForge(event.GitHub)
+	fg.refs = map[string]string{"main": testSHA, "v1": "fedcba9876543210fedcba9876543210fedcba98"}
+	r := &Reconciler{}
+
+	for _, tt := range []struct {
+		base, want string
+	}{
+		{"v1", "fedcba9876543210fedcba9876543210fedcba98"},
+		{"", testSHA}, // the default branch
+	} {
+		got, err := r.resolveBase(ctx, fg, repo, store.Experiment{BaseRef: tt.base})
+		if err != nil || got != tt.want {
+			t.Errorf("resolveBase(%q) = %q, %v; want %q", tt.base, got, err, tt.want)
+		}
+	}
+
+	// A base that does not exist is the request's fault; the message is
+	// shown in the status comment as it is, so the base stays in a code span.
+	for _, base := range []string{"no-such-branch", "x`@someone`<img", "@someone"} {
+		_, err := r.resolveBase(ctx, fg, repo, store.Experiment{BaseRef: base})
+		if err == nil {
+			t.Fatalf("resolveBase(%q) succeeded", base)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "was not found in acme/model") || !strings.Contains(msg, codeSpan(base)) {
+			t.Errorf("resolveBase(%q) = %q", base, msg)
+		}
+		if out := outsideCodeSpans(msg); strings.Contains(out, "@") || strings.Contains(out, "<img") {
+			t.Errorf("resolveBase(%q): request text outside code spans in %q", base, msg)
+		}
+	}
+}
+
+func TestCodeSpan(t *testing.T) {
+	for _, s := range []string{"main", "a`b", "``x``", "`lead", "trail`", "a``b```c", " sp "} {
+		got := codeSpan(s)
+		if out := outsideCodeSpans(got); out != "<code/>" {
+			t.Errorf("codeSpan(%q) = %q does not parse as one code span (%q)", s, got, out)
+		}
+		// The content, once the renderer strips one padding space per side.
+		n := runLen(got, 0)
+		inner := got[n : len(got)-n]
+		if strings.HasPrefix(inner, " ") && strings.HasSuffix(inner, " ") && strings.Trim(inner, " ") != "" {
+			inner = inner[1 : len(inner)-1]
+		}
+		if inner != s {
+			t.Errorf("codeSpan(%q) = %q renders as %q", s, got, inner)
+		}
+	}
+}
