@@ -215,6 +215,9 @@ func (c *Commands) changeFor(t commandTask, cmd command.Command, mine map[string
 		if !active {
 			return ch, fmt.Sprintf("There is no experiment %s in this request: create it with `/experiment new %s ...`.", codeSpan(cmd.Name), cmd.Name)
 		}
+		if cmd.Base != "" && cmd.Base != old.BaseRef {
+			return ch, fmt.Sprintf("The base of %s cannot change once its branch exists (that would delete the branch): start a new experiment with `base=` instead.", codeSpan(cmd.Name))
+		}
 		req, err := decodeRequest(old.Request)
 		if err != nil {
 			return ch, "internal error reading the stored request"
