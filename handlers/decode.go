@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/expbot/expbot/internal/event"
 )
 
 // ErrMalformed marks a body that cannot be decoded, or a handled event that
@@ -65,3 +67,50 @@ func clip(s string, n int) string {
 func quote(s string) string { return clip(strconv.Quote(clip(s, maxReason)), maxQuoted) }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// tagsPrefix starts the full name of a tag ref.
+const tagsPrefix = "refs/tags/"
+
+// isZeroSHA tells the all-zero object name both forges send for "no
+// commit": before a ref existed, or after it was deleted (40 hex digits,
+// 64 in SHA-256 repositories).
+func isZeroSHA(s string) bool {
+	return s != "" && strings.Trim(s, "0") == ""
+}
+
+// sha is s, or "" when s is the all-zero object name.
+func sha(s string) string {
+	if isZeroSHA(s) {
+		return ""
+	}
+	return s
+}
+
+// checkTagPush rejects a tag push that says nothing usable: no commit
+// before or after, or object names that are not full hexadecimal SHAs
+// (they go on to forge API calls).
+func checkTagPush(kind string, tp *event.TagPush) error {
+	if tp.Before == "" && tp.After == "" {
+		return malformed("%s: neither before nor after names a commit", kind)
+	}
+	for _, f := range []struct{ name, v string }{{"before", tp.Before}, {"after", tp.After}} {
+		if f.v != "" && !isFullSHA(f.v) {
+			return malformed("%s: %s is not a commit SHA", kind, f.name)
+		}
+	}
+	return nil
+}
+
+// isFullSHA tells a full object name: 40 hexadecimal digits (SHA-1), or 64
+// in SHA-256 repositories.
+func isFullSHA(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}

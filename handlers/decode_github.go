@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/expbot/expbot/internal/event"
 )
@@ -66,6 +67,27 @@ type ghPull struct {
 	MergedAt *string `json:"merged_at"`
 }
 
+// ghPushPayload is a push delivery: a branch or tag created, moved or
+// deleted.
+type ghPushPayload struct {
+	Ref        *string `json:"ref"`
+	Before     string  `json:"before"`
+	After      string  `json:"after"`
+	Created    bool    `json:"created"`
+	Deleted    bool    `json:"deleted"`
+	HeadCommit *struct {
+		ID string `json:"id"`
+	} `json:"head_commit"`
+	Repository *ghRepo `json:"repository"`
+	Sender     *ghUser `json:"sender"`
+}
+
+// ghRefPayload is a create or delete delivery (ref is the short name).
+type ghRefPayload struct {
+	Ref     string `json:"ref"`
+	RefType string `json:"ref_type"` // branch | tag
+}
+
 type ghLabel struct {
 	Name string `json:"name"`
 }
@@ -91,7 +113,7 @@ func githubIssueAction(action string) bool {
 
 // DecodeGitHub turns a GitHub webhook (X-GitHub-Event name and JSON body)
 // into an *event.Ping, *event.IssueChange, *event.CommentCreated,
-// *event.PullChange or *event.Ignored. An error means the body is
+// *event.PullChange, *event.TagPush or *event.Ignored. An error means the body is
 // malformed, or a handled event lacks a field expbot needs.
 func DecodeGitHub(eventName string, body []byte) (event.Event, error) {
 	switch eventName {
@@ -106,6 +128,10 @@ func DecodeGitHub(eventName string, body []byte) (event.Event, error) {
 		return decodeGitHubIssueComment(body)
 	case "pull_request":
 		return decodeGitHubPullRequest(body)
+	case "push":
+		return decodeGitHubPush(body)
+	case "create", "delete":
+		return decodeGitHubRef(eventName, body)
 	default:
 		return &event.Ignored{Reason: fmt.Sprintf("github event %s not handled", quote(eventName))}, nil
 	}
@@ -282,6 +308,63 @@ func decodeGitHubPullRequest(body []byte) (event.Event, error) {
 	// what it was before.
 	c.WasOpen = p.Action == "closed"
 	return c, nil
+}
+
+// decodeGitHubPush decodes a tag created, moved or deleted; branch pushes
+// are ignored.
+func decodeGitHubPush(body []byte) (event.Event, error) {
+	var p ghPushPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("%w: github push: %w", ErrMalformed, err)
+	}
+	if p.Ref == nil || *p.Ref == "" {
+		return nil, malformed("github push: ref missing")
+	}
+	ref := *p.Ref
+	if strings.HasPrefix(ref, "refs/heads/") {
+		return &event.Ignored{Reason: "github branch push not handled"}, nil
+	}
+	tag, ok := strings.CutPrefix(ref, tagsPrefix)
+	if !ok {
+		return &event.Ignored{Reason: fmt.Sprintf("github push of ref %s not handled", quote(ref))}, nil
+	}
+	if tag == "" {
+		return nil, malformed("github push: ref names no tag")
+	}
+	repo, err := githubRepo("push", p.Repository)
+	if err != nil {
+		return nil, err
+	}
+	tp := &event.TagPush{Repo: repo, Tag: tag, Actor: githubActor(p.Sender)}
+	if !p.Created {
+		tp.Before = sha(p.Before)
+	}
+	if !p.Deleted {
+		// For an annotated tag, after is the tag object; head_commit is
+		// the commit it points to.
+		tp.After = sha(p.After)
+		if tp.After != "" && p.HeadCommit != nil && p.HeadCommit.ID != "" {
+			tp.After = sha(p.HeadCommit.ID)
+		}
+	}
+	if err := checkTagPush("github push", tp); err != nil {
+		return nil, err
+	}
+	return tp, nil
+}
+
+// decodeGitHubRef reads a create or delete event. GitHub sends one with
+// every push that creates or deletes a tag, and the push is what expbot
+// acts on, so both are ignored; reading ref_type only sharpens the reason.
+func decodeGitHubRef(eventName string, body []byte) (event.Event, error) {
+	var p ghRefPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("%w: github %s: %w", ErrMalformed, eventName, err)
+	}
+	if p.RefType == "tag" {
+		return &event.Ignored{Reason: "tag handled through push"}, nil
+	}
+	return &event.Ignored{Reason: fmt.Sprintf("github %s of ref type %s not handled", eventName, quote(p.RefType))}, nil
 }
 
 // githubJSON returns the JSON of a GitHub delivery: the body itself, or its

@@ -165,7 +165,7 @@ func githubCases() []decodeCase {
 			&event.Ignored{Reason: `github issues action "assigned" not handled`}, 0},
 		{"other action, fields missing", "issues", `{"action": "deleted"}`,
 			&event.Ignored{Reason: `github issues action "deleted" not handled`}, 0},
-		{"push", "push", `{"ref": "refs/tags/v1", "created": true}`, &event.Ignored{Reason: `github event "push" not handled`}, 0},
+		{"other event", "star", `{"action": "created"}`, &event.Ignored{Reason: `github event "star" not handled`}, 0},
 
 		{"malformed JSON", "issues", `{"action": "labeled", "issue": {`, nil, 0},
 		{"not an object", "issues", `[]`, nil, 0},
@@ -176,7 +176,7 @@ func githubCases() []decodeCase {
 		{"repository missing", "issues", strings.Replace(std("closed", "closed", "[]", ""), `"full_name": "octo-org/llm-variants",`, ``, 1), nil, 0},
 		{"repository html_url missing", "issues", strings.Replace(std("closed", "closed", "[]", ""), `"html_url": "https://github.com/octo-org/llm-variants",`, ``, 1), nil, 0},
 		{"labeled without label", "issues", std("labeled", "open", ghLabelsJSON(trigger), ""), nil, 0},
-	}, githubPullCases()...)
+	}, append(githubPullCases(), githubTagCases()...)...)
 }
 
 func TestDecodeGitHub(t *testing.T) {
@@ -287,6 +287,18 @@ func checkInvariants(t *testing.T, ev event.Event, err error) {
 		}
 		if ev.Merged && ev.Open {
 			t.Fatalf("PullChange merged yet open: %#v", ev)
+		}
+	case *event.TagPush:
+		if ev.Tag == "" || !hasIdentity(ev.Repo) {
+			t.Fatalf("TagPush without identity: %#v", ev)
+		}
+		if ev.Before == "" && ev.After == "" {
+			t.Fatalf("TagPush with neither before nor after: %#v", ev)
+		}
+		for _, s := range []string{ev.Before, ev.After} {
+			if s != "" && (!isFullSHA(s) || isZeroSHA(s)) {
+				t.Fatalf("TagPush with object name %q: %#v", s, ev)
+			}
 		}
 	default:
 		t.Fatalf("unexpected event %#v", ev)

@@ -76,6 +76,20 @@ type glMRAttrs struct {
 	} `json:"last_commit"`
 }
 
+// glTagPushPayload is a Tag Push Hook: a tag created (before all zeros),
+// moved, or deleted (after all zeros). The pusher is given by top-level
+// user_* fields.
+type glTagPushPayload struct {
+	ObjectKind   string     `json:"object_kind"` // tag_push
+	Ref          *string    `json:"ref"`
+	Before       string     `json:"before"`
+	After        string     `json:"after"`
+	CheckoutSHA  *string    `json:"checkout_sha"` // the commit; null on deletion
+	UserID       int64      `json:"user_id"`
+	UserUsername string     `json:"user_username"`
+	Project      *glProject `json:"project"`
+}
+
 type glLabel struct {
 	Title string `json:"title"`
 }
@@ -103,8 +117,8 @@ func gitlabIssueAction(action string) bool {
 }
 
 // DecodeGitLab turns a GitLab webhook (X-Gitlab-Event value and JSON body)
-// into an *event.IssueChange, *event.CommentCreated, *event.PullChange or
-// *event.Ignored. An error means the body is malformed, or a handled event
+// into an *event.IssueChange, *event.CommentCreated, *event.PullChange,
+// *event.TagPush or *event.Ignored. An error means the body is malformed, or a handled event
 // lacks a field expbot needs.
 func DecodeGitLab(eventHeader string, body []byte) (event.Event, error) {
 	switch eventHeader {
@@ -114,6 +128,11 @@ func DecodeGitLab(eventHeader string, body []byte) (event.Event, error) {
 		return decodeGitLabNote(body)
 	case "Merge Request Hook":
 		return decodeGitLabMergeRequest(body)
+	case "Tag Push Hook":
+		return decodeGitLabTagPush(body)
+	case "Push Hook":
+		// Branches: nothing to do, so the body is not even read.
+		return &event.Ignored{Reason: "gitlab branch push not handled"}, nil
 	default:
 		return &event.Ignored{Reason: fmt.Sprintf("gitlab event %s not handled", quote(eventHeader))}, nil
 	}
@@ -298,4 +317,42 @@ func decodeGitLabMergeRequest(body []byte) (event.Event, error) {
 		Merged:  a.Action == "merge",
 		Actor:   gitlabActor(p.User),
 	}, nil
+}
+
+// decodeGitLabTagPush decodes a tag created, moved or deleted.
+func decodeGitLabTagPush(body []byte) (event.Event, error) {
+	var p glTagPushPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("%w: gitlab tag push: %w", ErrMalformed, err)
+	}
+	if p.ObjectKind != "" && p.ObjectKind != "tag_push" {
+		return &event.Ignored{Reason: fmt.Sprintf("gitlab tag push hook of kind %s not handled", quote(p.ObjectKind))}, nil
+	}
+	if p.Ref == nil || *p.Ref == "" {
+		return nil, malformed("gitlab tag push: ref missing")
+	}
+	tag, ok := strings.CutPrefix(*p.Ref, tagsPrefix)
+	if !ok {
+		return &event.Ignored{Reason: fmt.Sprintf("gitlab tag push of ref %s not handled", quote(*p.Ref))}, nil
+	}
+	if tag == "" {
+		return nil, malformed("gitlab tag push: ref names no tag")
+	}
+	repo, err := gitlabRepo("tag push", p.Project)
+	if err != nil {
+		return nil, err
+	}
+	tp := &event.TagPush{
+		Repo: repo, Tag: tag, Before: sha(p.Before), After: sha(p.After),
+		Actor: gitlabActor(&glUser{ID: p.UserID, Username: p.UserUsername}),
+	}
+	// For an annotated tag, after is the tag object; checkout_sha is the
+	// commit it points to.
+	if tp.After != "" && p.CheckoutSHA != nil && *p.CheckoutSHA != "" {
+		tp.After = sha(*p.CheckoutSHA)
+	}
+	if err := checkTagPush("gitlab tag push", tp); err != nil {
+		return nil, err
+	}
+	return tp, nil
 }

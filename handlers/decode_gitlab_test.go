@@ -165,7 +165,7 @@ func gitlabCases() []decodeCase {
 			&event.Ignored{Reason: `gitlab issue of type "Incident" not handled`}, 0},
 		{"unknown action", "Issue Hook", std("move", "opened", glLabels(trigger), ""),
 			&event.Ignored{Reason: `gitlab issue action "move" not handled`}, 0},
-		{"push hook, body not even read", "Push Hook", `{not json`, &event.Ignored{Reason: `gitlab event "Push Hook" not handled`}, 0},
+		{"other event", "Job Hook", `{not json`, &event.Ignored{Reason: `gitlab event "Job Hook" not handled`}, 0},
 
 		{"malformed JSON", "Issue Hook", `{"object_kind": "issue", `, nil, 0},
 		{"object_attributes missing", "Issue Hook", `{"object_kind": "issue", "project": {"path_with_namespace": "g/p", "web_url": "https://gitlab.com/g/p"}}`, nil, 0},
@@ -173,7 +173,7 @@ func gitlabCases() []decodeCase {
 		{"iid of the wrong type", "Issue Hook", strings.Replace(std("close", "closed", "[]", ""), `"iid": 23,`, `"iid": "23",`, 1), nil, 0},
 		{"project missing", "Issue Hook", strings.Replace(std("close", "closed", "[]", ""), `"path_with_namespace": "ml/research/llm-variants",`, ``, 1), nil, 0},
 		{"project web_url missing", "Issue Hook", strings.Replace(std("close", "closed", "[]", ""), `"web_url": "https://gitlab.example.com/ml/research/llm-variants",`, ``, 1), nil, 0},
-	}, gitlabPullCases()...)
+	}, append(gitlabPullCases(), gitlabTagCases()...)...)
 }
 
 func TestDecodeGitLab(t *testing.T) {

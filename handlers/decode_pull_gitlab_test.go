@@ -246,6 +246,9 @@ func TestIgnoredReasonsBounded(t *testing.T) {
 			{DecodeGitHub, "issues", `{"action": ` + h + `}`},
 			{DecodeGitHub, "issue_comment", `{"action": ` + h + `}`},
 			{DecodeGitHub, "pull_request", `{"action": ` + h + `}`},
+			{DecodeGitHub, "push", `{"ref": ` + h + `}`},
+			{DecodeGitHub, "create", `{"ref_type": ` + h + `}`},
+			{DecodeGitHub, "delete", `{"ref_type": ` + h + `}`},
 			{DecodeGitLab, hostile, `{}`},
 			{DecodeGitLab, "Issue Hook", `{"object_kind": ` + h + `, "object_attributes": {"type": ` + h + `}}`},
 			{DecodeGitLab, "Issue Hook", `{"object_kind": "issue", "object_attributes": {"action": ` + h + `}}`},
@@ -254,6 +257,8 @@ func TestIgnoredReasonsBounded(t *testing.T) {
 			{DecodeGitLab, "Note Hook", `{"object_kind": "note", "object_attributes": {"noteable_type": "MergeRequest", "action": ` + h + `}}`},
 			{DecodeGitLab, "Merge Request Hook", `{"object_kind": ` + h + `, "object_attributes": {}}`},
 			{DecodeGitLab, "Merge Request Hook", `{"object_kind": "merge_request", "object_attributes": {"action": ` + h + `}}`},
+			{DecodeGitLab, "Tag Push Hook", `{"object_kind": ` + h + `}`},
+			{DecodeGitLab, "Tag Push Hook", `{"object_kind": "tag_push", "ref": ` + h + `}`},
 		}
 		for i, c := range cases {
 			ev, err := c.decode(c.name, []byte(c.body))

@@ -148,8 +148,9 @@ type reply struct {
 	event    string
 	id       string
 	repo     *event.Repo // of a recorded event, for the log
-	kind     string      // "issue" or "pull": the log field naming number
+	kind     string      // "issue", "pull" or "tag": the log field naming number or tag
 	number   int
+	tag      string
 	received time.Time
 }
 
@@ -213,6 +214,9 @@ func (e *endpoint) handle(r *http.Request) reply {
 		return e.record(r, rp, name, ev)
 	case *event.PullChange:
 		rp.repo, rp.kind, rp.number = &ev.Repo, "pull", ev.Number
+		return e.record(r, rp, name, ev)
+	case *event.TagPush:
+		rp.repo, rp.kind, rp.tag = &ev.Repo, "tag", ev.Tag
 		return e.record(r, rp, name, ev)
 	default:
 		return rp.with(http.StatusInternalServerError, outError, "internal error", fmt.Errorf("decoder returned unexpected %T", ev))
@@ -302,7 +306,12 @@ func (e *endpoint) logReply(rp reply, took time.Duration) {
 	ev = ev.Str("forge", string(e.forge)).Str("event", rp.event).Str("delivery", rp.id).
 		Str("outcome", rp.outcome).Int("status", rp.status).Dur("duration", took)
 	if rp.repo != nil {
-		ev = ev.Str("repo", rp.repo.Host+"/"+rp.repo.Path).Int(rp.kind, rp.number)
+		ev = ev.Str("repo", rp.repo.Host+"/"+rp.repo.Path)
+		if rp.kind == "tag" {
+			ev = ev.Str("tag", clip(rp.tag, maxReason))
+		} else {
+			ev = ev.Int(rp.kind, rp.number)
+		}
 	}
 	if rp.msg != "" {
 		ev = ev.Str("reason", rp.msg)

@@ -212,7 +212,7 @@ func TestGitHubHandler(t *testing.T) {
 		{"ping", "POST", ghHeaders("ping", "d-ping", ghSecret, ghPingBody), ghPingBody,
 			200, answer{Status: "ping", Delivery: "d-ping"}, false, false},
 		{"other event ignored", "POST", ghHeaders("push", "d-push", ghSecret, `{"ref":"refs/heads/main"}`), `{"ref":"refs/heads/main"}`,
-			200, answer{Status: "ignored", Delivery: "d-push", Reason: `github event "push" not handled`}, false, false},
+			200, answer{Status: "ignored", Delivery: "d-push", Reason: "github branch push not handled"}, false, false},
 		{"unknown event counted as other", "POST", ghHeaders("star", "d-star", ghSecret, `{"action":"created"}`), `{"action":"created"}`,
 			200, answer{Status: "ignored", Delivery: "d-star", Reason: `github event "star" not handled`}, false, false},
 		{"pull request ignored", "POST", ghHeaders("issues", "d-pr", ghSecret, pr), pr,

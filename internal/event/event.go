@@ -50,7 +50,7 @@ type Thread struct {
 }
 
 // Event is one decoded webhook: *IssueChange, *CommentCreated, *PullChange,
-// *Ping or *Ignored.
+// *TagPush, *Ping or *Ignored.
 type Event interface{ isEvent() }
 
 // Ping is a forge checking that the hook works.
@@ -102,11 +102,21 @@ type PullChange struct {
 	Actor   Actor `json:"actor"`
 }
 
+// TagPush is a tag created, moved or deleted.
+type TagPush struct {
+	Repo   Repo   `json:"repo"`
+	Tag    string `json:"tag"`    // name without refs/tags/
+	Before string `json:"before"` // commit before; "" when the tag was created
+	After  string `json:"after"`  // commit the tag points to now; "" when deleted
+	Actor  Actor  `json:"actor"`
+}
+
 func (*Ping) isEvent()           {}
 func (*Ignored) isEvent()        {}
 func (*IssueChange) isEvent()    {}
 func (*CommentCreated) isEvent() {}
 func (*PullChange) isEvent()     {}
+func (*TagPush) isEvent()        {}
 
 // Trigger is what an issue change asks of an experiment.
 type Trigger int
