@@ -199,17 +199,17 @@ func (c *Commands) changeFor(t commandTask, cmd command.Command, mine map[string
 		if base == "" {
 			base = t.HeadSHA // the request's head, pinned now
 		}
+		if exists && old.Branch == branch && branchExists(old) {
+			// A retired experiment of the same name whose branch was kept
+			// comes back on it rather than moving it.
+			base = old.BaseRef
+		}
 		req.Base = base
 		raw, err := encodeRequest(req)
 		if err != nil {
 			return ch, "internal error encoding the request"
 		}
 		ch.Branch, ch.BaseRef, ch.Request = branch, base, raw
-		if exists && old.Branch == branch && old.BaseRef != base {
-			// A retired experiment of the same name keeps its branch: it
-			// comes back on it rather than moving it.
-			ch.BaseRef = old.BaseRef
-		}
 		return ch, ""
 	case command.Update:
 		if !active {
@@ -244,6 +244,12 @@ func (c *Commands) changeFor(t commandTask, cmd command.Command, mine map[string
 	}
 }
 
+// branchExists reports whether an experiment's branch was made and not
+// deleted since (as Intake.refuseRebase reads it).
+func branchExists(e store.Experiment) bool {
+	return e.Branch != "" && e.BaseSHA != "" && !(e.Desired == store.Retired && e.DeleteBranch && e.Status == store.Released)
+}
+
 // mergeRequest lets a yaml block in an update replace the descriptive
 // fields it sets; its params are merged key by key.
 func mergeRequest(dst *spec.Request, src spec.Request) {
@@ -276,7 +282,11 @@ func mergeParams(dst, src map[string]any) {
 // pretend applies a change to a copy of an experiment, so that later
 // commands in the same comment see the earlier ones' effect.
 func pretend(e store.Experiment, ch store.Change) store.Experiment {
+	if e.BaseRef != ch.BaseRef { // as ApplyChange: a new base is resolved anew
+		e.BaseSHA = ""
+	}
 	e.Repo, e.Key, e.Name, e.Desired, e.Branch, e.BaseRef, e.Request = ch.Repo, ch.Key, ch.Name, ch.Desired, ch.Branch, ch.BaseRef, ch.Request
+	e.DeleteBranch, e.Status = ch.DeleteBranch, ch.Status
 	return e
 }
 
@@ -328,7 +338,9 @@ func (c *Commands) list(client forge.Client, t commandTask, mine map[string]stor
 	for _, n := range names {
 		e := mine[n]
 		branch := codeSpan(e.Branch)
-		if e.Status == store.Applied || e.Desired == store.Retired && !e.DeleteBranch {
+		// Link only a branch that exists: applied, or kept on retire after
+		// it was made once.
+		if e.Status == store.Applied || e.Desired == store.Retired && !e.DeleteBranch && e.Applied > 0 {
 			branch = fmt.Sprintf("[%s](%s)", branch, client.BranchURL(t.Repo.Path, e.Branch))
 		}
 		base := codeSpan(short(e.BaseSHA))

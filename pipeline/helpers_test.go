@@ -87,6 +87,25 @@ type fakeForge struct {
 	creates []fakeCall
 	edits   []fakeCall
 	failing error // returned by CreateComment and EditComment when set
+
+	// For commands: Access answers access[login] (Write when absent) or
+	// accessErr; PullHead answers heads[number] (not found when absent);
+	// React fails with reactErr. log names every call of these and of
+	// CreateComment in order ("react eyes", "access bob", "head 7",
+	// "comment"); reactions records the reactions added.
+	access    map[string]forge.Access
+	accessErr error
+	heads     map[int][2]string // number -> branch, sha
+	reactErr  error
+	log       []string
+	reactions []fakeReaction
+}
+
+type fakeReaction struct {
+	Repo      string
+	Thread    event.Thread
+	CommentID int64
+	Reaction  string
 }
 
 type fakeCall struct {
@@ -111,8 +130,14 @@ func (f *fakeForge) ResolveRef(_ context.Context, repo, ref string) (string, err
 
 func (f *fakeForge) DefaultBranch(context.Context, string) (string, error) { return "main", nil }
 
-func (f *fakeForge) PullHead(context.Context, string, int) (string, string, error) {
-	return "", "", forge.ErrNotFound
+func (f *fakeForge) PullHead(_ context.Context, repo string, number int) (string, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, fmt.Sprintf("head %d", number))
+	if h, ok := f.heads[number]; ok {
+		return h[0], h[1], nil
+	}
+	return "", "", fmt.Errorf("fake forge: %s has no request #%d: %w", repo, number, forge.ErrNotFound)
 }
 
 func (f *fakeForge) ReadFile(context.Context, string, string, string) ([]byte, error) {
@@ -130,6 +155,7 @@ func (f *fakeForge) CreateComment(_ context.Context, repo string, th event.Threa
 	if f.failing != nil {
 		return forge.Comment{}, f.failing
 	}
+	f.log = append(f.log, "comment")
 	f.nextID++
 	c := forge.Comment{ID: f.nextID, Note: fmt.Sprintf("note-%d", f.nextID), URL: fmt.Sprintf("https://forge.test/%s/comments/%d", repo, f.nextID)}
 	f.creates = append(f.creates, fakeCall{Repo: repo, Thread: th, Comment: c, Body: body})
@@ -146,11 +172,29 @@ func (f *fakeForge) EditComment(_ context.Context, repo string, th event.Thread,
 	return nil
 }
 
-func (f *fakeForge) Access(context.Context, string, event.Actor) (forge.Access, error) {
+func (f *fakeForge) Access(_ context.Context, _ string, user event.Actor) (forge.Access, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, "access "+user.Login)
+	if f.accessErr != nil {
+		return forge.NoAccess, f.accessErr
+	}
+	if a, ok := f.access[user.Login]; ok {
+		return a, nil
+	}
 	return forge.Write, nil
 }
 
-func (f *fakeForge) React(context.Context, string, event.Thread, int64, string) error { return nil }
+func (f *fakeForge) React(_ context.Context, repo string, th event.Thread, commentID int64, reaction string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, "react "+reaction)
+	if f.reactErr != nil {
+		return f.reactErr
+	}
+	f.reactions = append(f.reactions, fakeReaction{Repo: repo, Thread: th, CommentID: commentID, Reaction: reaction})
+	return nil
+}
 
 func (f *fakeForge) BranchURL(repo, branch string) string {
 	return "https://forge.test/" + repo + "/tree/" + branch
@@ -158,6 +202,15 @@ func (f *fakeForge) BranchURL(repo, branch string) string {
 
 func (f *fakeForge) CommitURL(repo, sha string) string {
 	return "https://forge.test/" + repo + "/commit/" + sha
+}
+
+// calledLog returns the calls logged so far and forgets them.
+func (f *fakeForge) calledLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.log
+	f.log = nil
+	return out
 }
 
 func (f *fakeForge) calls() (creates, edits []fakeCall) {

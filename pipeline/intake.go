@@ -27,6 +27,8 @@ type Intake struct {
 	// Allow says which repositories expbot serves; outside it expbot does
 	// nothing and says nothing. Nil allows every repository.
 	Allow interface{ Allows(host, path string) bool }
+	// Sweep says which pushed tags start sweeps.
+	Sweep SweepConfig
 }
 
 // Record implements handlers.Recorder.
@@ -47,6 +49,11 @@ func (in *Intake) Record(ctx context.Context, d handlers.Delivery) (handlers.Out
 			return handlers.Ignored, nil
 		}
 		return in.recordPull(ctx, d, p)
+	case *event.TagPush:
+		if !in.allowed(p.Repo) {
+			return handlers.Ignored, nil
+		}
+		return in.recordTag(ctx, d, p)
 	default:
 		return handlers.Ignored, nil
 	}

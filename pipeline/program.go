@@ -123,7 +123,7 @@ func githubProgram(ctx *pulumi.Context, pc ProviderConfig, repo store.RepoKey, b
 			CommitAuthor:      pulumi.StringPtr(b.Author),
 			CommitEmail:       pulumi.StringPtr(b.Email),
 			OverwriteOnCreate: pulumi.BoolPtr(true),
-		}, append(opts, pulumi.DeleteBeforeReplace(true))...); err != nil {
+		}, append(opts, fileOptions()...)...); err != nil {
 			return fmt.Errorf("variant file on %s: %w", b.Branch, err)
 		}
 	}
@@ -159,11 +159,22 @@ func gitlabProgram(ctx *pulumi.Context, pc ProviderConfig, repo store.RepoKey, b
 			AuthorName:        pulumi.StringPtr(b.Author),
 			AuthorEmail:       pulumi.StringPtr(b.Email),
 			OverwriteOnCreate: pulumi.BoolPtr(true),
-		}, opts...); err != nil {
+		}, append(opts, fileOptions()...)...); err != nil {
 			return fmt.Errorf("variant file on %s: %w", b.Branch, err)
 		}
 	}
 	return nil
+}
+
+// fileOptions make a new base replace the variant file, deleted before its
+// branch is: updating it in place would write to a branch that was just
+// recreated without it. The commit message names the base and nothing that
+// changes otherwise, so only a new base triggers it.
+func fileOptions() []pulumi.ResourceOption {
+	return []pulumi.ResourceOption{
+		pulumi.DeleteBeforeReplace(true),
+		pulumi.ReplaceOnChanges([]string{"commitMessage"}),
+	}
 }
 
 // resourcePrefix starts the names of an experiment's resources, so engine

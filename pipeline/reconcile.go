@@ -133,6 +133,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 		return r.finish(ctx, run, "succeeded", "nothing to change", nil)
 	}
 
+	r.reportShared(ctx, touched)
+
 	var res upResult
 	var upErr error
 	if needUp { // retiring with "keep" alone changes nothing on the forge
@@ -177,6 +179,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 		}
 		r.outcome(ctx, e, store.Applied, summary, e.BaseSHA)
 	}
+	r.reportShared(ctx, touched)
 	outcome := "succeeded"
 	if upErr != nil {
 		outcome = "failed"
@@ -203,9 +206,27 @@ func (r *Reconciler) outcome(ctx context.Context, e store.Experiment, s store.St
 		r.Log.Error().Err(err).Int64("experiment", e.ID).Msg("record outcome")
 		return
 	}
-	if r.Reporter != nil {
+	if r.Reporter != nil && e.Thread.Kind != event.CommitThread {
 		if err := r.Reporter.Report(ctx, e.ID); err != nil {
 			r.Log.Warn().Err(err).Int64("experiment", e.ID).Msg("update status comment")
+		}
+	}
+}
+
+// reportShared brings each sweep's single comment up to date once, rather
+// than once per experiment of the sweep.
+func (r *Reconciler) reportShared(ctx context.Context, exps []store.Experiment) {
+	if r.Reporter == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, e := range exps {
+		if e.Thread.Kind != event.CommitThread || seen[e.Thread.SHA] {
+			continue
+		}
+		seen[e.Thread.SHA] = true
+		if err := r.Reporter.Report(ctx, e.ID); err != nil {
+			r.Log.Warn().Err(err).Int64("experiment", e.ID).Msg("update sweep comment")
 		}
 	}
 }
@@ -313,7 +334,7 @@ func (r *Reconciler) branchSpec(e store.Experiment) (BranchSpec, error) {
 		BaseSHA:  e.BaseSHA,
 		FilePath: r.Variant.Path,
 		Content:  string(content),
-		Message:  fmt.Sprintf("expbot: experiment %s (%s)", e.Name, e.SourceURL),
+		Message:  fmt.Sprintf("expbot: experiment %s from %s", e.Name, short(e.BaseSHA)),
 		Author:   r.Variant.AuthorName,
 		Email:    r.Variant.AuthorEmail,
 	}, nil

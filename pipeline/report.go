@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/expbot/expbot/internal/event"
@@ -21,26 +22,31 @@ type Reporter struct {
 	Store  store.Store
 	Forges map[event.Forge]forge.Client
 	locks  keyedLocks
+
+	// last is the body each shared comment was last given: a sweep's many
+	// reports mostly render the same text, and an edit costs an API call.
+	mu   sync.Mutex
+	last map[int64]string
+}
+
+func (r *Reporter) unchanged(id int64, body string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last[id] == body
+}
+
+func (r *Reporter) remember(id int64, body string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil {
+		r.last = map[int64]string{}
+	}
+	r.last[id] = body
 }
 
 // Report brings the status comment of an experiment up to date with the
 // store: it posts the comment the first time and edits it afterwards.
 func (r *Reporter) Report(ctx context.Context, id int64) error {
-	// One writer per experiment, or a race could post two comments.
-	var unlock func()
-	for {
-		var ok bool
-		if unlock, ok = r.locks.tryLock(id); ok {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-waitTick():
-		}
-	}
-	defer unlock()
-
 	e, err := r.Store.Experiment(ctx, id)
 	if err != nil {
 		return fmt.Errorf("load experiment %d: %w", id, err)
@@ -48,6 +54,19 @@ func (r *Reporter) Report(ctx context.Context, id int64) error {
 	c, ok := r.Forges[e.Repo.Forge]
 	if !ok {
 		return store.Permanent(fmt.Errorf("forge %s is not configured", e.Repo.Forge))
+	}
+	if e.Thread.Kind == event.CommitThread {
+		return r.reportSweep(ctx, c, e)
+	}
+	// One writer per experiment, or a race could post two comments; the
+	// experiment is read again under the lock.
+	unlock, err := r.lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if e, err = r.Store.Experiment(ctx, id); err != nil {
+		return fmt.Errorf("load experiment %d: %w", id, err)
 	}
 	body := RenderStatus(e, c)
 	if e.CommentID == 0 {
@@ -158,5 +177,16 @@ func short(sha string) string {
 	return sha
 }
 
-// waitTick paces the wait for another writer of the same comment.
-func waitTick() <-chan time.Time { return time.After(20 * time.Millisecond) }
+// lock waits for the comment lock of key.
+func (r *Reporter) lock(ctx context.Context, key ...any) (func(), error) {
+	for {
+		if unlock, ok := r.locks.tryLock(key...); ok {
+			return unlock, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -115,14 +115,19 @@ func (s *Server) wire(backend string) error {
 		Passphrase: cfg.Pulumi.Passphrase.Reveal(),
 		WorkRoot:   filepath.Join(cfg.DataDir, "pulumi", "work"),
 	}, pipeline.VariantFile{Path: cfg.VariantFile}, pm, s.log)
+	sweepCfg := pipeline.SweepConfig{TagPattern: cfg.TagPattern, File: cfg.SweepFile, Limit: cfg.SweepLimit, DeleteOnRetire: deleteOnRetire}
+	sweeps := &pipeline.Sweeps{Store: s.store, Forges: clients, Cfg: sweepCfg, Log: s.log}
 	rank, _ := config.AccessRank(cfg.CommandAccess) // validated with the configuration
 	cmds := &pipeline.Commands{Store: s.store, Forges: clients, Reconciler: rec, Log: s.log, Cfg: pipeline.CommandConfig{
 		MinAccess: forge.Access(rank), BranchTemplate: cfg.PullTemplate, DeleteOnRetire: deleteOnRetire,
 	}}
 	s.hooks = store.Handlers{Reconcile: rec.Reconcile, Report: rep.Report, Workers: cfg.Workers,
 		Task: func(ctx context.Context, kind string, payload json.RawMessage) error {
-			if kind == pipeline.TaskCommand {
+			switch kind {
+			case pipeline.TaskCommand:
 				return cmds.Run(ctx, payload)
+			case pipeline.TaskSweep:
+				return sweeps.Run(ctx, payload)
 			}
 			return store.Permanent(fmt.Errorf("unknown task kind %q", kind))
 		}}
@@ -131,7 +136,7 @@ func (s *Server) wire(backend string) error {
 	if err != nil {
 		return fmt.Errorf("allow: %w", err)
 	}
-	intake := &pipeline.Intake{Store: s.store, Allow: allowList, Cfg: pipeline.IntakeConfig{
+	intake := &pipeline.Intake{Store: s.store, Allow: allowList, Sweep: sweepCfg, Cfg: pipeline.IntakeConfig{
 		Label: cfg.Label, BranchTemplate: cfg.BranchTemplate, DeleteOnRetire: deleteOnRetire,
 	}}
 	hm := handlers.NewMetrics(reg)

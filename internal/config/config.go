@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -64,6 +65,9 @@ type Config struct {
 	PullTemplate   string        `yaml:"pull_branch_template"`
 	CommandAccess  string        `yaml:"command_access"` // read, triage, write, maintain, admin (GitLab: guest ... owner)
 	Allow          []string      `yaml:"allow"`          // host/owner/repo globs, "!" excludes; empty = all
+	TagPattern     string        `yaml:"tag_pattern"`    // tags that start a sweep (glob)
+	SweepFile      string        `yaml:"sweep_file"`     // read at the tagged commit
+	SweepLimit     int           `yaml:"sweep_limit"`    // most combinations one sweep may make
 	VariantFile    string        `yaml:"variant_file"`
 	Retire         string        `yaml:"retire"` // keep | delete
 	Workers        int           `yaml:"workers"`
@@ -118,6 +122,9 @@ func Defaults() Config {
 		BranchTemplate: spec.DefaultBranchTemplate,
 		PullTemplate:   "exp/mr-{number}-{name}",
 		CommandAccess:  "write",
+		TagPattern:     "sweep-*",
+		SweepFile:      ".expbot/sweep.yaml",
+		SweepLimit:     64,
 		VariantFile:    "experiment.yaml",
 		Retire:         "keep",
 		Workers:        4,
@@ -286,6 +293,12 @@ func (c *Config) Validate() error {
 	if _, ok := AccessRank(c.CommandAccess); !ok {
 		errs = append(errs, fmt.Errorf("command_access %q must be one of read, triage, write, maintain, admin (or guest, reporter, developer, maintainer, owner)", c.CommandAccess))
 	}
+	if _, err := path.Match(c.TagPattern, ""); err != nil || c.TagPattern == "" {
+		errs = append(errs, fmt.Errorf("tag_pattern %q is not a valid glob", c.TagPattern))
+	}
+	if c.SweepFile == "" || c.SweepLimit <= 0 {
+		errs = append(errs, errors.New("sweep_file must be set and sweep_limit positive"))
+	}
 	if _, err := allow.Parse(c.Allow); err != nil {
 		errs = append(errs, fmt.Errorf("allow: %w", err))
 	}
@@ -363,6 +376,9 @@ var options = []option{
 	{"pull_branch_template", "EXPBOT_PULL_BRANCH_TEMPLATE", "pull-branch-template", "branch name template for /experiment commands", str(func(c *Config) *string { return &c.PullTemplate })},
 	{"command_access", "EXPBOT_COMMAND_ACCESS", "command-access", "least access for /experiment commands that change or preview", str(func(c *Config) *string { return &c.CommandAccess })},
 	{"allow", "EXPBOT_ALLOW", "allow", "repositories served: comma-separated host/owner/repo globs, ! excludes", func(c *Config, v string) error { c.Allow = splitList(v); return nil }},
+	{"tag_pattern", "EXPBOT_TAG_PATTERN", "tag-pattern", "glob of tag names that start a sweep", str(func(c *Config) *string { return &c.TagPattern })},
+	{"sweep_file", "EXPBOT_SWEEP_FILE", "sweep-file", "sweep definition read at the tagged commit", str(func(c *Config) *string { return &c.SweepFile })},
+	{"sweep_limit", "EXPBOT_SWEEP_LIMIT", "sweep-limit", "most combinations one sweep may make", integer(func(c *Config) *int { return &c.SweepLimit })},
 	{"variant_file", "EXPBOT_VARIANT_FILE", "variant-file", "path of the committed variant file", str(func(c *Config) *string { return &c.VariantFile })},
 	{"retire", "EXPBOT_RETIRE", "retire", "keep or delete a retired experiment's branch", str(func(c *Config) *string { return &c.Retire })},
 	{"workers", "EXPBOT_WORKERS", "workers", "jobs run at once", integer(func(c *Config) *int { return &c.Workers })},
