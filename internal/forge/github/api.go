@@ -45,7 +45,7 @@ func (c *Client) ResolveRef(ctx context.Context, repo, ref string) (string, erro
 		if err == nil {
 			return sha, nil
 		}
-		if classify(err) != notFound {
+		if classify(err) != forge.NotFound {
 			return "", c.fail(err, "resolve ref %q in %s", ref, repo)
 		}
 	}
@@ -55,7 +55,7 @@ func (c *Client) ResolveRef(ctx context.Context, repo, ref string) (string, erro
 		if err == nil {
 			return sha, nil
 		}
-		if classify(err) != notFound {
+		if classify(err) != forge.NotFound {
 			return "", c.fail(err, "resolve ref %q in %s", ref, repo)
 		}
 	}
@@ -253,7 +253,7 @@ func (c *Client) Access(ctx context.Context, repo string, user event.Actor) (for
 	}
 	var p permission
 	if _, err := c.api.Do(ctx, req, &p); err != nil {
-		if classify(err) == notFound {
+		if classify(err) == forge.NotFound {
 			return forge.NoAccess, nil
 		}
 		return forge.NoAccess, c.fail(err, "access of %s to %s", user.Login, repo)

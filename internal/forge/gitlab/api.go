@@ -176,7 +176,7 @@ func (c *Client) Access(ctx context.Context, repo string, user event.Actor) (for
 	}
 	m, _, err := c.api.ProjectMembers.GetInheritedProjectMember(repo, int(id), gl.WithContext(ctx))
 	if err != nil {
-		if classify(err) == notFound {
+		if classify(err) == forge.NotFound {
 			return forge.NoAccess, nil
 		}
 		return forge.NoAccess, c.fail(err, "access of user %d (%q) to %s", id, user.Login, repo)
@@ -246,7 +246,7 @@ func (c *Client) React(ctx context.Context, repo string, th event.Thread, commen
 	if err == nil {
 		return nil
 	}
-	if classify(err) == notFound {
+	if classify(err) == forge.NotFound {
 		// GitLab answers a repeated award with 404 ("has already been
 		// taken"); a retried job must not fail on its own earlier reaction.
 		if ok, lerr := c.awarded(ctx, repo, th, id, name); lerr == nil && ok {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	gl "github.com/xanzy/go-gitlab"
 
@@ -19,7 +18,7 @@ import (
 
 // DefaultTimeout bounds every request when Config.HTTPClient sets none, so a
 // stalled forge cannot hold a reconcile job forever.
-const DefaultTimeout = 30 * time.Second
+const DefaultTimeout = forge.DefaultTimeout
 
 const (
 	publicAPI  = "https://gitlab.com/api/v4/"
@@ -56,14 +55,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("gitlab: token is required")
 	}
-	hc := &http.Client{Timeout: DefaultTimeout}
-	if cfg.HTTPClient != nil {
-		c := *cfg.HTTPClient // a copy: the caller's client stays as it was
-		if c.Timeout == 0 {
-			c.Timeout = DefaultTimeout
-		}
-		hc = &c
-	}
+	hc := forge.HTTPClient(cfg.HTTPClient) // a copy: the caller's client stays as it was
 	apiURL := publicAPI
 	if cfg.APIURL != "" {
 		u, err := parseBase("API URL", cfg.APIURL)
@@ -98,25 +90,12 @@ func New(cfg Config) (*Client, error) {
 	return &Client{api: api, web: wu.String(), token: cfg.Token}, nil
 }
 
-// parseBase accepts an absolute http(s) URL without credentials (a token in
-// a URL would end up in every error message) and adds a trailing slash.
+// parseBase checks a configured base URL with forge.CheckURL (which adds the
+// trailing slash) and puts the package name before its errors.
 func parseBase(what, s string) (*url.URL, error) {
-	u, err := url.Parse(s)
+	u, err := forge.CheckURL(what, s)
 	if err != nil {
-		return nil, fmt.Errorf("gitlab: %s: %w", what, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("gitlab: %s %q must be an absolute http(s) URL", what, s)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("gitlab: %s must not contain credentials", what)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("gitlab: %s must not have a query or fragment", what)
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-		u.RawPath = ""
+		return nil, fmt.Errorf("gitlab: %w", err)
 	}
 	return u, nil
 }

@@ -1,94 +1,36 @@
 package gitlab
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"net/url"
-	"strings"
 
 	gl "github.com/xanzy/go-gitlab"
 
 	"github.com/expbot/expbot/internal/forge"
 )
 
-// kind is how the pipeline should treat a failed call.
-type kind int
-
-const (
-	permanent kind = iota
-	notFound
-	transient
-)
-
-// classify reads go-gitlab's errors: a bare ErrNotFound for every 404, an
-// *ErrorResponse with the response for other statuses, and transport errors
-// as they come from net/http.
-func classify(err error) kind {
-	var (
-		resp *gl.ErrorResponse
-		uerr *url.Error
-		nerr net.Error
-	)
-	switch {
-	case errors.Is(err, context.Canceled):
-		return permanent // the caller gave up; retrying is its decision
-	case errors.Is(err, context.DeadlineExceeded):
-		return transient
-	case errors.Is(err, gl.ErrNotFound):
-		return notFound
-	case errors.As(err, &resp) && resp.Response != nil:
-		return classifyStatus(resp.Response)
-	case errors.As(err, &uerr), errors.As(err, &nerr):
-		return transient // connection refused or reset, TLS, timeouts
-	}
-	return permanent
+// classify reads go-gitlab's errors: a bare ErrNotFound for every 404 and an
+// *ErrorResponse with the response for other statuses; forge.Classify
+// handles context and transport errors (as they come from net/http) around
+// them.
+func classify(err error) forge.ErrorKind {
+	return forge.Classify(err, classifySDK)
 }
 
-func classifyStatus(r *http.Response) kind {
-	switch code := r.StatusCode; {
-	case code == http.StatusNotFound:
-		return notFound
-	case code == http.StatusTooManyRequests, code == http.StatusRequestTimeout, code >= 500:
-		return transient
+func classifySDK(err error) (forge.ErrorKind, bool) {
+	var resp *gl.ErrorResponse
+	switch {
+	case errors.Is(err, gl.ErrNotFound):
+		return forge.NotFound, true
+	case errors.As(err, &resp) && resp.Response != nil:
+		return forge.StatusKind(resp.Response.StatusCode), true
 	}
-	return permanent
+	return forge.Permanent, false
 }
 
 // fail wraps err with what was being done: ErrNotFound for 404s,
 // *forge.TransientError for failures worth retrying. The token never
 // appears in the message, whatever the server echoed back.
 func (c *Client) fail(err error, format string, args ...any) error {
-	k := classify(err)
-	what := "gitlab: " + fmt.Sprintf(format, args...)
-	var out error
-	if k == notFound {
-		out = fmt.Errorf("%s: %w (%w)", what, forge.ErrNotFound, err)
-	} else {
-		out = fmt.Errorf("%s: %w", what, err)
-	}
-	out = redact(out, c.token)
-	if k == transient {
-		out = &forge.TransientError{Err: out}
-	}
-	return out
-}
-
-// redacted hides a secret in the message while keeping the chain for
-// errors.Is and errors.As.
-type redacted struct {
-	msg string
-	err error
-}
-
-func (e *redacted) Error() string { return e.msg }
-func (e *redacted) Unwrap() error { return e.err }
-
-func redact(err error, secret string) error {
-	if secret == "" || !strings.Contains(err.Error(), secret) {
-		return err
-	}
-	return &redacted{msg: strings.ReplaceAll(err.Error(), secret, "[REDACTED]"), err: err}
+	return forge.Fail(err, classify(err), c.token, "gitlab: "+fmt.Sprintf(format, args...))
 }
