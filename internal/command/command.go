@@ -119,13 +119,13 @@ func (p *parser) add(line int, format string, args ...any) {
 // Parse reads the /experiment commands of a comment body. See the package
 // documentation for the grammar and Usage for what people are told.
 func Parse(body string) Result {
-	p := &parser{lines: splitLines(body)}
+	p := &parser{lines: spec.SplitLines(body)}
 	inComment := false
 	for i := 0; i < len(p.lines); i++ {
 		line := p.lines[i]
 		if !inComment {
-			if f, ok := openingFence(line); ok {
-				end := f.closeLine(p.lines, i+1)
+			if f, ok := spec.OpeningFence(line); ok {
+				end := f.CloseLine(p.lines, i+1)
 				if end < 0 {
 					break // an unclosed block runs to the end
 				}
@@ -133,7 +133,7 @@ func Parse(body string) Result {
 				continue
 			}
 		}
-		text, open := visible(line, inComment)
+		text, open := spec.VisibleText(line, inComment)
 		inComment = open
 		if isQuote(text) {
 			continue
@@ -145,7 +145,7 @@ func Parse(body string) Result {
 		}
 		if first != Word {
 			if strings.HasPrefix(first, "/") && suggest(first, []string{Word}) != "" {
-				p.add(i+1, "%s is not a command%s", code(first), didYouMean(first, []string{Word}))
+				p.add(i+1, "%s is not a command%s", spec.Code(first), didYouMean(first, []string{Word}))
 			}
 			continue
 		}
@@ -177,11 +177,11 @@ func (p *parser) command(i int, rest string, commentOpen bool) int {
 	}
 	toks, unclosed := tokenize(rest)
 	if unclosed != 0 {
-		p.add(ln, "a quote %s is not closed; close it, or put a value holding it in the other kind of quotes", code(string(unclosed)))
+		p.add(ln, "a quote %s is not closed; close it, or put a value holding it in the other kind of quotes", spec.Code(string(unclosed)))
 		return i
 	}
 	if len(toks) == 0 {
-		p.add(ln, "%s needs a subcommand: `new`, `update`, `delete`, `list`, `preview` or `help`", code(Word))
+		p.add(ln, "%s needs a subcommand: `new`, `update`, `delete`, `list`, `preview` or `help`", spec.Code(Word))
 		return i
 	}
 	verb, args := toks[0].text, toks[1:]
@@ -196,10 +196,10 @@ func (p *parser) command(i int, rest string, commentOpen bool) int {
 		switch verb {
 		case "new", "update", "delete":
 		case "list", "help", "preview":
-			p.add(ln, "`preview` works with `new`, `update` and `delete`, not %s", code(verb))
+			p.add(ln, "`preview` works with `new`, `update` and `delete`, not %s", spec.Code(verb))
 			return i
 		default:
-			p.add(ln, "unknown subcommand %s after `preview`%s", code(verb), didYouMean(verb, previewable))
+			p.add(ln, "unknown subcommand %s after `preview`%s", spec.Code(verb), didYouMean(verb, previewable))
 			return i
 		}
 	}
@@ -210,7 +210,7 @@ func (p *parser) command(i int, rest string, commentOpen bool) int {
 		return i
 	case "list":
 		if len(args) > 0 {
-			p.add(ln, "`list` takes nothing after it, but there is %s", code(args[0].text))
+			p.add(ln, "`list` takes nothing after it, but there is %s", spec.Code(args[0].text))
 			return i
 		}
 		p.cmds = append(p.cmds, Command{Verb: List, Line: ln})
@@ -218,7 +218,7 @@ func (p *parser) command(i int, rest string, commentOpen bool) int {
 	case "new", "update", "delete":
 		return p.named(i, Verb(verb), preview, args, commentOpen)
 	}
-	p.add(ln, "unknown subcommand %s%s", code(verb), didYouMean(verb, verbs))
+	p.add(ln, "unknown subcommand %s%s", spec.Code(verb), didYouMean(verb, verbs))
 	return i
 }
 
@@ -228,14 +228,14 @@ func (p *parser) named(i int, verb Verb, preview bool, args []token, commentOpen
 	ln := i + 1
 	before := len(p.problems)
 	if len(args) == 0 || args[0].isPair() || strings.HasPrefix(args[0].text, "-") {
-		p.add(ln, "%s needs the name of the experiment first, for example %s", code(string(verb)), code(example(verb)))
+		p.add(ln, "%s needs the name of the experiment first, for example %s", spec.Code(string(verb)), spec.Code(example(verb)))
 		return i
 	}
 	cmd := Command{Verb: verb, Preview: preview, Name: args[0].text, Line: ln}
 	if err := spec.ValidName(cmd.Name); err != nil {
-		msg := fmt.Sprintf("the name %s is not allowed: %v", code(cmd.Name), err)
-		if s := suggestName(cmd.Name); s != "" && s != cmd.Name {
-			msg += "; for example " + code(s)
+		msg := fmt.Sprintf("the name %s is not allowed: %v", spec.Code(cmd.Name), err)
+		if s := spec.SuggestName(cmd.Name); s != "" && s != cmd.Name {
+			msg += "; for example " + spec.Code(s)
 		}
 		p.add(ln, "%s", msg)
 	}
@@ -247,25 +247,25 @@ func (p *parser) named(i int, verb Verb, preview bool, args []token, commentOpen
 			case t.text == deleteBranchFlag && verb == Delete:
 				cmd.DeleteBranch = true
 			case t.text == deleteBranchFlag:
-				p.add(ln, "%s goes only with `delete`", code(deleteBranchFlag))
+				p.add(ln, "%s goes only with `delete`", spec.Code(deleteBranchFlag))
 			case verb == Delete:
-				p.add(ln, "unknown option %s%s", code(t.text), didYouMean(t.text, []string{deleteBranchFlag}))
+				p.add(ln, "unknown option %s%s", spec.Code(t.text), didYouMean(t.text, []string{deleteBranchFlag}))
 			default:
-				p.add(ln, "unknown option %s; %s takes `key=value` parameters", code(t.text), code(string(verb)))
+				p.add(ln, "unknown option %s; %s takes `key=value` parameters", spec.Code(t.text), spec.Code(string(verb)))
 			}
 		case t.isPair() && verb == Delete:
-			p.add(ln, "`delete` takes no parameters, but there is %s", code(t.text))
+			p.add(ln, "`delete` takes no parameters, but there is %s", spec.Code(t.text))
 		case t.isPair():
 			kv = append(kv, t)
 		default:
-			p.add(ln, "unexpected %s after the name; parameters are written %s%s", code(t.text), code("key=value"), curlyHint(t.text))
+			p.add(ln, "unexpected %s after the name; parameters are written %s%s", spec.Code(t.text), spec.Code("key=value"), curlyHint(t.text))
 		}
 	}
 	end := i
 	// delete takes no block: one after it is an ordinary code block.
 	var (
 		open     int
-		f        fence
+		f        spec.Fence
 		hasBlock bool
 	)
 	if verb != Delete {
@@ -273,7 +273,7 @@ func (p *parser) named(i int, verb Verb, preview bool, args []token, commentOpen
 	}
 	switch {
 	case hasBlock:
-		end = f.closeLine(p.lines, open+1)
+		end = f.CloseLine(p.lines, open+1)
 		if end < 0 {
 			end = len(p.lines) - 1
 		}
@@ -301,28 +301,28 @@ func (p *parser) named(i int, verb Verb, preview bool, args []token, commentOpen
 // index i: the first line after it that is not blank opens a ```yaml
 // block. A block without a language there is a forgotten "yaml", reported
 // rather than silently ignored with the parameters it holds.
-func (p *parser) blockAfter(i int, commentOpen bool) (int, fence, bool) {
+func (p *parser) blockAfter(i int, commentOpen bool) (int, spec.Fence, bool) {
 	if commentOpen {
-		return 0, fence{}, false // what follows is hidden
+		return 0, spec.Fence{}, false // what follows is hidden
 	}
 	j := i + 1
 	for j < len(p.lines) && isBlank(p.lines[j]) {
 		j++
 	}
 	if j == len(p.lines) {
-		return 0, fence{}, false
+		return 0, spec.Fence{}, false
 	}
-	f, ok := openingFence(p.lines[j])
+	f, ok := spec.OpeningFence(p.lines[j])
 	switch {
 	case !ok:
-		return 0, fence{}, false
-	case f.isYAML():
+		return 0, spec.Fence{}, false
+	case f.IsYAML():
 		return j, f, true
-	case f.lang() == "":
+	case f.Lang() == "":
 		p.add(j+1, "the code block after the command on line %d has no language, so it is not read; "+
 			"start it with ```` ```yaml ```` instead of ```` ``` ````", i+1)
 	}
-	return 0, fence{}, false
+	return 0, spec.Fence{}, false
 }
 
 // example is a short correct command for a verb, for messages.
@@ -343,30 +343,4 @@ func curlyHint(s string) string {
 		return "; use straight quotes (`\"` or `'`) to group words, not typographic ones"
 	}
 	return ""
-}
-
-// suggestName turns a refused name into an allowed one when that is easy:
-// lowercase it, turn runs of other characters into "-", trim, shorten. It
-// mirrors spec's (unexported) suggestion so that both say the same.
-func suggestName(name string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(name) {
-		if r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
-			b.WriteRune(r)
-			dash = false
-		} else if !dash && b.Len() > 0 {
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	s := b.String()
-	if len(s) > spec.MaxNameLen {
-		s = s[:spec.MaxNameLen]
-	}
-	s = strings.Trim(s, "-_")
-	if spec.ValidName(s) != nil {
-		return ""
-	}
-	return s
 }

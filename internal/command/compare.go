@@ -111,13 +111,13 @@ func ParamsComparison(names []string, params []map[string]any) string {
 // spec.MarkdownTable does: text holding "|" or "\" is already Go-quoted
 // there, so escaping "|" as "\|" cannot pair with a backslash of the text.
 func valueCell(s string) string {
-	return codeSpan(strings.ReplaceAll(cut(s), "|", `\|`))
+	return spec.CodeSpan(strings.ReplaceAll(cut(s), "|", `\|`))
 }
 
 // textCell shows a key or a name, which no one has quoted yet: text that is
 // empty, unprintable, padded or holding "|" or "\" is Go-quoted first.
 func textCell(s string) string {
-	if s == "" || s != strings.TrimSpace(s) || !printable(s) || strings.ContainsAny(s, `|\`) {
+	if s == "" || s != strings.TrimSpace(s) || !spec.Printable(s) || strings.ContainsAny(s, `|\`) {
 		s = strconv.Quote(s)
 	}
 	return valueCell(s)

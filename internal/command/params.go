@@ -47,7 +47,7 @@ func pairs(toks []token, name string, line int, add func(int, string, ...any)) (
 	for _, t := range toks {
 		k, v := t.key(), t.value()
 		if len(v) > MaxValueBytes {
-			add(line, "the value of %s is %d bytes long; the limit is %d", code(k), len(v), MaxValueBytes)
+			add(line, "the value of %s is %d bytes long; the limit is %d", spec.Code(k), len(v), MaxValueBytes)
 			ok = false
 			continue
 		}
@@ -60,7 +60,7 @@ func pairs(toks []token, name string, line int, add func(int, string, ...any)) (
 				add(line, "`base` is empty; name a branch, tag or commit, or leave `base` out for the default branch")
 				ok = false
 			case spec.ValidRefName(v) != nil && !spec.LooksLikeSHA(v):
-				add(line, "`base` %s is not a branch, tag or commit name: %v", code(v), spec.ValidRefName(v))
+				add(line, "`base` %s is not a branch, tag or commit name: %v", spec.Code(v), spec.ValidRefName(v))
 				ok = false
 			default:
 				base = v
@@ -69,7 +69,7 @@ func pairs(toks []token, name string, line int, add func(int, string, ...any)) (
 			continue
 		}
 		if why, reserved := notParams[k]; reserved {
-			add(line, "%s is not a parameter: %s", code(k), why)
+			add(line, "%s is not a parameter: %s", spec.Code(k), why)
 			ok = false
 			continue
 		}
@@ -80,7 +80,7 @@ func pairs(toks []token, name string, line int, add func(int, string, ...any)) (
 			continue
 		}
 		if seen[k] {
-			add(line, "parameter %s is given twice; keep one", code(k))
+			add(line, "parameter %s is given twice; keep one", spec.Code(k))
 			ok = false
 			continue
 		}
@@ -100,7 +100,7 @@ func pairs(toks []token, name string, line int, add func(int, string, ...any)) (
 		for i, seg := range p.key[:len(p.key)-1] {
 			prefix := strings.Join(p.key[:i+1], ".")
 			if leaves[prefix] {
-				add(line, "parameter %s cannot sit under %s, which is already a value; rename one", code(strings.Join(p.key, ".")), code(prefix))
+				add(line, "parameter %s cannot sit under %s, which is already a value; rename one", spec.Code(strings.Join(p.key, ".")), spec.Code(prefix))
 				ok = false
 				n = nil
 				break
@@ -113,7 +113,7 @@ func pairs(toks []token, name string, line int, add func(int, string, ...any)) (
 		full := strings.Join(p.key, ".")
 		last := p.key[len(p.key)-1]
 		if lookup(n, last) != nil {
-			add(line, "parameter %s has nested keys (such as %s), so it cannot also be a value; rename one", code(full), code(full+"."+firstKey(lookup(n, last))))
+			add(line, "parameter %s has nested keys (such as %s), so it cannot also be a value; rename one", spec.Code(full), spec.Code(full+"."+firstKey(lookup(n, last))))
 			ok = false
 			continue
 		}
@@ -130,7 +130,7 @@ func pairs(toks []token, name string, line int, add func(int, string, ...any)) (
 				add(line, "%s", p.Msg)
 			}
 		} else {
-			add(line, "the parameters cannot be read: %s", code(err.Error()))
+			add(line, "the parameters cannot be read: %s", spec.Code(err.Error()))
 		}
 		return nil, "", false
 	}
@@ -146,11 +146,11 @@ func badKey(k string, segs []string) string {
 		return "a `=` has no key before it; write `key=value`"
 	}
 	if len(segs) > spec.MaxParamDepth {
-		return fmt.Sprintf("parameter %s has more than %d dotted parts; parameters nest at most %d levels deep", code(k), spec.MaxParamDepth, spec.MaxParamDepth)
+		return fmt.Sprintf("parameter %s has more than %d dotted parts; parameters nest at most %d levels deep", spec.Code(k), spec.MaxParamDepth, spec.MaxParamDepth)
 	}
 	for _, s := range segs {
 		if !keySegment.MatchString(s) {
-			return fmt.Sprintf("parameter name %s is not allowed: each dotted part starts with a letter or `_`, then uses only letters, digits, `_` and `-`, at most 64 characters", code(k))
+			return fmt.Sprintf("parameter name %s is not allowed: each dotted part starts with a letter or `_`, then uses only letters, digits, `_` and `-`, at most 64 characters", spec.Code(k))
 		}
 	}
 	return ""
@@ -235,7 +235,7 @@ func viaSpec(name string, params *yaml.Node) (spec.Request, error) {
 // last line of the block (its closing fence, or the last line of the body
 // when it is never closed). Problems are reported at their line in the
 // comment.
-func block(lines []string, open, end int, f fence, name string, add func(int, string, ...any)) (spec.Request, bool) {
+func block(lines []string, open, end int, f spec.Fence, name string, add func(int, string, ...any)) (spec.Request, bool) {
 	// A body in which only the block is left, at its own lines, so that
 	// spec's line numbers are the comment's.
 	synth := make([]string, 0, end+3)
@@ -243,7 +243,7 @@ func block(lines []string, open, end int, f fence, name string, add func(int, st
 		synth = append(synth, "")
 	}
 	synth = append(synth, lines[open:end+1]...)
-	closed := end > open && f.closedBy(lines[end])
+	closed := end > open && f.ClosedBy(lines[end])
 	var content []string
 	if closed {
 		content = lines[open+1 : end]
@@ -252,13 +252,13 @@ func block(lines []string, open, end int, f fence, name string, add func(int, st
 		content = lines[open+1 : end+1]
 	}
 	hasName := false
-	if indent, inject := missingName(content, f.indent); inject {
+	if indent, inject := missingName(content, f.Indent); inject {
 		// Appended after the last line, so that no line moves.
 		synth = append(synth, strings.Repeat(" ", indent)+`name: "`+nameOrPlaceholder(name)+`"`)
 	} else {
 		hasName = true
 	}
-	synth = append(synth, strings.Repeat(string(f.char), f.length))
+	synth = append(synth, strings.Repeat(string(f.Char), f.Length))
 	req, err := spec.ParseIssueBody(strings.Join(synth, "\n"))
 	if err != nil {
 		var probs *spec.Problems
@@ -267,13 +267,13 @@ func block(lines []string, open, end int, f fence, name string, add func(int, st
 				add(min(max(p.Line, open+1), end+1), "%s", p.Msg)
 			}
 		} else {
-			add(open+1, "the ```` ```yaml ```` block cannot be read: %s", code(err.Error()))
+			add(open+1, "the ```` ```yaml ```` block cannot be read: %s", spec.Code(err.Error()))
 		}
 		return spec.Request{}, false
 	}
 	if hasName && req.Name != name && spec.ValidName(name) == nil {
 		add(open+1, "the ```` ```yaml ```` block names the experiment %s, but the command names it %s; "+
-			"leave `name` out of the block or make the two the same", code(req.Name), code(name))
+			"leave `name` out of the block or make the two the same", spec.Code(req.Name), spec.Code(name))
 		return spec.Request{}, false
 	}
 	req.Name = name

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -122,61 +121,6 @@ func helpReply(others bool) string {
 	return "`help` was asked for, so the other commands of this comment were not run.\n\n" + usage
 }
 
-// maxQuoted bounds how much of a person's text a message repeats.
-const maxQuoted = 60
-
-// code shows text from a comment inside a Markdown code span, so that it
-// renders literally: no markup, no HTML, no @mention pings, no #references.
-// Text that is empty, has invisible or control characters, or surrounding
-// spaces is shown Go-quoted, so that the person sees exactly what was read.
-// It mirrors spec's (unexported) helper so that replies look the same.
-func code(s string) string {
-	if utf8.RuneCountInString(s) > maxQuoted {
-		r := []rune(s)
-		s = string(r[:maxQuoted-1]) + "…"
-	}
-	if s == "" || s != strings.TrimSpace(s) || !printable(s) {
-		s = strconv.Quote(s)
-	}
-	return codeSpan(s)
-}
-
-// codeSpan wraps s in a code span whose backtick fence is longer than any
-// backtick run inside s (CommonMark's rule), padding with spaces when s
-// starts or ends with a backtick or a space, since renderers strip one space
-// on each side.
-func codeSpan(s string) string {
-	longest, run := 0, 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", longest+1)
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") ||
-		strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") {
-		s = " " + s + " "
-	}
-	return fence + s + fence
-}
-
-// printable reports whether s is valid UTF-8 made only of printable
-// characters (by strconv.IsPrint: no controls, no zero-width or bidi marks).
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if !strconv.IsPrint(r) {
-			return false
-		}
-	}
-	return true
-}
-
 // distance is the optimal-string-alignment (restricted Damerau–Levenshtein)
 // distance between a and b in runes: insertions, deletions, substitutions
 // and swaps of two neighbours each cost 1, so "nwe" is 1 from "new".
@@ -232,7 +176,7 @@ func suggest(word string, candidates []string) string {
 // didYouMean is a message suffix suggesting a known word, or "".
 func didYouMean(word string, candidates []string) string {
 	if s := suggest(word, candidates); s != "" {
-		return "; did you mean " + code(s) + "?"
+		return "; did you mean " + spec.Code(s) + "?"
 	}
 	return ""
 }

@@ -15,33 +15,37 @@ import "strings"
 //     it does on screen.
 // Block quotes ("> ```yaml") are not looked into: a quote is someone else's
 // text.
+//
+// SplitLines, OpeningFence, Fence and VisibleText are exported so that
+// internal/command reads the lines of a comment the same way.
 
-// splitLines splits body into lines, treating CRLF, LF and a lone CR as line
+// SplitLines splits body into lines, treating CRLF, LF and a lone CR as line
 // ends, as Markdown and YAML both do; line i of the result is line i+1 of the
 // body as the person sees it.
-func splitLines(body string) []string {
+func SplitLines(body string) []string {
 	body = strings.ReplaceAll(body, "\r\n", "\n")
 	body = strings.ReplaceAll(body, "\r", "\n")
 	return strings.Split(body, "\n")
 }
 
-// fence is the opening line of a fenced code block.
-type fence struct {
-	char   byte // '`' or '~'
-	length int  // at least 3
-	indent int  // spaces before the fence
-	info   string
+// Fence is the opening line of a fenced code block.
+type Fence struct {
+	Char   byte // '`' or '~'
+	Length int  // at least 3
+	Indent int  // spaces before the fence
+	Info   string
 }
 
-// openingFence parses line as the opening of a fenced code block.
-func openingFence(line string) (fence, bool) {
+// OpeningFence parses line as the opening of a fenced code block, with any
+// number of leading spaces (see the top of this file).
+func OpeningFence(line string) (Fence, bool) {
 	indent := 0
 	for indent < len(line) && line[indent] == ' ' {
 		indent++
 	}
 	rest := line[indent:]
 	if rest == "" || (rest[0] != '`' && rest[0] != '~') {
-		return fence{}, false
+		return Fence{}, false
 	}
 	c := rest[0]
 	n := 0
@@ -49,37 +53,54 @@ func openingFence(line string) (fence, bool) {
 		n++
 	}
 	if n < 3 {
-		return fence{}, false
+		return Fence{}, false
 	}
 	info := strings.Trim(rest[n:], " \t")
 	// CommonMark: a backtick fence's info string has no backticks, else
 	// the line is inline code, not a fence.
 	if c == '`' && strings.IndexByte(info, '`') >= 0 {
-		return fence{}, false
+		return Fence{}, false
 	}
-	return fence{char: c, length: n, indent: indent, info: info}, true
+	return Fence{Char: c, Length: n, Indent: indent, Info: info}, true
 }
 
-// closedBy reports whether line closes a block opened by f: the same fence
+// ClosedBy reports whether line closes a block opened by f: the same fence
 // character, at least as many, nothing but spaces or tabs after.
-func (f fence) closedBy(line string) bool {
+func (f Fence) ClosedBy(line string) bool {
 	s := strings.TrimLeft(line, " ")
 	n := 0
-	for n < len(s) && s[n] == f.char {
+	for n < len(s) && s[n] == f.Char {
 		n++
 	}
-	return n >= f.length && strings.Trim(s[n:], " \t") == ""
+	return n >= f.Length && strings.Trim(s[n:], " \t") == ""
 }
 
-// isYAML reports whether the info string's first word is yaml or yml, in
-// any case.
-func (f fence) isYAML() bool {
-	words := strings.Fields(f.info)
-	if len(words) == 0 {
-		return false
+// CloseLine returns the index of the line that closes f, searching from
+// lines[from], or -1 when the block runs to the end of the body (as an
+// unclosed block renders).
+func (f Fence) CloseLine(lines []string, from int) int {
+	for i := from; i < len(lines); i++ {
+		if f.ClosedBy(lines[i]) {
+			return i
+		}
 	}
-	lang := strings.ToLower(words[0])
-	return lang == "yaml" || lang == "yml"
+	return -1
+}
+
+// Lang is the first word of the info string, lowercased, or "".
+func (f Fence) Lang() string {
+	words := strings.Fields(f.Info)
+	if len(words) == 0 {
+		return ""
+	}
+	return strings.ToLower(words[0])
+}
+
+// IsYAML reports whether the info string's first word is yaml or yml, in
+// any case.
+func (f Fence) IsYAML() bool {
+	l := f.Lang()
+	return l == "yaml" || l == "yml"
 }
 
 // yamlBlock is one ```yaml block of the body.
@@ -105,7 +126,7 @@ func scanBody(lines []string) scan {
 	var (
 		res       scan
 		inComment bool
-		open      *fence
+		open      *Fence
 		cur       yamlBlock
 		content   []string
 	)
@@ -118,15 +139,15 @@ func scanBody(lines []string) scan {
 	for i, line := range lines {
 		ln := i + 1
 		if open != nil {
-			if open.closedBy(line) {
-				if open.isYAML() {
+			if open.ClosedBy(line) {
+				if open.IsYAML() {
 					finish(ln)
 				}
 				open = nil
 				continue
 			}
-			if open.isYAML() {
-				line = stripIndent(line, open.indent)
+			if open.IsYAML() {
+				line = stripIndent(line, open.Indent)
 				cur.size += len(line) + 1
 				if cur.size <= MaxBlockBytes+1 {
 					content = append(content, line)
@@ -135,24 +156,24 @@ func scanBody(lines []string) scan {
 			continue
 		}
 		if inComment {
-			if f, ok := openingFence(line); ok && f.isYAML() && res.commented == 0 {
+			if f, ok := OpeningFence(line); ok && f.IsYAML() && res.commented == 0 {
 				res.commented = ln
 			}
-			inComment = commentOpenAfter(line, true)
+			_, inComment = VisibleText(line, true)
 			continue
 		}
-		if f, ok := openingFence(line); ok {
+		if f, ok := OpeningFence(line); ok {
 			open = &f
-			if f.isYAML() {
+			if f.IsYAML() {
 				cur = yamlBlock{open: ln}
-			} else if f.info == "" && res.unlabelled == 0 {
+			} else if f.Info == "" && res.unlabelled == 0 {
 				res.unlabelled = ln
 			}
 			continue
 		}
-		inComment = commentOpenAfter(line, false)
+		_, inComment = VisibleText(line, false)
 	}
-	if open != nil && open.isYAML() {
+	if open != nil && open.IsYAML() {
 		// Unclosed: CommonMark runs the block to the end of the body, and
 		// that is how it renders, so it is read that way too.
 		finish(len(lines))
@@ -175,23 +196,28 @@ func stripIndent(line string, n int) string {
 	return line[i:]
 }
 
-// commentOpenAfter reports whether an HTML comment is open at the end of
-// line, given whether one was open at its start. "<!-->" and "<!--->" close
-// at once, as in HTML.
-func commentOpenAfter(line string, open bool) bool {
+// VisibleText returns the parts of line outside HTML comments, given
+// whether a comment is open at its start, and whether one is open at its
+// end. "<!-->" and "<!--->" close at once, as in HTML. A space stands for
+// each comment, so that "a<!-- -->b" stays two words, as it renders.
+func VisibleText(line string, open bool) (string, bool) {
+	var b strings.Builder
 	for {
 		if open {
 			i := strings.Index(line, "-->")
 			if i < 0 {
-				return true
+				return b.String(), true
 			}
 			line, open = line[i+3:], false
-		} else {
-			i := strings.Index(line, "<!--")
-			if i < 0 {
-				return false
-			}
-			line, open = line[i+2:], true
+			continue
 		}
+		i := strings.Index(line, "<!--")
+		if i < 0 {
+			b.WriteString(line)
+			return b.String(), false
+		}
+		b.WriteString(line[:i])
+		b.WriteByte(' ')
+		line, open = line[i+2:], true
 	}
 }

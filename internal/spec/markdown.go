@@ -89,7 +89,7 @@ func displayValue(v any) string {
 // characters that delimit lists and maps in the display, nor "|" or "\\"
 // (see MarkdownTable).
 func plainText(s string) bool {
-	if s == "" || !printable(s) || strings.ContainsAny(s, `,[]{}"|\`) {
+	if s == "" || !Printable(s) || strings.ContainsAny(s, `,[]{}"|\`) {
 		return false
 	}
 	out, err := yaml.Marshal(str(s))
@@ -136,5 +136,5 @@ func cell(s string) string {
 	if utf8.RuneCountInString(s) > maxCellRunes {
 		s = string([]rune(s)[:maxCellRunes-1]) + "…"
 	}
-	return codeSpan(strings.ReplaceAll(s, "|", `\|`))
+	return CodeSpan(strings.ReplaceAll(s, "|", `\|`))
 }

@@ -28,7 +28,7 @@ var paramKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
 // variant file: no anchors, aliases, tags or merge keys, no duplicate keys,
 // and problems reported at the line the person sees.
 type checker struct {
-	*collector
+	*Collector
 	offset int // body line of line 0 of the document
 }
 
@@ -40,7 +40,7 @@ func (c *checker) line(n *yaml.Node) int {
 }
 
 func (c *checker) at(n *yaml.Node, format string, args ...any) {
-	c.addf(c.line(n), format, args...)
+	c.Addf(c.line(n), format, args...)
 }
 
 // usable reports problems with YAML features the schema refuses and whether
@@ -52,13 +52,13 @@ func (c *checker) at(n *yaml.Node, format string, args ...any) {
 func (c *checker) usable(n *yaml.Node) bool {
 	switch {
 	case n.Kind == yaml.AliasNode:
-		c.at(n, "YAML aliases (%s) are not allowed; write the value out in full", code("*"+n.Value))
+		c.at(n, "YAML aliases (%s) are not allowed; write the value out in full", Code("*"+n.Value))
 		return false
 	case n.Anchor != "":
-		c.at(n, "YAML anchors (%s) are not allowed; write each value out in full", code("&"+n.Anchor))
+		c.at(n, "YAML anchors (%s) are not allowed; write each value out in full", Code("&"+n.Anchor))
 		return false
 	case n.Style&yaml.TaggedStyle != 0:
-		c.at(n, "YAML tags like %s are not allowed; write a plain value (quote it to make it text)", code(n.Tag))
+		c.at(n, "YAML tags like %s are not allowed; write a plain value (quote it to make it text)", Code(n.Tag))
 		return false
 	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!merge":
 		c.at(n, "YAML merge keys (`<<`) are not allowed; write the keys out in full (quote it, `\"<<\"`, if you mean the text)")
@@ -90,7 +90,7 @@ func (c *checker) pairs(n *yaml.Node, describe func(key string) string, f func(k
 			continue
 		}
 		if first, dup := seen[name]; dup {
-			c.at(k, "duplicate key %s (first on line %d); keep only one", code(describe(name)), first)
+			c.at(k, "duplicate key %s (first on line %d); keep only one", Code(describe(name)), first)
 			continue
 		}
 		seen[name] = c.line(k)
@@ -106,7 +106,7 @@ func (c *checker) text(field string, v *yaml.Node) (string, bool) {
 		return "", false
 	}
 	if v.Kind != yaml.ScalarNode {
-		c.at(v, "%s must be text, not a list or a mapping", code(field))
+		c.at(v, "%s must be text, not a list or a mapping", Code(field))
 		return "", false
 	}
 	if v.ShortTag() == "!!null" {
@@ -119,11 +119,11 @@ func (c *checker) text(field string, v *yaml.Node) (string, bool) {
 func (c *checker) singleLine(field string, v *yaml.Node, s string, limit int) bool {
 	switch {
 	case strings.ContainsAny(s, "\n\r\u0085\u2028\u2029"):
-		c.at(v, "%s must be a single line", code(field))
+		c.at(v, "%s must be a single line", Code(field))
 	case hasControl(s, false):
-		c.at(v, "%s contains a control or invisible character; remove it", code(field))
+		c.at(v, "%s contains a control or invisible character; remove it", Code(field))
 	case utf8.RuneCountInString(s) > limit:
-		c.at(v, "%s is %d characters long; the limit is %d", code(field), utf8.RuneCountInString(s), limit)
+		c.at(v, "%s is %d characters long; the limit is %d", Code(field), utf8.RuneCountInString(s), limit)
 	default:
 		return true
 	}
@@ -208,7 +208,7 @@ func (w *paramWalker) mapping(n *yaml.Node, prefix string, depth int) map[string
 
 // pname shows a parameter's path in a message.
 func pname(path string) string {
-	return code("params." + path)
+	return Code("params." + path)
 }
 
 func join(prefix, key string) string {
@@ -239,7 +239,7 @@ func (w *paramWalker) collisions() {
 				continue
 			}
 			if line, ok := w.leaves[path[:i]]; ok {
-				w.c.addf(w.leaves[path], "parameter %s cannot sit under %s, which is already a value (line %d); rename one", pname(path), pname(path[:i]), line)
+				w.c.Addf(w.leaves[path], "parameter %s cannot sit under %s, which is already a value (line %d); rename one", pname(path), pname(path[:i]), line)
 				break
 			}
 		}
@@ -310,27 +310,27 @@ func (w *paramWalker) scalar(v *yaml.Node, path string) (any, bool) {
 	case "!!int":
 		var i int64
 		if err := v.Decode(&i); err != nil {
-			w.c.at(v, "%s: %s does not fit in a 64-bit integer; quote it to make it text", pname(path), code(v.Value))
+			w.c.at(v, "%s: %s does not fit in a 64-bit integer; quote it to make it text", pname(path), Code(v.Value))
 			return nil, false
 		}
 		return i, true
 	case "!!float":
 		var f float64
 		if err := v.Decode(&f); err != nil {
-			w.c.at(v, "%s: %s is not a number I can read; quote it to make it text", pname(path), code(v.Value))
+			w.c.at(v, "%s: %s is not a number I can read; quote it to make it text", pname(path), Code(v.Value))
 			return nil, false
 		}
 		// NaN and infinities cannot be stored as JSON or compared, and no
 		// training parameter needs them.
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			w.c.at(v, "%s: %s is not allowed; use a finite number, or quote it to make it text", pname(path), code(v.Value))
+			w.c.at(v, "%s: %s is not allowed; use a finite number, or quote it to make it text", pname(path), Code(v.Value))
 			return nil, false
 		}
 		return f, true
 	case "!!bool":
 		var b bool
 		if err := v.Decode(&b); err != nil {
-			w.c.at(v, "%s: cannot read %s as true or false", pname(path), code(v.Value))
+			w.c.at(v, "%s: cannot read %s as true or false", pname(path), Code(v.Value))
 			return nil, false
 		}
 		return b, true
@@ -338,7 +338,7 @@ func (w *paramWalker) scalar(v *yaml.Node, path string) (any, bool) {
 		w.c.at(v, "%s has no value; give it one, write `\"\"` for empty text, or remove the key", pname(path))
 		return nil, false
 	default:
-		w.c.at(v, "%s: values of type %s are not supported; use text, a number or true/false", pname(path), code(v.ShortTag()))
+		w.c.at(v, "%s: values of type %s are not supported; use text, a number or true/false", pname(path), Code(v.ShortTag()))
 	}
 	return nil, false
 }

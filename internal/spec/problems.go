@@ -76,17 +76,20 @@ func (p *Problems) Markdown() string {
 	return b.String()
 }
 
-// collector gathers problems while a document is checked.
-type collector struct {
+// Collector gathers problems while a document is checked; Err turns them
+// into a *Problems. The zero value is ready to use.
+type Collector struct {
 	list []Problem
 }
 
-func (c *collector) addf(line int, format string, args ...any) {
+// Addf records a problem at line with a message made by fmt.Sprintf.
+func (c *Collector) Addf(line int, format string, args ...any) {
 	c.list = append(c.list, Problem{Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
-// err returns nil, or *Problems sorted by line and capped at MaxProblems.
-func (c *collector) err() error {
+// Err returns nil, or *Problems without repeats, sorted by line and capped
+// at MaxProblems.
+func (c *Collector) Err() error {
 	if len(c.list) == 0 {
 		return nil
 	}
@@ -112,29 +115,31 @@ func (c *collector) err() error {
 	return &Problems{List: list}
 }
 
-// maxQuoted bounds how much of a user's text a message repeats.
-const maxQuoted = 60
+// MaxQuoted bounds how much of a user's text a message repeats: Code cuts
+// longer text.
+const MaxQuoted = 60
 
-// code shows text from the request inside a Markdown code span, so that it
+// Code shows text from the request inside a Markdown code span, so that it
 // renders literally: no markup, no HTML, no @mention pings. Text that is
 // empty, has invisible or control characters, or surrounding spaces is shown
-// Go-quoted, so that the person can see exactly what was read.
-func code(s string) string {
-	if utf8.RuneCountInString(s) > maxQuoted {
+// Go-quoted, so that the person can see exactly what was read. Text longer
+// than MaxQuoted characters is cut, marked with "…".
+func Code(s string) string {
+	if utf8.RuneCountInString(s) > MaxQuoted {
 		r := []rune(s)
-		s = string(r[:maxQuoted-1]) + "…"
+		s = string(r[:MaxQuoted-1]) + "…"
 	}
-	if s == "" || s != strings.TrimSpace(s) || !printable(s) {
+	if s == "" || s != strings.TrimSpace(s) || !Printable(s) {
 		s = strconv.Quote(s)
 	}
-	return codeSpan(s)
+	return CodeSpan(s)
 }
 
-// codeSpan wraps s in a code span whose backtick fence is longer than any
+// CodeSpan wraps s in a code span whose backtick fence is longer than any
 // backtick run inside s (CommonMark's rule), padding with spaces when s
 // starts or ends with a backtick or a space, since the renderer strips one
 // space on each side.
-func codeSpan(s string) string {
+func CodeSpan(s string) string {
 	longest, run := 0, 0
 	for i := 0; i < len(s); i++ {
 		if s[i] == '`' {
@@ -152,9 +157,9 @@ func codeSpan(s string) string {
 	return fence + s + fence
 }
 
-// printable reports whether s is valid UTF-8 made only of printable
+// Printable reports whether s is valid UTF-8 made only of printable
 // characters (by strconv.IsPrint: no controls, no zero-width or bidi marks).
-func printable(s string) bool {
+func Printable(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}

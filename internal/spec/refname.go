@@ -56,15 +56,15 @@ func ValidRefName(name string) error {
 			if c == ' ' {
 				return errors.New("it contains a space")
 			}
-			return fmt.Errorf("it contains %s", codeSpan(string(c)))
+			return fmt.Errorf("it contains %s", CodeSpan(string(c)))
 		}
 	}
 	for part := range strings.SplitSeq(name, "/") {
 		if strings.HasPrefix(part, ".") {
-			return fmt.Errorf("its part %s starts with `.`", code(part))
+			return fmt.Errorf("its part %s starts with `.`", Code(part))
 		}
 		if strings.HasSuffix(part, ".lock") {
-			return fmt.Errorf("its part %s ends with `.lock`", code(part))
+			return fmt.Errorf("its part %s ends with `.lock`", Code(part))
 		}
 	}
 	return nil

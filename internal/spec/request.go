@@ -44,31 +44,31 @@ const example = "```yaml\nname: lr-sweep\nparams:\n  lr: 0.0003\n```"
 // *Problems error listing everything wrong, each with its line in the body.
 // See docs/request-schema.md for the schema.
 func ParseIssueBody(body string) (Request, error) {
-	lines := splitLines(body)
+	lines := SplitLines(body)
 	sc := scanBody(lines)
-	col := &collector{}
+	col := &Collector{}
 	switch {
 	case len(sc.blocks) == 0:
 		noBlock(col, sc)
-		return Request{}, col.err()
+		return Request{}, col.Err()
 	case len(sc.blocks) > 1:
-		col.addf(sc.blocks[1].open, "there is more than one ```` ```yaml ```` block (%s); "+
+		col.Addf(sc.blocks[1].open, "there is more than one ```` ```yaml ```` block (%s); "+
 			"keep the request in one, and mark other code blocks with another language, such as ```` ```text ````",
 			blockLines(sc.blocks))
-		return Request{}, col.err()
+		return Request{}, col.Err()
 	}
 	b := sc.blocks[0]
 	if b.size > MaxBlockBytes {
-		col.addf(b.open, "the ```` ```yaml ```` block is %d bytes; the limit is %d", b.size, MaxBlockBytes)
-		return Request{}, col.err()
+		col.Addf(b.open, "the ```` ```yaml ```` block is %d bytes; the limit is %d", b.size, MaxBlockBytes)
+		return Request{}, col.Err()
 	}
-	c := &checker{collector: col, offset: b.open}
+	c := &checker{Collector: col, offset: b.open}
 	root := decodeOne(c, b.text, b.open, b.close, blockName)
 	if root == nil {
-		return Request{}, col.err()
+		return Request{}, col.Err()
 	}
 	req := readRequest(c, root, b.open)
-	if err := col.err(); err != nil {
+	if err := col.Err(); err != nil {
 		return Request{}, err
 	}
 	return req, nil
@@ -88,16 +88,16 @@ func blockLines(blocks []yamlBlock) string {
 	return "lines " + strings.Join(at[:len(at)-1], ", ") + " and " + at[len(at)-1]
 }
 
-func noBlock(col *collector, sc scan) {
+func noBlock(col *Collector, sc scan) {
 	switch {
 	case sc.commented > 0:
-		col.addf(sc.commented, "the ```` ```yaml ```` block is inside an HTML comment (`<!--` … `-->`), "+
+		col.Addf(sc.commented, "the ```` ```yaml ```` block is inside an HTML comment (`<!--` … `-->`), "+
 			"which is hidden and ignored; move it out of the comment")
 	case sc.unlabelled > 0:
-		col.addf(sc.unlabelled, "the code block has no language, so it is not read as a request; "+
+		col.Addf(sc.unlabelled, "the code block has no language, so it is not read as a request; "+
 			"start it with ```` ```yaml ```` instead of ```` ``` ````")
 	default:
-		col.addf(0, "there is no request in the description: add a ```` ```yaml ```` block with at least `name:`, for example\n\n%s", example)
+		col.Addf(0, "there is no request in the description: add a ```` ```yaml ```` block with at least `name:`, for example\n\n%s", example)
 	}
 }
 
@@ -120,9 +120,9 @@ func decodeOne(c *checker, text string, open, close int, what string) *yaml.Node
 	err := dec.Decode(&doc)
 	if errors.Is(err, io.EOF) {
 		if what == blockName {
-			c.addf(open, "%s is empty; add at least `name:`, for example\n\n%s", what, example)
+			c.Addf(open, "%s is empty; add at least `name:`, for example\n\n%s", what, example)
 		} else {
-			c.addf(open, "%s is empty", what)
+			c.Addf(open, "%s is empty", what)
 		}
 		return nil
 	}
@@ -137,14 +137,14 @@ func decodeOne(c *checker, text string, open, close int, what string) *yaml.Node
 		if len(next.Content) > 0 {
 			line = next.Content[0].Line
 		}
-		c.addf(clamp(open+line, open, close), "%s holds more than one YAML document; remove the `---` line and keep one", what)
+		c.Addf(clamp(open+line, open, close), "%s holds more than one YAML document; remove the `---` line and keep one", what)
 		return nil
 	case !errors.Is(err, io.EOF):
 		syntaxError(c, err, open, close)
 		return nil
 	}
 	if len(doc.Content) != 1 {
-		c.addf(open, "%s holds no value", what)
+		c.Addf(open, "%s holds no value", what)
 		return nil
 	}
 	return doc.Content[0]
@@ -158,13 +158,13 @@ func badCharacters(c *checker, text string, open int) bool {
 	found := false
 	for i, line := range strings.Split(text, "\n") {
 		if !utf8.ValidString(line) {
-			c.addf(open+i+1, "this line is not valid UTF-8 text; retype it")
+			c.Addf(open+i+1, "this line is not valid UTF-8 text; retype it")
 			found = true
 			continue
 		}
 		for _, r := range line {
 			if !yamlAllowed(r) {
-				c.addf(open+i+1, "this line holds the invisible or control character U+%04X, which YAML does not allow here; remove it", r)
+				c.Addf(open+i+1, "this line holds the invisible or control character U+%04X, which YAML does not allow here; remove it", r)
 				found = true
 				break
 			}
@@ -220,7 +220,7 @@ func syntaxError(c *checker, err error, open, close int) {
 		}
 		msg = m[2]
 	}
-	c.addf(line, "this is not valid YAML (%s); check the indentation (spaces, not tabs) "+
+	c.Addf(line, "this is not valid YAML (%s); check the indentation (spaces, not tabs) "+
 		"and quote values that contain `: ` or start with a special character", msg)
 }
 
@@ -254,7 +254,7 @@ func readRequest(c *checker, root *yaml.Node, open int) Request {
 		case "base":
 			if s, ok := c.text(key, v); ok && s != "" {
 				if err := ValidRefName(s); err != nil {
-					c.at(v, "`base` %s is not a branch, tag or commit name: %v", code(s), err)
+					c.at(v, "`base` %s is not a branch, tag or commit name: %v", Code(s), err)
 				} else {
 					req.Base = s
 				}
@@ -283,11 +283,11 @@ func readRequest(c *checker, root *yaml.Node, open int) Request {
 				req.Params = m
 			}
 		default:
-			c.at(k, "unknown key %s; allowed keys are %s%s", code(key), strings.Join(requestKeys, ", "), unknownHint(key))
+			c.at(k, "unknown key %s; allowed keys are %s%s", Code(key), strings.Join(requestKeys, ", "), unknownHint(key))
 		}
 	})
 	if !hasName {
-		c.addf(open, "the request has no `name`; add a line like `name: lr-sweep`")
+		c.Addf(open, "the request has no `name`; add a line like `name: lr-sweep`")
 	}
 	return req
 }
@@ -344,16 +344,17 @@ func nameProblem(name string, err error) string {
 	if name == "" {
 		return "`name` is empty; give the experiment a short name such as `lr-sweep`"
 	}
-	msg := fmt.Sprintf("`name` %s is not allowed: %v", code(name), err)
-	if s := suggestName(name); s != "" && s != name {
-		msg += fmt.Sprintf("; for example %s", code(s))
+	msg := fmt.Sprintf("`name` %s is not allowed: %v", Code(name), err)
+	if s := SuggestName(name); s != "" && s != name {
+		msg += fmt.Sprintf("; for example %s", Code(s))
 	}
 	return msg
 }
 
-// suggestName turns a refused name into an allowed one when that is easy:
-// lowercase it, turn runs of other characters into "-", trim, shorten.
-func suggestName(name string) string {
+// SuggestName turns a refused name into an allowed one when that is easy:
+// lowercase it, turn runs of other characters into "-", trim, shorten. It
+// returns "" when that gives no valid name.
+func SuggestName(name string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(name) {

@@ -79,9 +79,9 @@ func RenderVariantFile(v Variant) ([]byte, error) {
 	}
 	// The same walker that reads requests checks the params, so that the
 	// rules cannot drift apart.
-	col := &collector{}
-	newParamWalker(&checker{collector: col}).params(params)
-	if err := col.err(); err != nil {
+	col := &Collector{}
+	newParamWalker(&checker{Collector: col}).params(params)
+	if err := col.Err(); err != nil {
 		return nil, fmt.Errorf("variant file: params: %w", err)
 	}
 
@@ -139,7 +139,7 @@ func str(s string) *yaml.Node {
 // space, no trailing spaces on lines, no run of newlines at the end.
 // Everything else is double-quoted, which always reads back.
 func literalSafe(s string) bool {
-	if s == "" || s[0] == ' ' || s[0] == '\n' || s[0] == '\t' || strings.HasSuffix(s, "\n\n") || !printable(strings.ReplaceAll(s, "\n", "")) {
+	if s == "" || s[0] == ' ' || s[0] == '\n' || s[0] == '\t' || strings.HasSuffix(s, "\n\n") || !Printable(strings.ReplaceAll(s, "\n", "")) {
 		return false
 	}
 	for line := range strings.SplitSeq(s, "\n") {
@@ -234,17 +234,17 @@ var variantKeys = []string{"version", "name", "description", "model", "dataset",
 // pipeline check what a branch holds, and the tests prove that what
 // RenderVariantFile writes reads back unchanged.
 func ParseVariantFile(data []byte) (Variant, error) {
-	col := &collector{}
-	c := &checker{collector: col}
+	col := &Collector{}
+	c := &checker{Collector: col}
 	text := strings.ReplaceAll(string(data), "\r\n", "\n")
 	root := decodeOne(c, text, 0, strings.Count(text, "\n")+1, "the variant file")
 	if root == nil {
-		return Variant{}, fmt.Errorf("variant file: %w", col.err())
+		return Variant{}, fmt.Errorf("variant file: %w", col.Err())
 	}
 	v := Variant{Params: map[string]any{}}
 	if !c.usable(root) || root.Kind != yaml.MappingNode {
 		c.at(root, "the variant file must be a mapping")
-		return Variant{}, fmt.Errorf("variant file: %w", col.err())
+		return Variant{}, fmt.Errorf("variant file: %w", col.Err())
 	}
 	seen := map[string]bool{}
 	c.pairs(root, func(k string) string { return k }, func(key string, k, n *yaml.Node) {
@@ -280,7 +280,7 @@ func ParseVariantFile(data []byte) (Variant, error) {
 				case "sha":
 					v.BaseSHA = c.textField("base.sha", n)
 				default:
-					c.at(k, "unknown key %s under `base`", code(key))
+					c.at(k, "unknown key %s under `base`", Code(key))
 				}
 			})
 		case "params":
@@ -288,15 +288,15 @@ func ParseVariantFile(data []byte) (Variant, error) {
 				v.Params = m
 			}
 		default:
-			c.at(k, "unknown key %s; the variant file has %s", code(key), strings.Join(variantKeys, ", "))
+			c.at(k, "unknown key %s; the variant file has %s", Code(key), strings.Join(variantKeys, ", "))
 		}
 	})
 	for _, k := range []string{"version", "name", "base"} {
 		if !seen[k] {
-			c.addf(0, "the variant file has no %s", code(k))
+			c.Addf(0, "the variant file has no %s", Code(k))
 		}
 	}
-	if err := col.err(); err != nil {
+	if err := col.Err(); err != nil {
 		return Variant{}, fmt.Errorf("variant file: %w", err)
 	}
 	if err := ValidName(v.Name); err != nil {

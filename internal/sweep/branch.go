@@ -1,7 +1,6 @@
 package sweep
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -19,60 +18,15 @@ var placeholders = []string{"tag", "name", "forge"}
 // exists: a release-style tag with the "/" and "." tags often have.
 const sampleTag = "release/v1.2.3"
 
-// piece is a literal (placeholder == "") or a placeholder of a template.
-type piece struct {
-	literal     string
-	placeholder string
+// parseTemplate reads a sweep's branch template, showing an unknown
+// placeholder in the error as this package shows text.
+func parseTemplate(tmpl string) (spec.Template, error) {
+	return spec.ParseTemplate(tmpl, placeholders, code)
 }
 
-func parseTemplate(tmpl string) ([]piece, error) {
-	var out []piece
-	rest := tmpl
-	for rest != "" {
-		open := strings.IndexAny(rest, "{}")
-		if open < 0 {
-			out = append(out, piece{literal: rest})
-			break
-		}
-		if rest[open] == '}' {
-			return nil, errors.New("it has a `}` without a `{`")
-		}
-		if open > 0 {
-			out = append(out, piece{literal: rest[:open]})
-		}
-		end := strings.IndexByte(rest[open:], '}')
-		if end < 0 {
-			return nil, errors.New("it has a `{` without a `}`")
-		}
-		name := rest[open+1 : open+end]
-		known := false
-		for _, p := range placeholders {
-			known = known || name == p
-		}
-		if !known {
-			return nil, fmt.Errorf("it has the unknown placeholder %s; use {tag}, {name} or {forge}", code("{"+name+"}"))
-		}
-		out = append(out, piece{placeholder: name})
-		rest = rest[open+end+1:]
-	}
-	return out, nil
-}
-
-func fill(pieces []piece, tag, name, forge string) string {
-	var b strings.Builder
-	for _, p := range pieces {
-		switch p.placeholder {
-		case "":
-			b.WriteString(p.literal)
-		case "tag":
-			b.WriteString(tag)
-		case "name":
-			b.WriteString(name)
-		case "forge":
-			b.WriteString(forge)
-		}
-	}
-	return b.String()
+// fill fills a parsed template with a sweep's values.
+func fill(t spec.Template, tag, name, forge string) string {
+	return t.Fill(map[string]string{"tag": tag, "name": name, "forge": forge})
 }
 
 // ValidateTemplate reports why tmpl cannot name a sweep's branches, or nil.
@@ -81,21 +35,17 @@ func fill(pieces []piece, tag, name, forge string) string {
 // with "refs/", since it names a branch; and it must give a valid branch
 // name for a typical tag and the longest experiment name.
 func ValidateTemplate(tmpl string) error {
-	pieces, err := parseTemplate(tmpl)
+	t, err := parseTemplate(tmpl)
 	if err != nil {
 		return fmt.Errorf("branch template %s: %w", code(tmpl), err)
 	}
-	hasName := false
-	for _, p := range pieces {
-		hasName = hasName || p.placeholder == "name"
-	}
-	if !hasName {
+	if !t.Uses("name") {
 		return fmt.Errorf("branch template %s must use {name}, or the experiments of a tag would share one branch", code(tmpl))
 	}
 	if strings.HasPrefix(tmpl, "refs/") {
 		return fmt.Errorf("branch template %s names a branch, so leave out `refs/`", code(tmpl))
 	}
-	worst := fill(pieces, sampleTag, strings.Repeat("n", spec.MaxNameLen), "gitlab")
+	worst := fill(t, sampleTag, strings.Repeat("n", spec.MaxNameLen), "gitlab")
 	if err := spec.ValidRefName(worst); err != nil {
 		return fmt.Errorf("branch template %s does not give a valid branch name: %w", code(tmpl), err)
 	}
@@ -124,11 +74,11 @@ func BranchName(tmpl, tag, name, forge string) (string, error) {
 	if forge != "github" && forge != "gitlab" {
 		return "", fmt.Errorf("branch name: unknown forge %s", code(forge))
 	}
-	pieces, err := parseTemplate(tmpl)
+	t, err := parseTemplate(tmpl)
 	if err != nil { // cannot happen after ValidateTemplate
 		return "", err
 	}
-	branch := fill(pieces, tag, name, forge)
+	branch := fill(t, tag, name, forge)
 	if err := spec.ValidRefName(branch); err != nil {
 		return "", fmt.Errorf("branch name %s: %w", code(branch), err)
 	}

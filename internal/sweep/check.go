@@ -21,13 +21,13 @@ func norm(v any) any {
 
 // check runs the rules that concern the file as a whole, once every part of
 // it has been read.
-func check(c *collector, s *Sweep) {
+func check(c *spec.Collector, s *Sweep) {
 	axes := map[string]*axis{}
 	for i := range s.axes {
 		axes[s.axes[i].key] = &s.axes[i]
 	}
 	if len(s.exclude) > 0 && len(s.axes) == 0 {
-		c.addf(s.exclude[0].line, "`matrix.exclude` removes combinations of the lists of `matrix`, but there are none")
+		c.Addf(s.exclude[0].line, "`matrix.exclude` removes combinations of the lists of `matrix`, but there are none")
 		return
 	}
 	// An exclude entry that can never match is a typo; GitHub ignores
@@ -37,14 +37,14 @@ func check(c *collector, s *Sweep) {
 			a := axes[p.Key]
 			switch {
 			case a == nil:
-				c.addf(e.lines[i], "`matrix.exclude` names %s, which is not a list of `matrix`; exclude names only keys that have lists", code(p.Key))
+				c.Addf(e.lines[i], "`matrix.exclude` names %s, which is not a list of `matrix`; exclude names only keys that have lists", code(p.Key))
 			case !contains(a.values, p.Value):
-				c.addf(e.lines[i], "`matrix.exclude` gives %s the value %s, which is not in its list (line %d), so it would exclude nothing", code(p.Key), cell(p.Value), a.line)
+				c.Addf(e.lines[i], "`matrix.exclude` gives %s the value %s, which is not in its list (line %d), so it would exclude nothing", code(p.Key), cell(p.Value), a.line)
 			}
 		}
 	}
 	conflicts(c, s)
-	if c.err() != nil {
+	if c.Err() != nil {
 		return
 	}
 	// Every experiment has at most the common params plus every key of the
@@ -54,12 +54,12 @@ func check(c *collector, s *Sweep) {
 		setPath(rep, k, true)
 	}
 	if n := countKeys(rep); n > spec.MaxParamKeys {
-		c.addf(s.matrixLine, "with the keys of `matrix`, an experiment would have %d parameters (counting nested ones); the limit is %d", n, spec.MaxParamKeys)
+		c.Addf(s.matrixLine, "with the keys of `matrix`, an experiment would have %d parameters (counting nested ones); the limit is %d", n, spec.MaxParamKeys)
 		return
 	}
 	combos := expand(s)
 	if len(combos) == 0 && (len(s.axes) > 0 || len(s.include) > 0) {
-		c.addf(s.matrixLine, "`matrix.exclude` removes every combination, so there is nothing to run; remove some exclude entries")
+		c.Addf(s.matrixLine, "`matrix.exclude` removes every combination, so there is nothing to run; remove some exclude entries")
 	}
 	first := map[string]int{}
 	for _, co := range combos {
@@ -68,7 +68,7 @@ func check(c *collector, s *Sweep) {
 		}
 		id := canonical(co.values)
 		if line, dup := first[id]; dup {
-			c.addf(s.include[co.entry].line, "this `include` entry adds the same combination as the one on line %d; remove one", line)
+			c.Addf(s.include[co.entry].line, "this `include` entry adds the same combination as the one on line %d; remove one", line)
 			continue
 		}
 		first[id] = s.include[co.entry].line
@@ -88,7 +88,7 @@ func contains(list []any, v any) bool {
 // common params or with each other. The same key in params and in the
 // matrix would leave it unclear which wins; one key under another
 // ("optimizer" and "optimizer.name") cannot both be values.
-func conflicts(c *collector, s *Sweep) {
+func conflicts(c *spec.Collector, s *Sweep) {
 	type use struct {
 		key  string
 		line int
@@ -107,18 +107,18 @@ func conflicts(c *collector, s *Sweep) {
 		for _, r := range common {
 			switch {
 			case r.Key == u.key:
-				c.addf(u.line, "%s is also in `params`; give it in one place: to vary it, remove it from `params`", code(u.key))
+				c.Addf(u.line, "%s is also in `params`; give it in one place: to vary it, remove it from `params`", code(u.key))
 			case under(u.key, r.Key):
-				c.addf(u.line, "%s cannot sit under %s, which is a value in `params`; rename one", code(u.key), code(r.Key))
+				c.Addf(u.line, "%s cannot sit under %s, which is a value in `params`; rename one", code(u.key), code(r.Key))
 			case under(r.Key, u.key):
-				c.addf(u.line, "%s cannot be a value: `params` has %s under it; rename one", code(u.key), code(r.Key))
+				c.Addf(u.line, "%s cannot be a value: `params` has %s under it; rename one", code(u.key), code(r.Key))
 			}
 		}
 	}
 	for _, u := range uses {
 		for _, o := range uses {
 			if under(u.key, o.key) {
-				c.addf(u.line, "%s cannot sit under %s, which is a value of the matrix (line %d); rename one", code(u.key), code(o.key), o.line)
+				c.Addf(u.line, "%s cannot sit under %s, which is a value of the matrix (line %d); rename one", code(u.key), code(o.key), o.line)
 			}
 		}
 	}

@@ -50,14 +50,14 @@ func (s Sweep) Expand(limit int) ([]Combination, error) {
 		combos = []combo{{values: map[string]any{}, entry: -1}}
 	}
 	if len(combos) > limit {
-		c := &collector{}
-		c.addf(s.matrixLine, "the sweep makes %d experiments; the limit is %d: shorten the lists of `matrix` or add `exclude` entries", len(combos), limit)
-		return nil, c.err()
+		c := &spec.Collector{}
+		c.Addf(s.matrixLine, "the sweep makes %d experiments; the limit is %d: shorten the lists of `matrix` or add `exclude` entries", len(combos), limit)
+		return nil, c.Err()
 	}
 	if len(combos) == 0 {
-		c := &collector{}
-		c.addf(s.matrixLine, "`matrix.exclude` removes every combination, so there is nothing to run; remove some exclude entries")
-		return nil, c.err()
+		c := &spec.Collector{}
+		c.Addf(s.matrixLine, "`matrix.exclude` removes every combination, so there is nothing to run; remove some exclude entries")
+		return nil, c.Err()
 	}
 	keys := sweepKeys(&s)
 	names, err := names(prefix, keys, combos)

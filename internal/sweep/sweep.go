@@ -84,10 +84,10 @@ var keySegment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
 // listing everything wrong, each with its line in the file; the messages are
 // Markdown, safe to post as they are. See docs/sweep.md for the format.
 func Parse(data []byte) (Sweep, error) {
-	c := &collector{}
+	c := &spec.Collector{}
 	if len(data) > MaxFileBytes {
-		c.addf(0, "the sweep file is %d bytes; the limit is %d", len(data), MaxFileBytes)
-		return Sweep{}, c.err()
+		c.Addf(0, "the sweep file is %d bytes; the limit is %d", len(data), MaxFileBytes)
+		return Sweep{}, c.Err()
 	}
 	// Line ends as YAML counts them, so that splitting on "\n" numbers
 	// lines as yaml.v3 does.
@@ -95,36 +95,38 @@ func Parse(data []byte) (Sweep, error) {
 	text = strings.ReplaceAll(text, "\r", "\n")
 	root := decode(c, text)
 	if root == nil || refused(c, root) {
-		return Sweep{}, c.err()
+		return Sweep{}, c.Err()
 	}
 	s := read(c, root, strings.Split(text, "\n"))
-	if err := c.err(); err != nil {
+	if err := c.Err(); err != nil {
 		return Sweep{}, err
 	}
 	check(c, &s)
-	if err := c.err(); err != nil {
+	if err := c.Err(); err != nil {
 		return Sweep{}, err
 	}
 	return s, nil
 }
 
 // read checks the top-level mapping against the schema.
-func read(c *collector, root *yaml.Node, lines []string) Sweep {
+func read(c *spec.Collector, root *yaml.Node, lines []string) Sweep {
 	s := Sweep{Name: DefaultName, Branch: DefaultBranchTemplate, Params: map[string]any{}}
 	if root.Kind != yaml.MappingNode || root.Style&yaml.FlowStyle != 0 {
-		c.addf(root.Line, "the sweep file must be a mapping of keys to values written one key per line, for example\n\n%s", example)
+		// yaml.v3 puts an empty document after "---" on the next line, which
+		// may be past the end of the file.
+		c.Addf(min(root.Line, max(len(lines), 1)), "the sweep file must be a mapping of keys to values written one key per line, for example\n\n%s", example)
 		return s
 	}
 	seen := map[string]int{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Column != root.Column {
-			c.addf(k.Line, "write each top-level key plainly at the start of its line, like `matrix:`")
+			c.Addf(k.Line, "write each top-level key plainly at the start of its line, like `matrix:`")
 			continue
 		}
 		key := k.Value
 		if first, dup := seen[key]; dup {
-			c.addf(k.Line, "duplicate key %s (first on line %d); keep only one", code(key), first)
+			c.Addf(k.Line, "duplicate key %s (first on line %d); keep only one", code(key), first)
 			continue
 		}
 		seen[key] = k.Line
@@ -135,10 +137,10 @@ func read(c *collector, root *yaml.Node, lines []string) Sweep {
 			}
 			name, msgs := viaRequest(key, v)
 			for _, m := range msgs {
-				c.addf(v.Line, "%s", m)
+				c.Addf(v.Line, "%s", m)
 			}
 			if msgs == nil && len(name) > MaxNameLen {
-				c.addf(v.Line, "`name` is %d characters long; the limit is %d, to leave room for what tells the experiments apart", len(name), MaxNameLen)
+				c.Addf(v.Line, "`name` is %d characters long; the limit is %d, to leave room for what tells the experiments apart", len(name), MaxNameLen)
 			} else if msgs == nil {
 				s.Name = name
 			}
@@ -148,7 +150,7 @@ func read(c *collector, root *yaml.Node, lines []string) Sweep {
 			}
 			text, msgs := viaRequest(key, v)
 			for _, m := range msgs {
-				c.addf(v.Line, "%s", m)
+				c.Addf(v.Line, "%s", m)
 			}
 			switch key {
 			case "description":
@@ -163,11 +165,11 @@ func read(c *collector, root *yaml.Node, lines []string) Sweep {
 				continue
 			}
 			if v.Kind != yaml.ScalarNode {
-				c.addf(v.Line, "`branch` must be text, such as `exp/{tag}/{name}`")
+				c.Addf(v.Line, "`branch` must be text, such as `exp/{tag}/{name}`")
 				continue
 			}
 			if err := ValidateTemplate(v.Value); err != nil {
-				c.addf(v.Line, "%v", err)
+				c.Addf(v.Line, "%v", err)
 				continue
 			}
 			s.Branch = v.Value
@@ -184,7 +186,7 @@ func read(c *collector, root *yaml.Node, lines []string) Sweep {
 			s.matrixLine = k.Line
 			readMatrix(c, &s, v)
 		default:
-			c.addf(k.Line, "unknown key %s; allowed keys are %s%s", code(key), strings.Join(topKeys, ", "), unknownHint(key))
+			c.Addf(k.Line, "unknown key %s; allowed keys are %s%s", code(key), strings.Join(topKeys, ", "), unknownHint(key))
 		}
 	}
 	return s
@@ -210,12 +212,12 @@ func unknownHint(key string) string {
 }
 
 // readMatrix reads the matrix: lists to combine, and include and exclude.
-func readMatrix(c *collector, s *Sweep, m *yaml.Node) {
+func readMatrix(c *spec.Collector, s *Sweep, m *yaml.Node) {
 	if isNull(m) {
 		return
 	}
 	if m.Kind != yaml.MappingNode {
-		c.addf(m.Line, "`matrix` must be a mapping of parameter names to lists of values, for example `matrix: {lr: [0.1, 0.01]}`")
+		c.Addf(m.Line, "`matrix` must be a mapping of parameter names to lists of values, for example `matrix: {lr: [0.1, 0.01]}`")
 		return
 	}
 	seen := map[string]int{}
@@ -223,12 +225,12 @@ func readMatrix(c *collector, s *Sweep, m *yaml.Node) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			c.addf(k.Line, "a key must be a plain name, not a list or a mapping")
+			c.Addf(k.Line, "a key must be a plain name, not a list or a mapping")
 			continue
 		}
 		key := k.Value
 		if first, dup := seen[key]; dup {
-			c.addf(k.Line, "duplicate key %s (first on line %d); keep only one", code("matrix."+key), first)
+			c.Addf(k.Line, "duplicate key %s (first on line %d); keep only one", code("matrix."+key), first)
 			continue
 		}
 		seen[key] = k.Line
@@ -248,7 +250,7 @@ func readMatrix(c *collector, s *Sweep, m *yaml.Node) {
 		}
 	}
 	if product > MaxProduct {
-		c.addf(m.Line, "the lists of `matrix` make more than %d combinations; shorten them", MaxProduct)
+		c.Addf(m.Line, "the lists of `matrix` make more than %d combinations; shorten them", MaxProduct)
 	}
 }
 
@@ -266,22 +268,22 @@ func badKey(key string) string {
 	return ""
 }
 
-func readAxis(c *collector, key string, k, v *yaml.Node) (axis, bool) {
+func readAxis(c *spec.Collector, key string, k, v *yaml.Node) (axis, bool) {
 	if bad := badKey(key); bad != "" {
-		c.addf(k.Line, "%s", bad)
+		c.Addf(k.Line, "%s", bad)
 		return axis{}, false
 	}
 	where := code("matrix." + key)
 	if v.Kind != yaml.SequenceNode {
-		c.addf(v.Line, "%s must be a list of values, such as `[0.1, 0.01]`; a value common to every experiment goes under `params:`", where)
+		c.Addf(v.Line, "%s must be a list of values, such as `[0.1, 0.01]`; a value common to every experiment goes under `params:`", where)
 		return axis{}, false
 	}
 	switch {
 	case len(v.Content) == 0:
-		c.addf(v.Line, "%s is an empty list, which would make no experiments; give it at least one value", where)
+		c.Addf(v.Line, "%s is an empty list, which would make no experiments; give it at least one value", where)
 		return axis{}, false
 	case len(v.Content) > spec.MaxListItems:
-		c.addf(v.Line, "%s has %d values; a list may have at most %d", where, len(v.Content), spec.MaxListItems)
+		c.Addf(v.Line, "%s has %d values; a list may have at most %d", where, len(v.Content), spec.MaxListItems)
 		return axis{}, false
 	}
 	a := axis{key: key, line: k.Line}
@@ -294,7 +296,7 @@ func readAxis(c *collector, key string, k, v *yaml.Node) (axis, bool) {
 			continue
 		}
 		if line, dup := first[norm(x)]; dup {
-			c.addf(item.Line, "%s lists %s twice (first on line %d); keep one", where, cell(x), line)
+			c.Addf(item.Line, "%s lists %s twice (first on line %d); keep one", where, cell(x), line)
 			ok = false
 			continue
 		}
@@ -305,27 +307,27 @@ func readAxis(c *collector, key string, k, v *yaml.Node) (axis, bool) {
 }
 
 // readEntries reads the list of include or exclude.
-func readEntries(c *collector, which string, v *yaml.Node) []entry {
+func readEntries(c *spec.Collector, which string, v *yaml.Node) []entry {
 	if isNull(v) {
 		return nil
 	}
 	if v.Kind != yaml.SequenceNode {
-		c.addf(v.Line, "`matrix.%s` must be a list of mappings, such as `- {lr: 0.1, batch_size: 32}`", which)
+		c.Addf(v.Line, "`matrix.%s` must be a list of mappings, such as `- {lr: 0.1, batch_size: 32}`", which)
 		return nil
 	}
 	if len(v.Content) > MaxEntries {
-		c.addf(v.Line, "`matrix.%s` has %d entries; the limit is %d", which, len(v.Content), MaxEntries)
+		c.Addf(v.Line, "`matrix.%s` has %d entries; the limit is %d", which, len(v.Content), MaxEntries)
 		return nil
 	}
 	var out []entry
 	for i, item := range v.Content {
 		where := "`matrix." + which + "[" + itoa(i) + "]`"
 		if item.Kind != yaml.MappingNode {
-			c.addf(item.Line, "%s must be a mapping of parameter names to values, such as `{lr: 0.1, batch_size: 32}`", where)
+			c.Addf(item.Line, "%s must be a mapping of parameter names to values, such as `{lr: 0.1, batch_size: 32}`", where)
 			continue
 		}
 		if len(item.Content) == 0 {
-			c.addf(item.Line, "%s is empty; it would %s every combination, so give it at least one key", where,
+			c.Addf(item.Line, "%s is empty; it would %s every combination, so give it at least one key", where,
 				map[string]string{"include": "add nothing to", "exclude": "remove"}[which])
 			continue
 		}
@@ -335,17 +337,17 @@ func readEntries(c *collector, which string, v *yaml.Node) []entry {
 		for j := 0; j+1 < len(item.Content); j += 2 {
 			k, val := item.Content[j], item.Content[j+1]
 			if k.Kind != yaml.ScalarNode {
-				c.addf(k.Line, "a key must be a plain name, not a list or a mapping")
+				c.Addf(k.Line, "a key must be a plain name, not a list or a mapping")
 				ok = false
 				continue
 			}
 			if bad := badKey(k.Value); bad != "" {
-				c.addf(k.Line, "%s", bad)
+				c.Addf(k.Line, "%s", bad)
 				ok = false
 				continue
 			}
 			if first, dup := seen[k.Value]; dup {
-				c.addf(k.Line, "duplicate key %s in %s (first on line %d); keep only one", code(k.Value), where, first)
+				c.Addf(k.Line, "duplicate key %s in %s (first on line %d); keep only one", code(k.Value), where, first)
 				ok = false
 				continue
 			}

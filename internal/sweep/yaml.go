@@ -18,7 +18,7 @@ const example = "```yaml\nname: lr-sweep\nmatrix:\n  lr: [0.1, 0.01]\n```"
 // nil after reporting why not. Syntax errors and characters YAML refuses are
 // reported by spec's request parser, which knows where yaml.v3 puts their
 // lines; see specYAMLProblems.
-func decode(c *collector, text string) *yaml.Node {
+func decode(c *spec.Collector, text string) *yaml.Node {
 	// yaml.v3 also breaks lines at NEL, LS and PS, which editors do not
 	// show as breaks; spec reports them, and they would shift every line
 	// number below them here.
@@ -30,7 +30,7 @@ func decode(c *collector, text string) *yaml.Node {
 	var doc yaml.Node
 	err := dec.Decode(&doc)
 	if errors.Is(err, io.EOF) {
-		c.addf(1, "the sweep file is empty; add at least a `matrix:`, for example\n\n%s", example)
+		c.Addf(1, "the sweep file is empty; add at least a `matrix:`, for example\n\n%s", example)
 		return nil
 	}
 	if err != nil {
@@ -46,14 +46,14 @@ func decode(c *collector, text string) *yaml.Node {
 		}
 		// An empty last document is placed past the end of the text.
 		line = max(1, min(line, strings.Count(text, "\n")+1))
-		c.addf(line, "the sweep file holds more than one YAML document; remove the `---` line and keep one")
+		c.Addf(line, "the sweep file holds more than one YAML document; remove the `---` line and keep one")
 		return nil
 	case !errors.Is(err, io.EOF):
 		specYAMLProblems(c, text, err.Error())
 		return nil
 	}
 	if len(doc.Content) != 1 {
-		c.addf(1, "the sweep file holds no value; start it with a line like `name: lr-sweep`")
+		c.Addf(1, "the sweep file holds no value; start it with a line like `name: lr-sweep`")
 		return nil
 	}
 	return doc.Content[0]
@@ -64,20 +64,20 @@ func decode(c *collector, text string) *yaml.Node {
 // whose fence is on line 1: its line n is the file's line n-1. yamlErr is
 // what yaml.v3 said, used only if spec finds nothing (it reads the same
 // text with the same library, so it should not happen).
-func specYAMLProblems(c *collector, text, yamlErr string) {
+func specYAMLProblems(c *spec.Collector, text, yamlErr string) {
 	lines := strings.Count(text, "\n") + 1
 	_, err := spec.ParseIssueBody(fenced(text))
 	var probs *spec.Problems
 	if errors.As(err, &probs) && len(probs.List) > 0 {
 		for _, p := range probs.List {
-			c.addf(max(1, min(p.Line-1, lines)), "%s", p.Msg)
+			c.Addf(max(1, min(p.Line-1, lines)), "%s", p.Msg)
 		}
 		return
 	}
 	if yamlErr == "" {
 		yamlErr = "it holds an invisible line separator"
 	}
-	c.addf(1, "this is not valid YAML (%s); check the indentation (spaces, not tabs) "+
+	c.Addf(1, "this is not valid YAML (%s); check the indentation (spaces, not tabs) "+
 		"and quote values that contain `: ` or start with a special character", strings.TrimPrefix(yamlErr, "yaml: "))
 }
 
@@ -103,23 +103,23 @@ func fenced(text string) string {
 // the anchors they need) are how small documents expand enormously, tags
 // decode to values nothing downstream expects, and merge keys hide where a
 // value comes from. It reports every one and whether there were any.
-func refused(c *collector, n *yaml.Node) bool {
+func refused(c *spec.Collector, n *yaml.Node) bool {
 	found := false
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		switch {
 		case n.Kind == yaml.AliasNode:
-			c.addf(n.Line, "YAML aliases (%s) are not allowed; write the value out in full", code("*"+n.Value))
+			c.Addf(n.Line, "YAML aliases (%s) are not allowed; write the value out in full", code("*"+n.Value))
 			found = true
 			return
 		case n.Anchor != "":
-			c.addf(n.Line, "YAML anchors (%s) are not allowed; write each value out in full", code("&"+n.Anchor))
+			c.Addf(n.Line, "YAML anchors (%s) are not allowed; write each value out in full", code("&"+n.Anchor))
 			found = true
 		case n.Style&yaml.TaggedStyle != 0:
-			c.addf(n.Line, "YAML tags like %s are not allowed; write a plain value (quote it to make it text)", code(n.Tag))
+			c.Addf(n.Line, "YAML tags like %s are not allowed; write a plain value (quote it to make it text)", code(n.Tag))
 			found = true
 		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!merge":
-			c.addf(n.Line, "YAML merge keys (`<<`) are not allowed; write the keys out in full")
+			c.Addf(n.Line, "YAML merge keys (`<<`) are not allowed; write the keys out in full")
 			found = true
 		}
 		for _, child := range n.Content {
@@ -140,49 +140,49 @@ func isNull(n *yaml.Node) bool {
 // spec's rules apply: dates stay text, numbers are finite, text is at most
 // spec.MaxParamString bytes and holds no control characters (spec itself
 // judges those, see specAccepts), and an empty value is refused.
-func scalar(c *collector, n *yaml.Node, where string) (any, bool) {
+func scalar(c *spec.Collector, n *yaml.Node, where string) (any, bool) {
 	if n.Kind != yaml.ScalarNode {
-		c.addf(n.Line, "%s must be a single value (text, a number or true/false), not a list or a mapping", where)
+		c.Addf(n.Line, "%s must be a single value (text, a number or true/false), not a list or a mapping", where)
 		return nil, false
 	}
 	switch n.ShortTag() {
 	case "!!str", "!!timestamp":
 		s := n.Value
 		if len(s) > spec.MaxParamString {
-			c.addf(n.Line, "%s is %d bytes long; text values may be at most %d", where, len(s), spec.MaxParamString)
+			c.Addf(n.Line, "%s is %d bytes long; text values may be at most %d", where, len(s), spec.MaxParamString)
 			return nil, false
 		}
 		if !specAccepts(s) {
-			c.addf(n.Line, "%s contains a control or invisible character; remove it", where)
+			c.Addf(n.Line, "%s contains a control or invisible character; remove it", where)
 			return nil, false
 		}
 		return s, true
 	case "!!int":
 		var i int64
 		if err := n.Decode(&i); err != nil {
-			c.addf(n.Line, "%s: %s does not fit in a 64-bit integer; quote it to make it text", where, code(n.Value))
+			c.Addf(n.Line, "%s: %s does not fit in a 64-bit integer; quote it to make it text", where, code(n.Value))
 			return nil, false
 		}
 		return i, true
 	case "!!float":
 		var f float64
 		if err := n.Decode(&f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			c.addf(n.Line, "%s: %s is not a finite number; use one, or quote it to make it text", where, code(n.Value))
+			c.Addf(n.Line, "%s: %s is not a finite number; use one, or quote it to make it text", where, code(n.Value))
 			return nil, false
 		}
 		return f, true
 	case "!!bool":
 		var b bool
 		if err := n.Decode(&b); err != nil {
-			c.addf(n.Line, "%s: cannot read %s as true or false", where, code(n.Value))
+			c.Addf(n.Line, "%s: cannot read %s as true or false", where, code(n.Value))
 			return nil, false
 		}
 		return b, true
 	case "!!null":
-		c.addf(n.Line, "%s has no value; give it one, or write `\"\"` for empty text", where)
+		c.Addf(n.Line, "%s has no value; give it one, or write `\"\"` for empty text", where)
 		return nil, false
 	}
-	c.addf(n.Line, "%s: values of type %s are not supported; use text, a number or true/false", where, code(n.ShortTag()))
+	c.Addf(n.Line, "%s: values of type %s are not supported; use text, a number or true/false", where, code(n.ShortTag()))
 	return nil, false
 }
 
@@ -249,7 +249,7 @@ func viaRequest(key string, n *yaml.Node) (string, []string) {
 // params entry blanked, so that each line keeps its number, and the keys a
 // variant file needs appended after the last one. from and to are the
 // entry's first and last line; indent is the column of the top-level keys.
-func viaVariantFile(c *collector, lines []string, from, to, indent int) (map[string]any, bool) {
+func viaVariantFile(c *spec.Collector, lines []string, from, to, indent int) (map[string]any, bool) {
 	synth := make([]string, 0, len(lines)+3)
 	for i, l := range lines {
 		ln := i + 1
@@ -268,11 +268,11 @@ func viaVariantFile(c *collector, lines []string, from, to, indent int) (map[str
 	}
 	var probs *spec.Problems
 	if !errors.As(err, &probs) {
-		c.addf(from, "`params` cannot be read")
+		c.Addf(from, "`params` cannot be read")
 		return nil, false
 	}
 	for _, p := range probs.List {
-		c.addf(max(from, min(p.Line, to)), "%s", p.Msg)
+		c.Addf(max(from, min(p.Line, to)), "%s", p.Msg)
 	}
 	return nil, false
 }
