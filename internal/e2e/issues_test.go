@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -299,5 +302,47 @@ func TestMalformedAndOversizedBodies(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET: %d, want 405", resp.StatusCode)
+	}
+}
+
+// After real work on both forges, no file the bot wrote (database, Pulumi
+// state and work dirs, its log) holds a token, secret or the passphrase in
+// plain text.
+func TestSecretsNeverWrittenInPlainText(t *testing.T) {
+	h := newHarness(t)
+	for _, flavor := range []string{"github", "gitlab"} {
+		repo := repoFor[flavor]
+		issue, _, err := h.forge.OpenIssue(repo, "alice", "secrets", request("secrets", "0.1"), []string{label})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.waitComment(t, repo, issue.Number, "is ready")
+	}
+	h.stop()
+	secrets := []string{botToken, githubSecret, gitlabToken, passphrase}
+	files := 0
+	for _, root := range []string{h.dataDir, h.log.Name()} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			files++
+			for _, s := range secrets {
+				if bytes.Contains(b, []byte(s)) {
+					t.Errorf("%s holds a secret in plain text", strings.TrimPrefix(path, root))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if files < 5 {
+		t.Fatalf("only %d files looked at: the walk missed the data directory", files)
 	}
 }
