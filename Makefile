@@ -2,7 +2,7 @@
 GO ?= go
 SEED ?= internal/forgesim/testdata/seed.yaml
 
-.PHONY: all build vet test test-short pulumi plugins demo forgesim bench fmt clean
+.PHONY: all build vet test test-short pulumi plugins demo forgesim bench bench-e2e fmt clean
 
 all: build vet
 
@@ -32,6 +32,11 @@ forgesim:
 
 bench: pulumi
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The performance requirements against a real expbot process, each run once
+# (docs/performance.md). The machine is shared: run it a few times.
+bench-e2e: pulumi
+	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout 30m ./internal/e2e/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -100,7 +100,7 @@ func notFound(err error) error {
 // Applied becomes gen when status is Applied or Released; baseSHA is kept
 // when non-empty. store.ErrNotFound if the experiment does not exist.
 func (s *Store) SetOutcome(ctx context.Context, id, gen int64, status store.Status, detail string, baseSHA string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE experiments SET
 			status = ?, detail = ?,
 			applied = CASE WHEN ? IN ('applied', 'released') THEN generation ELSE applied END,
@@ -124,7 +124,7 @@ func (s *Store) SetOutcome(ctx context.Context, id, gen int64, status store.Stat
 
 // SetComment remembers the status comment of experiment id.
 func (s *Store) SetComment(ctx context.Context, id, commentID int64, note string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE experiments SET comment_id = ?, comment_note = ?, updated_at = ? WHERE id = ?`,
 			commentID, note, s.now().UnixNano(), id)
 		if err != nil {
@@ -153,7 +153,7 @@ func (s *Store) StartRun(ctx context.Context, repo store.RepoKey, at time.Time) 
 		at = s.now()
 	}
 	r := store.Run{Repo: repo, StartedAt: at.UTC()}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, `INSERT INTO runs (forge, repo_path, started_at) VALUES (?, ?, ?) RETURNING id`,
 			string(repo.Forge), repo.Path, at.UnixNano()).Scan(&r.ID)
 	})
@@ -165,7 +165,7 @@ func (s *Store) StartRun(ctx context.Context, repo store.RepoKey, at time.Time) 
 
 // FinishRun stores run's FinishedAt, Outcome and Summary.
 func (s *Store) FinishRun(ctx context.Context, run store.Run) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE runs SET finished_at = ?, outcome = ?, summary = ? WHERE id = ?`,
 			nullNanos(run.FinishedAt), run.Outcome, run.Summary, run.ID)
 		if err != nil {

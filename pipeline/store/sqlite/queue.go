@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -41,6 +42,16 @@ func uniqueOpts() river.UniqueOpts {
 			rivertype.JobStateScheduled,
 		},
 	}
+}
+
+// uniqueStatesSQL lists uniqueOpts' states for an SQL IN (...).
+func uniqueStatesSQL() string {
+	states := uniqueOpts().ByState
+	quoted := make([]string, len(states))
+	for i, st := range states {
+		quoted[i] = "'" + string(st) + "'"
+	}
+	return strings.Join(quoted, ", ")
 }
 
 type reconcileArgs struct {
@@ -89,16 +100,46 @@ func (p *retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 
 // enqueue counts a request for args and inserts its job, unless a job with
 // the same args is already queued or running.
+//
+// River's unique insert would skip such a job by itself, but it is the
+// costliest statement of a delivery's transaction, and in a burst nearly
+// every request finds its repository's job in flight. So the job last
+// inserted for args is remembered with the counter, and when it is still
+// in one of the unique states River is not asked: it would have skipped the
+// insert for that very job.
 func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, args river.JobArgs) error {
 	key, err := json.Marshal(args)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO job_requests (kind, args, requested) VALUES (?, ?, 1)
-		ON CONFLICT (kind, args) DO UPDATE SET requested = requested + 1`, args.Kind(), string(key)); err != nil {
+	var jobID sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO job_requests (kind, args, requested) VALUES (?, ?, 1)
+		ON CONFLICT (kind, args) DO UPDATE SET requested = requested + 1
+		RETURNING job_id`, args.Kind(), string(key)).Scan(&jobID); err != nil {
 		return err
 	}
-	_, err = s.inserter.InsertTx(ctx, tx, args, nil)
+	if jobID.Valid {
+		var inFlight bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE id = ?
+			AND state IN (`+uniqueStatesSQL()+`))`, jobID.Int64).Scan(&inFlight); err != nil {
+			return err
+		}
+		if inFlight {
+			return nil
+		}
+	}
+	return s.insertJob(ctx, tx, args, key)
+}
+
+// insertJob inserts args' job (River skips it if one is in flight) and
+// remembers its id for enqueue.
+func (s *Store) insertJob(ctx context.Context, tx *sql.Tx, args river.JobArgs, key []byte) error {
+	res, err := s.inserter.InsertTx(ctx, tx, args, nil)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE job_requests SET job_id = ? WHERE kind = ? AND args = ?`,
+		res.Job.ID, args.Kind(), string(key))
 	return err
 }
 
@@ -141,7 +182,7 @@ func (s *Store) Start(ctx context.Context, h store.Handlers) error {
 	}
 
 	ws := river.NewWorkers()
-	if err := river.AddWorkerSafely(ws, &worker[reconcileArgs]{s: s, fn: func(ctx context.Context, a reconcileArgs) error {
+	if err := river.AddWorkerSafely(ws, &worker[reconcileArgs]{s: s, lull: s.cfg.lull, fn: func(ctx context.Context, a reconcileArgs) error {
 		return h.Reconcile(ctx, store.RepoKey{Forge: a.Forge, Path: a.Path})
 	}}); err != nil {
 		return fmt.Errorf("sqlite: start: %w", err)
@@ -224,9 +265,14 @@ func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 
 type worker[T river.JobArgs] struct {
 	river.WorkerDefaults[T]
-	s  *Store
-	fn func(context.Context, T) error
+	s    *Store
+	lull lull // zero: run at once
+	fn   func(context.Context, T) error
 }
+
+// lull is how long a job waits for requests for its args to stop coming
+// before it runs (quiet), and at most (max). See WithLull.
+type lull struct{ quiet, max time.Duration }
 
 // Work runs the handler and settles the job. The job is unique while it
 // runs, so a request arriving meanwhile only bumps job_requests; therefore
@@ -238,6 +284,9 @@ type worker[T river.JobArgs] struct {
 func (w *worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	key, err := json.Marshal(job.Args)
 	if err != nil {
+		return fmt.Errorf("sqlite: %s job %d: %w", job.Kind, job.ID, err)
+	}
+	if err := w.s.awaitLull(ctx, w.lull, job.Kind, key); err != nil {
 		return fmt.Errorf("sqlite: %s job %d: %w", job.Kind, job.ID, err)
 	}
 	// Read before the handler reads any state: a request counted here has
@@ -271,6 +320,37 @@ func (w *worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	}
 }
 
+// awaitLull returns once no request for key came in for l.quiet, or after
+// l.max. The job is running meanwhile, so requests are absorbed by it and
+// counted; the run that follows sees all of them.
+func (s *Store) awaitLull(ctx context.Context, l lull, kind string, key []byte) error {
+	if l.quiet <= 0 {
+		return nil
+	}
+	last, err := requests(ctx, s.r, kind, key)
+	if err != nil {
+		return fmt.Errorf("read requests: %w", err)
+	}
+	t := time.NewTimer(l.quiet)
+	defer t.Stop()
+	for end := time.Now().Add(l.max); ; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		n, err := requests(ctx, s.r, kind, key)
+		if err != nil {
+			return fmt.Errorf("read requests: %w", err)
+		}
+		if n == last || !time.Now().Before(end) {
+			return nil
+		}
+		last = n
+		t.Reset(l.quiet)
+	}
+}
+
 // call runs fn, turning a panic into an error so that it is settled like
 // any other failure.
 func call[T any](ctx context.Context, fn func(context.Context, T) error, args T) (err error) {
@@ -291,7 +371,7 @@ func (s *Store) settle(ctx context.Context, job *rivertype.JobRow, args river.Jo
 	// The run is over: record it even if the job's context ends now.
 	ctx = context.WithoutCancel(ctx)
 	followUp := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := finalize(ctx, tx, job, state, jobErr, started); err != nil {
 			return err
 		}
@@ -305,8 +385,7 @@ func (s *Store) settle(ctx context.Context, job *rivertype.JobRow, args river.Jo
 			return err
 		}
 		followUp = true
-		_, err = s.inserter.InsertTx(ctx, tx, args, nil)
-		return err
+		return s.insertJob(ctx, tx, args, key)
 	})
 	if err != nil {
 		err = fmt.Errorf("sqlite: %s job %d: settle as %s: %w", job.Kind, job.ID, state, err)

@@ -21,7 +21,6 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/expbot/expbot/pipeline/store"
 )
@@ -35,6 +34,12 @@ const (
 	DefaultJobTimeout   = 30 * time.Minute
 	DefaultWorkers      = 4
 	DefaultBusyTimeout  = 5 * time.Second
+	DefaultLullQuiet    = 100 * time.Millisecond
+	DefaultLullMax      = time.Second
+
+	// A checkpoint every second keeps the log to about a second of writes
+	// (a few MB at 200 deliveries/s); see checkpoint.go.
+	defaultCheckpointEvery = time.Second
 
 	readConns = 4
 )
@@ -49,8 +54,11 @@ type config struct {
 	retryMax     time.Duration
 	jobTimeout   time.Duration
 	busyTimeout  time.Duration
+	lull         lull
 	logger       *slog.Logger
-	synchronous  string // FULL; tests on a slow disk may relax it
+	synchronous  string        // FULL; tests on a slow disk may relax it
+	checkpoint   time.Duration // how often; see checkpoint.go
+	maxLog       int64         // log frames that make a checkpoint truncate
 }
 
 // WithPollInterval sets how often idle workers look for new jobs. SQLite has
@@ -76,6 +84,15 @@ func WithJobTimeout(d time.Duration) Option { return func(c *config) { c.jobTime
 // another connection (another process, a backup) before SQLITE_BUSY.
 func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeout = d } }
 
+// WithLull makes a reconcile job, once started, wait until no request for
+// its repository came in for quiet (but no longer than max) before it runs:
+// a burst of requests then makes one run rather than a run for its first
+// few and a follow-up for the rest, and runs cost seconds. quiet 0 turns
+// it off.
+func WithLull(quiet, max time.Duration) Option {
+	return func(c *config) { c.lull = lull{quiet: quiet, max: max} }
+}
+
 // WithLogger sets the logger for the store and River. Default: slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -91,6 +108,9 @@ type Store struct {
 	// writer), so a read never waits for a transaction and a read made
 	// inside InTx's fn cannot deadlock on the single write connection.
 	r *sql.DB
+
+	writes *writer       // groups write transactions (see writes.go)
+	ckpt   *checkpointer // copies the log into the database (checkpoint.go)
 
 	driver   *riversqlite.Driver
 	inserter *river.Client[*sql.Tx] // never started; inserts jobs inside InTx
@@ -114,7 +134,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		retryMax:     DefaultRetryMax,
 		jobTimeout:   DefaultJobTimeout,
 		busyTimeout:  DefaultBusyTimeout,
+		lull:         lull{quiet: DefaultLullQuiet, max: DefaultLullMax},
 		synchronous:  "FULL",
+		checkpoint:   defaultCheckpointEvery,
+		maxLog:       defaultMaxLogFrames,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -126,15 +149,18 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 
-	s := &Store{cfg: cfg}
+	s := &Store{cfg: cfg, writes: newWriter()}
 	var err error
 	// synchronous=FULL: in WAL mode NORMAL may lose the last commits on a
 	// power cut, and those commits are deliveries we already answered 202
-	// to. FULL syncs the WAL on every commit: one fsync per transaction.
+	// to. FULL syncs the WAL on every commit: one fsync per commit, which
+	// concurrent transactions share (see writes.go).
 	// _txlock=immediate takes the write lock at BEGIN, so a transaction never
 	// fails halfway when it upgrades from reading to writing.
-	s.w, err = sql.Open("sqlite", dsn(path, cfg,
-		"_journal_mode=WAL", "_synchronous="+cfg.synchronous, "_foreign_keys=1", "_txlock=immediate"))
+	// wal_autocheckpoint=0: checkpoints happen off the write path (see
+	// checkpoint.go).
+	s.w, err = openDB(dsn(path, cfg, "_journal_mode=WAL", "_pragma=wal_autocheckpoint(0)",
+		"_synchronous="+cfg.synchronous, "_foreign_keys=1", "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -152,7 +178,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 
 	// Opened after migrating, so the file is already in WAL mode.
-	s.r, err = sql.Open("sqlite", dsn(path, cfg, "_query_only=1", "_foreign_keys=1"))
+	s.r, err = openDB(dsn(path, cfg, "_query_only=1", "_foreign_keys=1"))
 	if err != nil {
 		_ = s.w.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
@@ -166,6 +192,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		_ = s.w.Close()
 		return nil, fmt.Errorf("sqlite: river client: %w", err)
 	}
+
+	ck, err := openDB(dsn(path, cfg, "_synchronous="+cfg.synchronous))
+	if err != nil {
+		_ = s.r.Close()
+		_ = s.w.Close()
+		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	s.ckpt = startCheckpointer(ck, cfg.checkpoint, cfg.maxLog, func(msg string, args ...any) { s.cfg.logger.Warn(msg, args...) })
 	return s, nil
 }
 
@@ -175,12 +210,23 @@ func validate(path string, cfg config) error {
 		return errors.New("empty path")
 	case path == ":memory:" || strings.HasPrefix(path, "file:") || strings.Contains(path, "?"):
 		return fmt.Errorf("path %q: want a plain file name (no :memory:, URI or query)", path)
-	case cfg.pollInterval <= 0, cfg.retryBase <= 0, cfg.retryMax < cfg.retryBase, cfg.jobTimeout <= 0, cfg.busyTimeout < 0:
+	case cfg.pollInterval <= 0, cfg.retryBase <= 0, cfg.retryMax < cfg.retryBase, cfg.jobTimeout <= 0, cfg.busyTimeout < 0,
+		cfg.lull.quiet < 0, cfg.lull.max < 0:
 		return errors.New("durations must be positive and retry max at least retry base")
 	case cfg.maxAttempts < 1:
 		return errors.New("max attempts must be at least 1")
 	}
 	return nil
+}
+
+// openDB opens a pool of connections that cache their statements (see
+// stmtcache.go).
+func openDB(dsn string) (*sql.DB, error) {
+	c, err := newConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
 }
 
 func dsn(path string, cfg config, params ...string) string {
@@ -221,6 +267,9 @@ func (s *Store) Close() error {
 		}
 		cancel()
 		s.worker = nil
+	}
+	if err := s.ckpt.close(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := s.r.Close(); err != nil {
 		errs = append(errs, err)

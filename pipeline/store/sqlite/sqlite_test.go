@@ -27,12 +27,13 @@ import (
 // durability. TestPragmas and the benchmarks keep FULL.
 func withSynchronous(mode string) Option { return func(c *config) { c.synchronous = mode } }
 
-// testOptions keep the queue quick: short polls and retries, no fsync per
-// commit.
+// testOptions keep the queue quick: short polls, retries and lulls, no
+// fsync per commit.
 func testOptions(extra ...Option) []Option {
 	return append([]Option{
 		withSynchronous("NORMAL"),
 		WithPollInterval(10 * time.Millisecond),
+		WithLull(5*time.Millisecond, 50*time.Millisecond),
 		WithRetryBackoff(10*time.Millisecond, 50*time.Millisecond),
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}, extra...)
@@ -143,6 +144,7 @@ func TestPragmas(t *testing.T) {
 	}{
 		{"write", "journal_mode", "wal"},
 		{"write", "synchronous", "2"}, // FULL
+		{"write", "wal_autocheckpoint", "0"},
 		{"write", "foreign_keys", "1"},
 		{"write", "busy_timeout", "3000"},
 		{"write", "query_only", "0"},

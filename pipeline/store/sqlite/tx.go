@@ -14,15 +14,17 @@ import (
 )
 
 // InTx runs fn in one write transaction. fn's error is returned as is, after
-// rolling back; so is a panic, re-raised after rolling back.
+// rolling back; so is a panic, re-raised after rolling back. Concurrent
+// transactions share one commit (see writes.go), and InTx returns after it.
+// Cancelling ctx keeps fn from starting, but does not interrupt it.
 //
 // fn must not start another write (InTx, SetOutcome, ...) with its ctx: the
 // one write connection is fn's, so it would wait for itself; it gets an
 // error instead. Reads (Experiment, ...) use other connections and see what
 // was committed before fn's transaction, not fn's own writes.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return s.inTx(ctx, func(sqlTx *sql.Tx) error {
-		return fn(context.WithValue(ctx, inTxKey{}, s), &tx{s: s, tx: sqlTx})
+	return s.inTx(ctx, func(ctx context.Context, sqlTx *sql.Tx) error {
+		return fn(ctx, &tx{s: s, tx: sqlTx})
 	})
 }
 
@@ -30,30 +32,6 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 type inTxKey struct{}
 
 var errNested = errors.New("sqlite: a write inside a transaction of the same store would wait for itself")
-
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
-	if ctx.Value(inTxKey{}) == s {
-		return errNested
-	}
-	sqlTx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = sqlTx.Rollback()
-		}
-	}()
-	if err := fn(sqlTx); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	committed = true
-	return nil
-}
 
 type tx struct {
 	s  *Store

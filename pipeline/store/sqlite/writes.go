@@ -1,0 +1,174 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Group commit. Every write transaction runs on the one write connection,
+// and with synchronous=FULL every commit waits for an fsync, so under
+// concurrent webhooks each delivery would wait for the others' fsyncs one
+// after the other. Instead, write transactions that queue up share one
+// SQLite transaction: each runs in a savepoint of its own, so that its
+// failure undoes only its own writes, and the last of the group commits for
+// all. Each caller returns only after that commit: nil still means durable,
+// an error still means none of it happened.
+//
+// Callers run their fn in turn on their own goroutines, so a panic or
+// runtime.Goexit (t.Fatal) unwinds as it always did, leaving the group in
+// order on the way.
+
+// A group takes new members while it is younger than the last commit took,
+// within [minGroupWindow, maxGroupWindow]: waiting for others pays off only
+// while it costs less than a commit of one's own, and one slow fsync must
+// not make every member after it wait long. maxGroup bounds it besides, so
+// that a steady stream of writes still commits and lets River's own
+// statements have the connection.
+const (
+	maxGroup       = 64
+	minGroupWindow = time.Millisecond
+	maxGroupWindow = 5 * time.Millisecond
+)
+
+// writer serialises and groups write transactions.
+type writer struct {
+	// token is held while running a member's fn or committing; a channel
+	// rather than a mutex, because blocked senders are served in order.
+	token chan struct{}
+	// waiting counts callers blocked on token: anyone waiting joins the
+	// open group, so the holder leaves committing to them.
+	waiting atomic.Int32
+
+	// Guarded by token:
+	cur        *group        // the open group, if any
+	lastCommit time.Duration // how long the last commit took
+
+	commits atomic.Int64 // groups committed, for tests
+}
+
+// group is one SQLite transaction shared by several write transactions.
+type group struct {
+	tx      *sql.Tx
+	began   time.Time
+	members int           // fns run in it, failed ones included
+	writes  int           // fns whose writes it holds
+	done    chan struct{} // closed once committed or rolled back
+	err     error         // why the writes are not durable; read after done
+}
+
+// errNoReturn stands for the outcome of a fn that panicked or called
+// runtime.Goexit.
+var errNoReturn = errors.New("sqlite: transaction function did not return")
+
+func newWriter() *writer { return &writer{token: make(chan struct{}, 1)} }
+
+// inTx runs fn as one write transaction, grouped with concurrent ones. fn's
+// ctx carries ctx's values but not its cancellation: once fn runs it runs
+// to the end, because SQLite answers a statement interrupted halfway by
+// rolling back the whole transaction, the other members' writes included.
+func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) (err error) {
+	if ctx.Value(inTxKey{}) == s {
+		return errNested
+	}
+	w := s.writes
+	w.waiting.Add(1)
+	w.token <- struct{}{}
+	w.waiting.Add(-1)
+	if err := ctx.Err(); err != nil {
+		w.leave()
+		return err
+	}
+	if w.cur == nil {
+		tx, err := s.w.BeginTx(context.Background(), nil)
+		if err != nil {
+			<-w.token
+			return fmt.Errorf("sqlite: begin: %w", err)
+		}
+		w.cur = &group{tx: tx, began: time.Now(), done: make(chan struct{})}
+	}
+	g := w.cur
+	g.members++
+	if _, err := g.tx.Exec(`SAVEPOINT expbot_member`); err != nil {
+		w.fail(err)
+		return fmt.Errorf("sqlite: savepoint: %w", err)
+	}
+
+	// Set when fn returns; a panic or Goexit leaves it, and its writes are
+	// undone like those of a failed fn.
+	fnErr := errNoReturn
+	defer func() {
+		if txErr := endMember(g.tx, fnErr); txErr != nil {
+			w.fail(txErr)
+			if fnErr == nil {
+				err = fmt.Errorf("sqlite: transaction lost: %w", txErr)
+			}
+			return
+		}
+		if fnErr != nil {
+			w.leave()
+			return
+		}
+		g.writes++
+		w.leave()
+		<-g.done
+		err = g.err
+	}()
+	fnErr = fn(context.WithValue(context.WithoutCancel(ctx), inTxKey{}, s), g.tx)
+	return fnErr
+}
+
+// endMember keeps a member's writes (fnErr nil) or undoes them. An error
+// means the transaction itself is gone: SQLite rolls it back by itself on
+// some errors (a full disk, an I/O error), and the savepoint with it.
+func endMember(tx *sql.Tx, fnErr error) error {
+	if fnErr == nil {
+		_, err := tx.Exec(`RELEASE expbot_member`)
+		return err
+	}
+	if _, err := tx.Exec(`ROLLBACK TO expbot_member`); err != nil {
+		return err
+	}
+	_, err := tx.Exec(`RELEASE expbot_member`)
+	return err
+}
+
+// leave releases the token, committing the open group first unless
+// someone waits to join it and it is still young and small.
+func (w *writer) leave() {
+	g := w.cur
+	if g == nil {
+		<-w.token
+		return
+	}
+	window := min(max(w.lastCommit, minGroupWindow), maxGroupWindow)
+	if w.waiting.Load() == 0 || g.members >= maxGroup || time.Since(g.began) >= window {
+		w.cur = nil
+		if g.writes > 0 {
+			start := time.Now()
+			if err := g.tx.Commit(); err != nil {
+				g.err = fmt.Errorf("sqlite: commit: %w", err)
+			}
+			w.lastCommit = time.Since(start)
+			w.commits.Add(1)
+		} else {
+			_ = g.tx.Rollback()
+		}
+		close(g.done)
+	}
+	<-w.token
+}
+
+// fail ends the open group, whose transaction broke: every member waiting
+// for its commit learns that its writes are lost.
+func (w *writer) fail(err error) {
+	g := w.cur
+	w.cur = nil
+	_ = g.tx.Rollback()
+	g.err = fmt.Errorf("sqlite: transaction lost: %w", err)
+	close(g.done)
+	<-w.token
+}
