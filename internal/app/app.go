@@ -109,7 +109,7 @@ func (s *Server) wire(backend string) error {
 	rep := &pipeline.Reporter{Store: s.store, Forges: clients}
 	pm := pipeline.NewMetrics(reg, s.store)
 	rec := pipeline.NewReconciler(s.store, forges, rep, pipeline.PulumiEnv{
-		CLI:        s.cli.Command,
+		CLI:        pulumicli.Niced(s.cli.Command, cfg.Pulumi.Nice),
 		Home:       cfg.Pulumi.Home,
 		BackendURL: backend,
 		Passphrase: cfg.Pulumi.Passphrase.Reveal(),

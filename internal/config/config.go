@@ -82,6 +82,7 @@ type Pulumi struct {
 	CLI            string `yaml:"cli"`         // path to the pulumi binary; empty = lookup
 	Home           string `yaml:"home"`        // PULUMI_HOME; empty = the CLI's default
 	BackendURL     string `yaml:"backend_url"` // empty = file://<data_dir>/pulumi/state
+	Nice           int    `yaml:"nice"`        // CPU priority steps below the bot's; 0 = same
 	PassphraseFile string `yaml:"passphrase_file"`
 	Passphrase     Secret `yaml:"-"`
 }
@@ -130,6 +131,7 @@ func Defaults() Config {
 		Workers:        4,
 		ShutdownGrace:  30 * time.Second,
 		GitLab:         GitLab{APIURL: "https://gitlab.com/api/v4/"},
+		Pulumi:         Pulumi{Nice: 10},
 	}
 }
 
@@ -308,6 +310,9 @@ func (c *Config) Validate() error {
 	if c.Workers <= 0 {
 		errs = append(errs, errors.New("workers must be positive"))
 	}
+	if c.Pulumi.Nice < 0 || c.Pulumi.Nice > 19 {
+		errs = append(errs, errors.New("pulumi.nice must be between 0 and 19"))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir must be set"))
 	}
@@ -392,6 +397,7 @@ var options = []option{
 	}},
 	{"pulumi.cli", "EXPBOT_PULUMI", "pulumi", "path of the pulumi CLI", str(func(c *Config) *string { return &c.Pulumi.CLI })},
 	{"pulumi.home", "EXPBOT_PULUMI_HOME", "pulumi-home", "PULUMI_HOME holding the provider plugins", str(func(c *Config) *string { return &c.Pulumi.Home })},
+	{"pulumi.nice", "EXPBOT_PULUMI_NICE", "pulumi-nice", "how much lower the CPU priority of Pulumi runs is", integer(func(c *Config) *int { return &c.Pulumi.Nice })},
 	{"pulumi.backend_url", "EXPBOT_PULUMI_BACKEND_URL", "pulumi-backend-url", "Pulumi state backend (file://, postgres://, s3://...)", str(func(c *Config) *string { return &c.Pulumi.BackendURL })},
 	{"github.enabled", "EXPBOT_GITHUB_ENABLED", "github", "serve GitHub webhooks", boolean(func(c *Config) *bool { return &c.GitHub.Enabled })},
 	{"github.api_url", "EXPBOT_GITHUB_API_URL", "github-api-url", "GitHub Enterprise root URL (empty for github.com)", str(func(c *Config) *string { return &c.GitHub.APIURL })},

@@ -92,6 +92,8 @@ func TestFailsClosed(t *testing.T) {
 		{"no passphrase", map[string]string{"EXPBOT_PULUMI_PASSPHRASE": ""}, "EXPBOT_PULUMI_PASSPHRASE"},
 		{"bad retire", map[string]string{"EXPBOT_RETIRE": "archive"}, "keep or delete"},
 		{"bad template", map[string]string{"EXPBOT_BRANCH_TEMPLATE": "exp/{issue}"}, "branch_template"},
+		{"pulumi nice too high", map[string]string{"EXPBOT_PULUMI_NICE": "20"}, "pulumi.nice"},
+		{"pulumi nice negative", map[string]string{"EXPBOT_PULUMI_NICE": "-1"}, "pulumi.nice"},
 		{"bad bool", map[string]string{"EXPBOT_GITLAB_ENABLED": "yes please"}, "EXPBOT_GITLAB_ENABLED"},
 		{"missing secret file", map[string]string{"EXPBOT_GITHUB_TOKEN": "", "EXPBOT_GITHUB_TOKEN_FILE": "/nonexistent/token"}, "read secret file"},
 	}

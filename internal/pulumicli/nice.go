@@ -1,0 +1,56 @@
+package pulumicli
+
+import (
+	"context"
+	"io"
+
+	"github.com/blang/semver"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+)
+
+// MaxNice is the largest niceness Linux allows.
+const MaxNice = 19
+
+// Niced returns cmd running the CLI, and so the provider plugins it starts,
+// at a CPU priority lowered by nice steps (capped at MaxNice). A Pulumi
+// update is CPU-heavy background work; webhooks must still be acknowledged
+// in milliseconds while it runs. nice <= 0, or a system where priorities
+// cannot be set per thread, leaves cmd as it is.
+func Niced(cmd auto.PulumiCommand, nice int) auto.PulumiCommand {
+	if nice <= 0 || !perThreadPriority {
+		return cmd
+	}
+	return nicedCommand{inner: cmd, nice: nice}
+}
+
+type nicedCommand struct {
+	inner auto.PulumiCommand
+	nice  int
+}
+
+func (c nicedCommand) Version() semver.Version { return c.inner.Version() }
+
+func (c nicedCommand) Run(ctx context.Context, workdir string, stdin io.Reader,
+	additionalOutput, additionalErrorOutput []io.Writer, additionalEnv []string, args ...string,
+) (string, string, int, error) {
+	type result struct {
+		stdout, stderr string
+		code           int
+		err            error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// The CLI inherits the priority of the thread that starts it. This
+		// goroutine keeps its thread to itself and ends without unlocking
+		// it, so the lowered priority dies with the thread and never
+		// reaches other goroutines.
+		if err := lowerThreadPriority(c.nice); err != nil {
+			done <- result{code: -1, err: err}
+			return
+		}
+		stdout, stderr, code, err := c.inner.Run(ctx, workdir, stdin, additionalOutput, additionalErrorOutput, additionalEnv, args...)
+		done <- result{stdout, stderr, code, err}
+	}()
+	r := <-done
+	return r.stdout, r.stderr, r.code, r.err
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package pulumicli
+
+// Elsewhere a priority belongs to the whole process: lowering it would slow
+// the webhooks too.
+const perThreadPriority = false
+
+func lowerThreadPriority(int) error { return nil }
