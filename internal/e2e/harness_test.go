@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,6 +41,17 @@ const (
 
 // repoFor maps a forge flavour to the seeded repository whose hook uses it.
 var repoFor = map[string]string{"github": "acme/llm", "gitlab": "acme/vision"}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(loadGenEnv) == "1" { // the benchmark's client (loadgen_test.go)
+		os.Exit(loadGenMain(os.Stdin, os.Stdout))
+	}
+	code := m.Run()
+	if buildOnce.bin != "" {
+		_ = os.RemoveAll(filepath.Dir(buildOnce.bin))
+	}
+	os.Exit(code)
+}
 
 var buildOnce struct {
 	sync.Once
@@ -175,14 +188,55 @@ func (h *harness) start(forgeURL string) {
 	})
 }
 
-// crash kills expbot and everything it started, as a power cut would.
+// crash kills expbot and everything it started, as a power cut would: its
+// process group, and the Pulumi CLI and plugins, which run in groups of
+// their own.
 func (h *harness) crash() {
 	if h.cmd == nil {
 		return
 	}
+	below := descendants(h.cmd.Process.Pid)
 	_ = syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL)
+	for _, pid := range below {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 	_ = h.cmd.Wait()
 	h.cmd = nil
+}
+
+// descendants lists the processes below pid, read from /proc; none where
+// there is no /proc.
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(stat, ')')
+		f := strings.Fields(string(stat[i+1:]))
+		if i < 0 || len(f) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	var out []int
+	for queue := []int{pid}; len(queue) > 0; queue = queue[1:] {
+		out = append(out, children[queue[0]]...)
+		queue = append(queue, children[queue[0]]...)
+	}
+	return out
 }
 
 // restart brings expbot back on the same port and data directory.

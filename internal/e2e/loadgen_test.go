@@ -1,0 +1,141 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The acknowledgement benchmark's client runs in a process of its own: in
+// the test process it would share a heap, a garbage collector and a
+// scheduler with the simulated forge, which answers the bot's Pulumi runs
+// and comments meanwhile, and the client's own delays would count as the
+// bot's.
+
+// loadGenEnv, set to 1, makes the test binary a load generator: it reads a
+// loadPlan on stdin and writes a loadResult on stdout.
+const loadGenEnv = "EXPBOT_E2E_LOADGEN"
+
+// ackReq is one signed GitHub delivery.
+type ackReq struct {
+	ID   string `json:"id"`
+	Body []byte `json:"body"`
+	Sig  string `json:"sig"`
+}
+
+// loadPlan: WarmUp first (not measured), then Requests, request i leaving
+// at start + i*Interval whatever happened to the others.
+type loadPlan struct {
+	URL      string        `json:"url"`
+	Interval time.Duration `json:"interval"`
+	WarmUp   ackReq        `json:"warm_up"`
+	Requests []ackReq      `json:"requests"`
+}
+
+// loadResult holds, per request, its latency from its scheduled time, the
+// status and the transport error ("" for none).
+type loadResult struct {
+	Latency []time.Duration `json:"latency"`
+	Status  []int           `json:"status"`
+	Err     []string        `json:"err"`
+}
+
+func loadGenMain(in io.Reader, out io.Writer) int {
+	var plan loadPlan
+	if err := json.NewDecoder(in).Decode(&plan); err != nil {
+		fmt.Fprintln(os.Stderr, "load generator: read plan:", err)
+		return 2
+	}
+	res, err := sendOpenLoop(plan)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load generator:", err)
+		return 1
+	}
+	if err := json.NewEncoder(out).Encode(res); err != nil {
+		fmt.Fprintln(os.Stderr, "load generator: write result:", err)
+		return 1
+	}
+	return 0
+}
+
+func sendOpenLoop(plan loadPlan) (loadResult, error) {
+	client := &http.Client{
+		Timeout: 30 * time.Second,
+		// Enough idle connections that a run of slow answers does not make
+		// the next requests open new ones.
+		Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute},
+	}
+	defer client.CloseIdleConnections()
+	// The first request pays for a connection and a cold database.
+	if code, err := postDelivery(client, plan.URL, plan.WarmUp); err != nil || code != http.StatusAccepted {
+		return loadResult{}, fmt.Errorf("warm-up delivery: %d %v", code, err)
+	}
+	n := len(plan.Requests)
+	res := loadResult{Latency: make([]time.Duration, n), Status: make([]int, n), Err: make([]string, n)}
+	var wg sync.WaitGroup
+	start := time.Now().Add(20 * time.Millisecond)
+	for i, req := range plan.Requests {
+		at := start.Add(time.Duration(i) * plan.Interval)
+		time.Sleep(time.Until(at))
+		wg.Go(func() {
+			code, err := postDelivery(client, plan.URL, req)
+			res.Latency[i], res.Status[i] = time.Since(at), code
+			if err != nil {
+				res.Err[i] = err.Error()
+			}
+		})
+	}
+	wg.Wait()
+	return res, nil
+}
+
+// runLoadGenerator runs plan in a child process (this test binary as the
+// load generator).
+func runLoadGenerator(b *testing.B, plan loadPlan) loadResult {
+	b.Helper()
+	in, err := json.Marshal(plan)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), loadGenEnv+"=1")
+	var out, stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(in), &out, &stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("load generator: %v\n%s", err, stderr.Bytes())
+	}
+	var res loadResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		b.Fatalf("load generator result: %v", err)
+	}
+	if len(res.Latency) != len(plan.Requests) {
+		b.Fatalf("load generator answered for %d requests, sent %d", len(res.Latency), len(plan.Requests))
+	}
+	return res
+}
+
+func postDelivery(c *http.Client, url string, r ackReq) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(r.Body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "GitHub-Hookshot/bench")
+	req.Header.Set("X-GitHub-Event", "issues")
+	req.Header.Set("X-GitHub-Delivery", r.ID)
+	req.Header.Set("X-Hub-Signature-256", r.Sig)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body) // to the end, so the connection is reused
+	return resp.StatusCode, nil
+}
