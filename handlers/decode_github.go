@@ -106,9 +106,10 @@ type ghUser struct {
 }
 
 // githubIssueAction tells the issues actions that can change whether an
-// issue is open, its labels or its body.
+// issue is open, its labels or its body. A deleted or transferred issue is
+// gone from this repository: for expbot it closed.
 func githubIssueAction(action string) bool {
-	return slices.Contains([]string{"opened", "edited", "labeled", "unlabeled", "closed", "reopened"}, action)
+	return slices.Contains([]string{"opened", "edited", "labeled", "unlabeled", "closed", "reopened", "deleted", "transferred"}, action)
 }
 
 // DecodeGitHub turns a GitHub webhook (X-GitHub-Event name and JSON body)
@@ -184,6 +185,8 @@ func decodeGitHubIssues(body []byte) (event.Event, error) {
 		c.WasOpen = true
 	case "reopened":
 		c.WasOpen = false
+	case "deleted", "transferred": // the payload shows the issue as it was
+		c.Open = false
 	case "labeled", "unlabeled":
 		if p.Label == nil || p.Label.Name == "" {
 			return nil, malformed("github issues %s: label.name missing", p.Action)

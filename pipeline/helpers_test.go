@@ -87,6 +87,10 @@ type fakeForge struct {
 	creates []fakeCall
 	edits   []fakeCall
 	failing error // returned by CreateComment and EditComment when set
+	// deleted comments make EditComment answer not found; threadGone
+	// makes CreateComment answer not found.
+	deleted    map[int64]bool
+	threadGone bool
 
 	// For commands: Access answers access[login] (Write when absent) or
 	// accessErr; PullHead answers heads[number] (not found when absent);
@@ -155,6 +159,9 @@ func (f *fakeForge) CreateComment(_ context.Context, repo string, th event.Threa
 	if f.failing != nil {
 		return forge.Comment{}, f.failing
 	}
+	if f.threadGone {
+		return forge.Comment{}, fmt.Errorf("fake forge: %s has no thread %v: %w", repo, th, forge.ErrNotFound)
+	}
 	f.log = append(f.log, "comment")
 	f.nextID++
 	c := forge.Comment{ID: f.nextID, Note: fmt.Sprintf("note-%d", f.nextID), URL: fmt.Sprintf("https://forge.test/%s/comments/%d", repo, f.nextID)}
@@ -167,6 +174,9 @@ func (f *fakeForge) EditComment(_ context.Context, repo string, th event.Thread,
 	defer f.mu.Unlock()
 	if f.failing != nil {
 		return f.failing
+	}
+	if f.deleted[c.ID] {
+		return fmt.Errorf("fake forge: %s has no comment %d: %w", repo, c.ID, forge.ErrNotFound)
 	}
 	f.edits = append(f.edits, fakeCall{Repo: repo, Thread: th, Comment: c, Body: body})
 	return nil

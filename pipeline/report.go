@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"strings"
@@ -69,18 +70,26 @@ func (r *Reporter) Report(ctx context.Context, id int64) error {
 		return fmt.Errorf("load experiment %d: %w", id, err)
 	}
 	body := RenderStatus(e, c)
-	if e.CommentID == 0 {
-		posted, err := c.CreateComment(ctx, e.Repo.Path, e.Thread, body)
-		if err != nil {
-			return fmt.Errorf("post status comment: %w", err)
+	if e.CommentID != 0 {
+		err := c.EditComment(ctx, e.Repo.Path, e.Thread, forge.Comment{ID: e.CommentID, Note: e.CommentNote}, body)
+		if !errors.Is(err, forge.ErrNotFound) {
+			if err != nil {
+				return fmt.Errorf("edit status comment: %w", err)
+			}
+			return nil
 		}
-		if err := r.Store.SetComment(ctx, e.ID, posted.ID, posted.Note); err != nil {
-			return fmt.Errorf("remember status comment: %w", err)
-		}
-		return nil
+		// Someone deleted the status comment: post it again.
 	}
-	if err := c.EditComment(ctx, e.Repo.Path, e.Thread, forge.Comment{ID: e.CommentID, Note: e.CommentNote}, body); err != nil {
-		return fmt.Errorf("edit status comment: %w", err)
+	posted, err := c.CreateComment(ctx, e.Repo.Path, e.Thread, body)
+	if errors.Is(err, forge.ErrNotFound) {
+		// The issue or request was deleted (or moved): nowhere to answer.
+		return store.Permanent(fmt.Errorf("post status comment: the thread is gone: %w", err))
+	}
+	if err != nil {
+		return fmt.Errorf("post status comment: %w", err)
+	}
+	if err := r.Store.SetComment(ctx, e.ID, posted.ID, posted.Note); err != nil {
+		return fmt.Errorf("remember status comment: %w", err)
 	}
 	return nil
 }

@@ -323,6 +323,38 @@ func TestReporterReport(t *testing.T) {
 		}
 	})
 
+	t.Run("a deleted status comment is posted again", func(t *testing.T) {
+		db, fg, rep, e := setup(t)
+		if err := rep.Report(ctx, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		creates, _ := fg.calls()
+		fg.deleted = map[int64]bool{creates[0].Comment.ID: true}
+		if err := rep.Report(ctx, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		creates, edits := fg.calls()
+		if len(creates) != 2 || len(edits) != 0 {
+			t.Fatalf("%d creates, %d edits; want 2, 0", len(creates), len(edits))
+		}
+		if stored, _ := db.Experiment(ctx, e.ID); stored.CommentID != creates[1].Comment.ID {
+			t.Errorf("stored comment %d, want the new one %d", stored.CommentID, creates[1].Comment.ID)
+		}
+	})
+
+	t.Run("a thread that is gone is a permanent error", func(t *testing.T) {
+		db, fg, rep, e := setup(t)
+		fg.threadGone = true
+		err := rep.Report(ctx, e.ID)
+		var perm *store.PermanentError
+		if !errors.As(err, &perm) || !errors.Is(err, forge.ErrNotFound) {
+			t.Errorf("Report = %v, want a permanent not-found error", err)
+		}
+		if stored, _ := db.Experiment(ctx, e.ID); stored.CommentID != 0 {
+			t.Errorf("comment id %d stored", stored.CommentID)
+		}
+	})
+
 	t.Run("unconfigured forge is a permanent error", func(t *testing.T) {
 		_, fg, rep, e := setup(t)
 		rep.Forges = map[event.Forge]forge.Client{event.GitHub: newFakeForge(event.GitHub)}
