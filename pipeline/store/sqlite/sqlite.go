@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -115,10 +116,17 @@ type Store struct {
 	driver   *riversqlite.Driver
 	inserter *river.Client[*sql.Tx] // never started; inserts jobs inside InTx
 
+	// lock is held open while the store is: the file belongs to one
+	// process (see the package comment).
+	lock *os.File
+
 	mu     sync.Mutex
 	worker *river.Client[*sql.Tx] // set between Start and Stop
 	closed bool
 }
+
+// errLocked says another process has the database open.
+var errLocked = errors.New("another process (another expbot?) has this database open: stop it, or give this one its own data directory")
 
 var _ store.Store = (*Store)(nil)
 
@@ -149,8 +157,17 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 
-	s := &Store{cfg: cfg, writes: newWriter()}
-	var err error
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s := &Store{cfg: cfg, writes: newWriter(), lock: lock}
+	opened := false
+	defer func() {
+		if !opened {
+			_ = lock.Close()
+		}
+	}()
 	// synchronous=FULL: in WAL mode NORMAL may lose the last commits on a
 	// power cut, and those commits are deliveries we already answered 202
 	// to. FULL syncs the WAL on every commit: one fsync per commit, which
@@ -201,6 +218,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	ck.SetMaxOpenConns(1)
 	s.ckpt = startCheckpointer(ck, cfg.checkpoint, cfg.maxLog, func(msg string, args ...any) { s.cfg.logger.Warn(msg, args...) })
+	opened = true
 	return s, nil
 }
 
@@ -275,6 +293,9 @@ func (s *Store) Close() error {
 		errs = append(errs, err)
 	}
 	if err := s.w.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.lock.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -468,3 +468,30 @@ func deliveryTx(b *testing.B, s *Store, i int64) {
 		b.Error(err)
 	}
 }
+
+// The file belongs to one process: a second store on it is refused with a
+// message saying why, and the first one's Close lets the next one in.
+func TestOneStorePerFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "expbot.db")
+	first, err := Open(ctx, path, testOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second, err := Open(ctx, path, testOptions()...); !errors.Is(err, errLocked) {
+		if second != nil {
+			_ = second.Close()
+		}
+		t.Fatalf("second Open = %v, want it refused", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(ctx, path, testOptions()...)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
