@@ -61,7 +61,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "expbot.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "expbot.db"), sqlite.WithDeliveryRetention(cfg.DeliveryRetention))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

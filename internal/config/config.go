@@ -72,10 +72,17 @@ type Config struct {
 	Retire         string        `yaml:"retire"` // keep | delete
 	Workers        int           `yaml:"workers"`
 	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
-	Pulumi         Pulumi        `yaml:"pulumi"`
-	GitHub         GitHub        `yaml:"github"`
-	GitLab         GitLab        `yaml:"gitlab"`
+	// DeliveryRetention is how long a delivery id is remembered: a
+	// redelivery after that would act again. Forges redeliver for days.
+	DeliveryRetention time.Duration `yaml:"delivery_retention"`
+	Pulumi            Pulumi        `yaml:"pulumi"`
+	GitHub            GitHub        `yaml:"github"`
+	GitLab            GitLab        `yaml:"gitlab"`
 }
+
+// MinDeliveryRetention: GitHub lets people redeliver a webhook for three
+// days.
+const MinDeliveryRetention = 72 * time.Hour
 
 // Pulumi says how updates run.
 type Pulumi struct {
@@ -115,23 +122,24 @@ type GitLab struct {
 // Defaults are what an empty configuration means.
 func Defaults() Config {
 	return Config{
-		Listen:         "127.0.0.1:8080",
-		DataDir:        "./expbot-data",
-		LogLevel:       "info",
-		BodyLimit:      25 << 20,
-		Label:          "new-experiment",
-		BranchTemplate: spec.DefaultBranchTemplate,
-		PullTemplate:   "exp/mr-{number}-{name}",
-		CommandAccess:  "write",
-		TagPattern:     "sweep-*",
-		SweepFile:      ".expbot/sweep.yaml",
-		SweepLimit:     64,
-		VariantFile:    "experiment.yaml",
-		Retire:         "keep",
-		Workers:        4,
-		ShutdownGrace:  30 * time.Second,
-		GitLab:         GitLab{APIURL: "https://gitlab.com/api/v4/"},
-		Pulumi:         Pulumi{Nice: 10},
+		Listen:            "127.0.0.1:8080",
+		DataDir:           "./expbot-data",
+		LogLevel:          "info",
+		BodyLimit:         25 << 20,
+		Label:             "new-experiment",
+		BranchTemplate:    spec.DefaultBranchTemplate,
+		PullTemplate:      "exp/mr-{number}-{name}",
+		CommandAccess:     "write",
+		TagPattern:        "sweep-*",
+		SweepFile:         ".expbot/sweep.yaml",
+		SweepLimit:        64,
+		VariantFile:       "experiment.yaml",
+		Retire:            "keep",
+		Workers:           4,
+		ShutdownGrace:     30 * time.Second,
+		DeliveryRetention: 30 * 24 * time.Hour,
+		GitLab:            GitLab{APIURL: "https://gitlab.com/api/v4/"},
+		Pulumi:            Pulumi{Nice: 10},
 	}
 }
 
@@ -310,6 +318,9 @@ func (c *Config) Validate() error {
 	if c.Workers <= 0 {
 		errs = append(errs, errors.New("workers must be positive"))
 	}
+	if c.DeliveryRetention < MinDeliveryRetention {
+		errs = append(errs, fmt.Errorf("delivery_retention must be at least %v: forges redeliver for days, and a forgotten delivery would act twice", MinDeliveryRetention))
+	}
 	if c.Pulumi.Nice < 0 || c.Pulumi.Nice > 19 {
 		errs = append(errs, errors.New("pulumi.nice must be between 0 and 19"))
 	}
@@ -353,6 +364,17 @@ func boolean(p func(c *Config) *bool) func(c *Config, v string) error {
 	}
 }
 
+func duration(p func(c *Config) *time.Duration) func(c *Config, v string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want a duration like 30s or 720h, got %q", v)
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
 func integer(p func(c *Config) *int) func(c *Config, v string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
@@ -387,14 +409,8 @@ var options = []option{
 	{"variant_file", "EXPBOT_VARIANT_FILE", "variant-file", "path of the committed variant file", str(func(c *Config) *string { return &c.VariantFile })},
 	{"retire", "EXPBOT_RETIRE", "retire", "keep or delete a retired experiment's branch", str(func(c *Config) *string { return &c.Retire })},
 	{"workers", "EXPBOT_WORKERS", "workers", "jobs run at once", integer(func(c *Config) *int { return &c.Workers })},
-	{"shutdown_grace", "EXPBOT_SHUTDOWN_GRACE", "shutdown-grace", "how long SIGTERM waits for running work", func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("want a duration like 30s, got %q", v)
-		}
-		c.ShutdownGrace = d
-		return nil
-	}},
+	{"shutdown_grace", "EXPBOT_SHUTDOWN_GRACE", "shutdown-grace", "how long SIGTERM waits for running work", duration(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+	{"delivery_retention", "EXPBOT_DELIVERY_RETENTION", "delivery-retention", "how long delivery ids are kept to spot redeliveries", duration(func(c *Config) *time.Duration { return &c.DeliveryRetention })},
 	{"pulumi.cli", "EXPBOT_PULUMI", "pulumi", "path of the pulumi CLI", str(func(c *Config) *string { return &c.Pulumi.CLI })},
 	{"pulumi.home", "EXPBOT_PULUMI_HOME", "pulumi-home", "PULUMI_HOME holding the provider plugins", str(func(c *Config) *string { return &c.Pulumi.Home })},
 	{"pulumi.nice", "EXPBOT_PULUMI_NICE", "pulumi-nice", "how much lower the CPU priority of Pulumi runs is", integer(func(c *Config) *int { return &c.Pulumi.Nice })},

@@ -94,6 +94,8 @@ func TestFailsClosed(t *testing.T) {
 		{"bad template", map[string]string{"EXPBOT_BRANCH_TEMPLATE": "exp/{issue}"}, "branch_template"},
 		{"pulumi nice too high", map[string]string{"EXPBOT_PULUMI_NICE": "20"}, "pulumi.nice"},
 		{"pulumi nice negative", map[string]string{"EXPBOT_PULUMI_NICE": "-1"}, "pulumi.nice"},
+		{"delivery retention too short", map[string]string{"EXPBOT_DELIVERY_RETENTION": "24h"}, "delivery_retention"},
+		{"bad duration", map[string]string{"EXPBOT_DELIVERY_RETENTION": "a month"}, "EXPBOT_DELIVERY_RETENTION"},
 		{"bad bool", map[string]string{"EXPBOT_GITLAB_ENABLED": "yes please"}, "EXPBOT_GITLAB_ENABLED"},
 		{"missing secret file", map[string]string{"EXPBOT_GITHUB_TOKEN": "", "EXPBOT_GITHUB_TOKEN_FILE": "/nonexistent/token"}, "read secret file"},
 	}

@@ -60,6 +60,8 @@ type config struct {
 	synchronous  string        // FULL; tests on a slow disk may relax it
 	checkpoint   time.Duration // how often; see checkpoint.go
 	maxLog       int64         // log frames that make a checkpoint truncate
+	retention    time.Duration // delivery ids older than this are pruned
+	pruneEvery   time.Duration
 }
 
 // WithPollInterval sets how often idle workers look for new jobs. SQLite has
@@ -112,6 +114,9 @@ type Store struct {
 
 	writes *writer       // groups write transactions (see writes.go)
 	ckpt   *checkpointer // copies the log into the database (checkpoint.go)
+	// stopPruner ends the pruner (prune.go); pruned closes once it has.
+	stopPruner context.CancelFunc
+	pruned     <-chan struct{}
 
 	driver   *riversqlite.Driver
 	inserter *river.Client[*sql.Tx] // never started; inserts jobs inside InTx
@@ -146,6 +151,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		synchronous:  "FULL",
 		checkpoint:   defaultCheckpointEvery,
 		maxLog:       defaultMaxLogFrames,
+		retention:    DefaultDeliveryRetention,
+		pruneEvery:   defaultPruneEvery,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -218,6 +225,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	ck.SetMaxOpenConns(1)
 	s.ckpt = startCheckpointer(ck, cfg.checkpoint, cfg.maxLog, func(msg string, args ...any) { s.cfg.logger.Warn(msg, args...) })
+	pctx, stop := context.WithCancel(context.Background())
+	s.stopPruner, s.pruned = stop, s.startPruner(pctx, cfg.pruneEvery)
 	opened = true
 	return s, nil
 }
@@ -229,7 +238,7 @@ func validate(path string, cfg config) error {
 	case path == ":memory:" || strings.HasPrefix(path, "file:") || strings.Contains(path, "?"):
 		return fmt.Errorf("path %q: want a plain file name (no :memory:, URI or query)", path)
 	case cfg.pollInterval <= 0, cfg.retryBase <= 0, cfg.retryMax < cfg.retryBase, cfg.jobTimeout <= 0, cfg.busyTimeout < 0,
-		cfg.lull.quiet < 0, cfg.lull.max < 0:
+		cfg.lull.quiet < 0, cfg.lull.max < 0, cfg.retention <= 0, cfg.pruneEvery <= 0:
 		return errors.New("durations must be positive and retry max at least retry base")
 	case cfg.maxAttempts < 1:
 		return errors.New("max attempts must be at least 1")
@@ -286,6 +295,8 @@ func (s *Store) Close() error {
 		cancel()
 		s.worker = nil
 	}
+	s.stopPruner()
+	<-s.pruned
 	if err := s.ckpt.close(); err != nil {
 		errs = append(errs, err)
 	}
