@@ -54,6 +54,10 @@ type glNoteAttrs struct {
 	NoteableType string `json:"noteable_type"` // MergeRequest | Issue | Commit | Snippet
 	Action       string `json:"action"`        // create | update (16.11+; absent before)
 	System       bool   `json:"system"`        // GitLab's own notes ("added 1 commit", ...)
+	// An internal note is for project members only; "confidential" is its
+	// name before GitLab 15.
+	Internal     bool `json:"internal"`
+	Confidential bool `json:"confidential"`
 }
 
 // glMRPayload is a Merge Request Hook.
@@ -233,8 +237,9 @@ func gitlabActor(u *glUser) event.Actor {
 }
 
 // decodeGitLabNote decodes a new note on a merge request. Notes on issues,
-// commits and snippets, edits (action update) and GitLab's system notes are
-// ignored.
+// commits and snippets, edits (action update), GitLab's system notes and
+// internal notes are ignored: expbot's answers and branches are visible to
+// everyone who sees the request, and would repeat what an internal note says.
 func decodeGitLabNote(body []byte) (event.Event, error) {
 	var p glNotePayload
 	if err := json.Unmarshal(body, &p); err != nil {
@@ -256,6 +261,9 @@ func decodeGitLabNote(body []byte) (event.Event, error) {
 	}
 	if a.System {
 		return &event.Ignored{Reason: "gitlab system note"}, nil
+	}
+	if a.Internal || a.Confidential {
+		return &event.Ignored{Reason: "gitlab internal note: expbot answers in public, so it acts on public comments only"}, nil
 	}
 	if p.MergeRequest == nil || p.MergeRequest.IID <= 0 {
 		return nil, malformed("gitlab note: merge_request.iid missing")

@@ -196,6 +196,10 @@ func gitlabPullCases() []decodeCase {
 		{"note edited", "Note Hook", glNote("MergeRequest", `"action": "update",`, "ada"),
 			&event.Ignored{Reason: `gitlab note action "update" not handled`}, 0},
 		{"system note", "Note Hook", swap(note, `"system": false,`, `"system": true,`), &event.Ignored{Reason: "gitlab system note"}, 0},
+		{"internal note", "Confidential Note Hook", swap(note, `"internal": false`, `"internal": true`),
+			&event.Ignored{Reason: "gitlab internal note: expbot answers in public, so it acts on public comments only"}, 0},
+		{"confidential note (GitLab before 15)", "Confidential Note Hook", swap(note, `"internal": false`, `"confidential": true`),
+			&event.Ignored{Reason: "gitlab internal note: expbot answers in public, so it acts on public comments only"}, 0},
 		{"note hook of another kind", "Note Hook", swap(note, `"object_kind": "note",`, `"object_kind": "issue",`),
 			&event.Ignored{Reason: `gitlab note hook of kind "issue" not handled`}, 0},
 
