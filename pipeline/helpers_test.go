@@ -39,7 +39,8 @@ func openStore(t *testing.T) testDB {
 }
 
 // jobs lists the unfinished jobs as "kind args", sorted: the queue is never
-// started in these tests, so what was enqueued stays there.
+// started in these tests, so what was enqueued stays there. A repository's
+// report job shows as one "report" per experiment it has to report.
 func (db testDB) jobs(t *testing.T) []string {
 	t.Helper()
 	conn, err := sql.Open("sqlite", "file:"+db.path+"?mode=ro")
@@ -48,7 +49,12 @@ func (db testDB) jobs(t *testing.T) []string {
 	}
 	defer func() { _ = conn.Close() }()
 	rows, err := conn.Query(`SELECT kind, json(args) FROM river_job
-		WHERE state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`)
+		WHERE kind != 'report_repo' AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
+		UNION ALL
+		SELECT 'report', json_object('experiment_id', e.id) FROM experiments e
+		WHERE e.report_due > 0 AND EXISTS (SELECT 1 FROM river_job j WHERE j.kind = 'report_repo'
+			AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
+			AND j.args ->> 'forge' = e.forge AND j.args ->> 'path' = e.repo_path)`)
 	if err != nil {
 		t.Fatalf("read jobs: %v", err)
 	}

@@ -163,7 +163,9 @@ type Tx interface {
 	// queued (not yet started) absorbs the request, so bursts coalesce.
 	EnqueueReconcile(ctx context.Context, repo RepoKey) error
 	// EnqueueReport asks for the status comment of an experiment to be
-	// posted or brought up to date.
+	// posted or brought up to date. Requests for the experiments of one
+	// repository share one queued job, as reconciles do: a burst of
+	// deliveries makes one job, not one per experiment.
 	EnqueueReport(ctx context.Context, experimentID int64) error
 	// EnqueueTask asks for Handlers.Task(kind, payload) to run once: work
 	// that needs the forge's API and so must not delay the acknowledgement.

@@ -62,6 +62,9 @@ type reconcileArgs struct {
 func (reconcileArgs) Kind() string                 { return kindReconcile }
 func (reconcileArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{UniqueOpts: uniqueOpts()} }
 
+// reportArgs is the per-experiment report job of earlier versions; such
+// jobs may still be queued in an upgraded database, so they still run. New
+// requests go to the repository's job (reports.go).
 type reportArgs struct {
 	ExperimentID int64 `json:"experiment_id"`
 }
@@ -189,6 +192,11 @@ func (s *Store) Start(ctx context.Context, h store.Handlers) error {
 	}
 	if err := river.AddWorkerSafely(ws, &worker[reportArgs]{s: s, fn: func(ctx context.Context, a reportArgs) error {
 		return h.Report(ctx, a.ExperimentID)
+	}}); err != nil {
+		return fmt.Errorf("sqlite: start: %w", err)
+	}
+	if err := river.AddWorkerSafely(ws, &worker[reportRepoArgs]{s: s, fn: func(ctx context.Context, a reportRepoArgs) error {
+		return s.reportDue(ctx, a, h.Report)
 	}}); err != nil {
 		return fmt.Errorf("sqlite: start: %w", err)
 	}

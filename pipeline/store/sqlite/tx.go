@@ -201,13 +201,6 @@ func (t *tx) EnqueueReconcile(ctx context.Context, repo store.RepoKey) error {
 	return nil
 }
 
-func (t *tx) EnqueueReport(ctx context.Context, experimentID int64) error {
-	if err := t.s.enqueue(ctx, t.tx, reportArgs{ExperimentID: experimentID}); err != nil {
-		return fmt.Errorf("sqlite: enqueue report %d: %w", experimentID, err)
-	}
-	return nil
-}
-
 func nilIfEmpty(b json.RawMessage) json.RawMessage {
 	if len(b) == 0 {
 		return nil

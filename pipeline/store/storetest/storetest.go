@@ -55,6 +55,7 @@ func Exercise(ctx context.Context, t *testing.T, open func(t *testing.T) store.S
 		{"Permanent", testPermanent},
 		{"Retry", testRetry},
 		{"Report", testReport},
+		{"ReportOutcomes", testReportOutcomes},
 		{"Task", testTask},
 		{"ConcurrentTx", testConcurrentTx},
 		{"Reopen", testReopen},
@@ -410,9 +411,9 @@ func testRollback(ctx context.Context, t *testing.T, open func(*testing.T) store
 			return tx.EnqueueReport(ctx, e.ID)
 		})
 	}
-	// One reconcile for the repository, one report per experiment.
-	if n := queueDepth(ctx, t, s); n != 3 {
-		t.Errorf("queue depth after commits = %d, want 3", n)
+	// One reconcile and one report job for the repository.
+	if n := queueDepth(ctx, t, s); n != 2 {
+		t.Errorf("queue depth after commits = %d, want 2", n)
 	}
 }
 
@@ -1004,8 +1005,8 @@ func testReport(ctx context.Context, t *testing.T, open func(*testing.T) store.S
 		enqueueReport(ctx, t, s, e1.ID)
 	}
 	enqueueReport(ctx, t, s, e2.ID)
-	if n := queueDepth(ctx, t, s); n != 2 {
-		t.Errorf("queue depth = %d, want one report job per experiment (2)", n)
+	if n := queueDepth(ctx, t, s); n != 1 {
+		t.Errorf("queue depth = %d, want one report job for the repository", n)
 	}
 	r := newRecorder()
 	start(ctx, t, s, r)
@@ -1018,6 +1019,46 @@ func testReport(ctx context.Context, t *testing.T, open func(*testing.T) store.S
 	}
 	if len(r.reconciles) != 0 {
 		t.Errorf("reconciles = %v, want none", r.reconciles)
+	}
+}
+
+// testReportOutcomes: reports of one repository fail and succeed each on
+// its own: a failing one is retried until it succeeds without repeating
+// the others, a permanent failure is not retried, and a request made while
+// an experiment's report runs gets a report of its own afterwards.
+func testReportOutcomes(ctx context.Context, t *testing.T, open func(*testing.T) store.Store) {
+	s := openStore(t, open)
+	ok, flaky, perm, again := func() (store.Experiment, store.Experiment, store.Experiment, store.Experiment) {
+		a, _ := apply(ctx, t, s, change(repoA(), "issue:1"))
+		b, _ := apply(ctx, t, s, change(repoA(), "issue:2"))
+		c, _ := apply(ctx, t, s, change(repoA(), "issue:3"))
+		d, _ := apply(ctx, t, s, change(repoA(), "issue:4"))
+		return a, b, c, d
+	}()
+	for _, e := range []store.Experiment{ok, flaky, perm, again} {
+		enqueueReport(ctx, t, s, e.ID)
+	}
+	r := newRecorder()
+	r.onReport = func(ctx context.Context, id int64, n int) error {
+		switch {
+		case id == flaky.ID && n < 3:
+			return errors.New("forge unavailable")
+		case id == perm.ID:
+			return store.Permanent(errors.New("thread deleted"))
+		case id == again.ID && n == 1:
+			enqueueReport(ctx, t, s, again.ID)
+		}
+		return nil
+	}
+	start(ctx, t, s, r)
+	waitFor(t, "the reports", func() bool { return r.reportCalls(flaky.ID) >= 3 && r.reportCalls(again.ID) >= 2 })
+	waitIdle(ctx, t, s)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	want := map[int64]int{ok.ID: 1, flaky.ID: 3, perm.ID: 1, again.ID: 2}
+	if !reflect.DeepEqual(r.reports, want) {
+		t.Errorf("report calls = %v, want %v (ok, flaky, permanent, again: %d %d %d %d)",
+			r.reports, want, ok.ID, flaky.ID, perm.ID, again.ID)
 	}
 }
 
