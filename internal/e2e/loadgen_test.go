@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -39,10 +40,12 @@ type loadPlan struct {
 	Requests []ackReq      `json:"requests"`
 }
 
-// loadResult holds, per request, its latency from its scheduled time, the
-// status and the transport error ("" for none).
+// loadResult holds, per request, its latency from its scheduled time, how
+// late the client sent it (included in the latency), the status and the
+// transport error ("" for none).
 type loadResult struct {
 	Latency []time.Duration `json:"latency"`
+	Lag     []time.Duration `json:"lag"`
 	Status  []int           `json:"status"`
 	Err     []string        `json:"err"`
 }
@@ -78,13 +81,19 @@ func sendOpenLoop(plan loadPlan) (loadResult, error) {
 		return loadResult{}, fmt.Errorf("warm-up delivery: %d %v", code, err)
 	}
 	n := len(plan.Requests)
-	res := loadResult{Latency: make([]time.Duration, n), Status: make([]int, n), Err: make([]string, n)}
+	res := loadResult{Latency: make([]time.Duration, n), Lag: make([]time.Duration, n), Status: make([]int, n), Err: make([]string, n)}
 	var wg sync.WaitGroup
+	// The dispatcher has a thread of its own and sleeps to absolute times
+	// (sleepUntil): time.Sleep wakes up to a millisecond late under load,
+	// and that delay would count as the bot's.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	start := time.Now().Add(20 * time.Millisecond)
 	for i, req := range plan.Requests {
 		at := start.Add(time.Duration(i) * plan.Interval)
-		time.Sleep(time.Until(at))
+		sleepUntil(at)
 		wg.Go(func() {
+			res.Lag[i] = time.Since(at)
 			code, err := postDelivery(client, plan.URL, req)
 			res.Latency[i], res.Status[i] = time.Since(at), code
 			if err != nil {
