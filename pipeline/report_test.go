@@ -375,3 +375,66 @@ func TestReporterReport(t *testing.T) {
 		}
 	})
 }
+
+// A sweep's one commit comment: posted once for all its experiments,
+// posted again if someone deleted it, and a commit that is gone ends the
+// report instead of retrying.
+func TestReporterSweepComment(t *testing.T) {
+	ctx := context.Background()
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	setup := func(t *testing.T) (testDB, *fakeForge, *Reporter, []store.Experiment) {
+		t.Helper()
+		db := openStore(t)
+		var exps []store.Experiment
+		for _, name := range []string{"a", "b"} {
+			c := seedChange("acme/model", "sweep:sweep-1:"+name, store.Active)
+			c.Thread = event.Thread{Kind: event.CommitThread, SHA: sha}
+			err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				e, _, err := tx.ApplyChange(ctx, c)
+				exps = append(exps, e)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		fg := newFakeForge(event.GitHub)
+		return db, fg, &Reporter{Store: db, Forges: map[event.Forge]forge.Client{event.GitHub: fg}}, exps
+	}
+
+	t.Run("one comment, posted again after a deletion", func(t *testing.T) {
+		db, fg, rep, exps := setup(t)
+		if err := rep.Report(ctx, exps[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		creates, _ := fg.calls()
+		if len(creates) != 1 || creates[0].Thread.SHA != sha {
+			t.Fatalf("posted %+v, want one comment on the commit", creates)
+		}
+		fg.deleted = map[int64]bool{creates[0].Comment.ID: true}
+		if err := db.SetOutcome(ctx, exps[1].ID, exps[1].Generation, store.Applied, "done", sha); err != nil {
+			t.Fatal(err)
+		}
+		if err := rep.Report(ctx, exps[1].ID); err != nil {
+			t.Fatal(err)
+		}
+		creates, edits := fg.calls()
+		if len(creates) != 2 || len(edits) != 0 {
+			t.Fatalf("%d creates, %d edits; want the comment posted again (2, 0)", len(creates), len(edits))
+		}
+		for _, e := range exps {
+			if stored, _ := db.Experiment(ctx, e.ID); stored.CommentID != creates[1].Comment.ID {
+				t.Errorf("experiment %d remembers comment %d, want the new one %d", e.ID, stored.CommentID, creates[1].Comment.ID)
+			}
+		}
+	})
+
+	t.Run("a commit that is gone is a permanent error", func(t *testing.T) {
+		_, fg, rep, exps := setup(t)
+		fg.threadGone = true
+		var perm *store.PermanentError
+		if err := rep.Report(ctx, exps[0].ID); !errors.As(err, &perm) {
+			t.Errorf("Report = %v, want a permanent error", err)
+		}
+	})
+}

@@ -281,25 +281,32 @@ func (r *Reporter) reportSweep(ctx context.Context, c forge.Client, e store.Expe
 		return nil
 	}
 	body := renderSweep(group, c)
-	if posted.ID == 0 {
-		p, err := c.CreateComment(ctx, e.Repo.Path, e.Thread, body)
-		if err != nil {
-			return fmt.Errorf("post sweep comment: %w", err)
+	if posted.ID != 0 {
+		if r.unchanged(posted.ID, body) {
+			return nil
 		}
-		for _, x := range group {
-			if err := r.Store.SetComment(ctx, x.ID, p.ID, e.Thread.SHA+"|"+p.Note); err != nil {
-				return fmt.Errorf("remember sweep comment: %w", err)
-			}
+		err := c.EditComment(ctx, e.Repo.Path, e.Thread, posted, body)
+		if err == nil {
+			r.remember(posted.ID, body)
+			return nil
 		}
-		r.remember(p.ID, body)
-		return nil
+		if !errors.Is(err, forge.ErrNotFound) {
+			return fmt.Errorf("edit sweep comment: %w", err)
+		}
+		// Someone deleted the sweep's comment: post it again.
 	}
-	if r.unchanged(posted.ID, body) {
-		return nil
+	p, err := c.CreateComment(ctx, e.Repo.Path, e.Thread, body)
+	if errors.Is(err, forge.ErrNotFound) {
+		return store.Permanent(fmt.Errorf("post sweep comment: the commit is gone: %w", err))
 	}
-	if err := c.EditComment(ctx, e.Repo.Path, e.Thread, posted, body); err != nil {
-		return fmt.Errorf("edit sweep comment: %w", err)
+	if err != nil {
+		return fmt.Errorf("post sweep comment: %w", err)
 	}
-	r.remember(posted.ID, body)
+	for _, x := range group {
+		if err := r.Store.SetComment(ctx, x.ID, p.ID, e.Thread.SHA+"|"+p.Note); err != nil {
+			return fmt.Errorf("remember sweep comment: %w", err)
+		}
+	}
+	r.remember(p.ID, body)
 	return nil
 }
