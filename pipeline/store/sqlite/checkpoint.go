@@ -22,28 +22,18 @@ type checkpointer struct {
 	db        *sql.DB
 	maxFrames int64
 	stop      context.CancelFunc
-	done      chan struct{}
+	done      <-chan struct{}
 	frames    atomic.Int64 // log frames copied back so far, for tests
 }
 
 func startCheckpointer(db *sql.DB, every time.Duration, maxFrames int64, warn func(msg string, args ...any)) *checkpointer {
 	ctx, stop := context.WithCancel(context.Background())
-	c := &checkpointer{db: db, maxFrames: maxFrames, stop: stop, done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if err := c.checkpoint(ctx); err != nil && ctx.Err() == nil {
-				warn("sqlite: checkpoint failed; the log grows until one succeeds", "error", err.Error())
-			}
+	c := &checkpointer{db: db, maxFrames: maxFrames, stop: stop}
+	c.done = runEvery(ctx, every, func(ctx context.Context) {
+		if err := c.checkpoint(ctx); err != nil && ctx.Err() == nil {
+			warn("sqlite: checkpoint failed; the log grows until one succeeds", "error", err.Error())
 		}
-	}()
+	})
 	return c
 }
 

@@ -25,6 +25,16 @@ func WithDeliveryRetention(d time.Duration) Option {
 
 // startPruner prunes every interval until ctx ends; done closes then.
 func (s *Store) startPruner(ctx context.Context, every time.Duration) <-chan struct{} {
+	return runEvery(ctx, every, func(ctx context.Context) {
+		if _, err := s.pruneDeliveries(ctx, s.now().Add(-s.cfg.retention)); err != nil && ctx.Err() == nil {
+			s.cfg.logger.Warn("sqlite: pruning old deliveries failed; trying again later", "error", err.Error())
+		}
+	})
+}
+
+// runEvery calls fn every interval, on a goroutine of its own, until ctx
+// ends; the returned channel closes then.
+func runEvery(ctx context.Context, every time.Duration, fn func(context.Context)) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -36,9 +46,7 @@ func (s *Store) startPruner(ctx context.Context, every time.Duration) <-chan str
 				return
 			case <-t.C:
 			}
-			if _, err := s.pruneDeliveries(ctx, s.now().Add(-s.cfg.retention)); err != nil && ctx.Err() == nil {
-				s.cfg.logger.Warn("sqlite: pruning old deliveries failed; trying again later", "error", err.Error())
-			}
+			fn(ctx)
 		}
 	}()
 	return done
