@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
@@ -101,10 +102,26 @@ func (s *stacks) get(ctx context.Context, repo store.RepoKey, prog pulumi.RunFun
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", name, redact(err))
 	}
+	// What an interrupted update may have left: its lock, then its
+	// pending creates (pendingcreates.go).
+	if _, err := removeStaleLocks(s.env.BackendURL, name); err != nil {
+		return nil, err
+	}
+	if _, err := adoptPendingCreates(ctx, &created); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	s.m[name] = &created
 	s.mu.Unlock()
 	return &created, nil
+}
+
+// forget drops repo's workspace, so that the next get looks at the stack
+// afresh: after a failed update, which may have been interrupted.
+func (s *stacks) forget(repo store.RepoKey) {
+	s.mu.Lock()
+	delete(s.m, StackName(repo))
+	s.mu.Unlock()
 }
 
 // upResult is what one update did, per experiment where it can be told.
@@ -112,16 +129,31 @@ type upResult struct {
 	summary   map[string]int    // Pulumi's change summary: create, update, same...
 	failed    map[string]string // resource-name prefix -> first error message
 	transient bool              // the failure looks like the forge or network, not the request
+	locked    bool              // another update holds the stack's lock
 }
 
-// up runs one update and attributes failures to resources.
+// eventsGrace is how long a failed update's event stream may take to end.
+const eventsGrace = 2 * time.Second
+
+// up runs one update and attributes failures to resources. Its error is
+// redacted text: what callers need to know of it is in the result.
 func up(ctx context.Context, st *auto.Stack) (upResult, error) {
 	evs := make(chan events.EngineEvent)
 	res := upResult{failed: map[string]string{}}
-	done := make(chan struct{})
+	done, stop := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		for ev := range evs {
+		for {
+			var ev events.EngineEvent
+			select {
+			case e, ok := <-evs:
+				if !ok {
+					return
+				}
+				ev = e
+			case <-stop:
+				return
+			}
 			d := ev.DiagnosticEvent
 			if d == nil || d.Severity != "error" || d.URN == "" {
 				continue
@@ -137,11 +169,23 @@ func up(ctx context.Context, st *auto.Stack) (upResult, error) {
 		}
 	}()
 	out, err := st.Up(ctx, optup.EventStreams(evs), optup.ContinueOnError(), optup.SuppressProgress())
-	<-done
+	if err == nil {
+		<-done // the CLI ended its event stream, which closes evs
+	} else {
+		// A CLI that failed before it opened its event stream never
+		// closes evs; one that did closes it as it exits.
+		select {
+		case <-done:
+		case <-time.After(eventsGrace):
+			close(stop)
+			<-done
+		}
+	}
 	if out.Summary.ResourceChanges != nil {
 		res.summary = *out.Summary.ResourceChanges
 	}
 	if err != nil {
+		res.locked = auto.IsConcurrentUpdateError(err)
 		if looksTransient(err.Error()) {
 			res.transient = true
 		}

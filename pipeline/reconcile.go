@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/rs/zerolog"
 
 	"github.com/expbot/expbot/internal/event"
@@ -145,7 +144,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 		res, upErr = up(ctx, st)
 	}
 	took := r.Now().Sub(started)
-	if upErr != nil && auto.IsConcurrentUpdateError(upErr) {
+	if upErr != nil {
+		r.stacks.forget(repo) // it may have been interrupted: look again next time
+	}
+	if upErr != nil && res.locked {
 		if n, err := removeStaleLocks(r.stacks.env.BackendURL, StackName(repo)); err != nil {
 			log.Warn().Err(err).Msg("check for stale stack locks")
 		} else if n > 0 {

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -91,6 +92,44 @@ type harness struct {
 	addr    string
 	cmd     *exec.Cmd
 	log     *os.File
+	gate    atomic.Pointer[gate] // holds matching forge requests (holdRequests)
+}
+
+// gate holds the forge requests it matches until opened.
+type gate struct {
+	match   func(*http.Request) bool
+	arrived chan struct{} // closed when the first match arrives
+	once    sync.Once
+	opened  sync.Once
+	release chan struct{}
+}
+
+// holdRequests makes the forge hold the requests match accepts, as a slow
+// or unreachable server would, until the gate is opened (at the latest
+// when the test ends); then they go through.
+func (h *harness) holdRequests(t testing.TB, match func(*http.Request) bool) *gate {
+	g := &gate{match: match, arrived: make(chan struct{}), release: make(chan struct{})}
+	h.gate.Store(g)
+	t.Cleanup(func() { h.open(g) })
+	return g
+}
+
+// open stops holding requests and lets the held ones through.
+func (h *harness) open(g *gate) {
+	g.opened.Do(func() {
+		h.gate.CompareAndSwap(g, nil)
+		close(g.release)
+	})
+}
+
+func (h *harness) gated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g := h.gate.Load(); g != nil && g.match(r) {
+			g.once.Do(func() { close(g.arrived) })
+			<-g.release
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func newHarness(t testing.TB) *harness {
@@ -105,7 +144,7 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h.sim = forgesim.New()
-	srv := httptest.NewServer(h.sim.Handler())
+	srv := httptest.NewServer(h.gated(h.sim.Handler()))
 	t.Cleanup(srv.Close)
 	h.sim.SetBaseURL(srv.URL)
 	h.forge = h.sim.Forge()

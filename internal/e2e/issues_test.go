@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/expbot/expbot/internal/forgesim"
 )
@@ -344,5 +345,48 @@ func TestSecretsNeverWrittenInPlainText(t *testing.T) {
 	}
 	if files < 5 {
 		t.Fatalf("only %d files looked at: the walk missed the data directory", files)
+	}
+}
+
+// The bot dies while a branch it asked for is being made: Pulumi has
+// recorded a pending create, and the forge makes the branch after all (the
+// request had left). After a restart the experiment still completes on the
+// branch that exists, instead of failing to make it a second time.
+func TestCrashWithABranchCreateInFlight(t *testing.T) {
+	h := newHarness(t)
+	creates := map[string]func(*http.Request) bool{
+		"github": func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git/refs")
+		},
+		"gitlab": func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/repository/branches")
+		},
+	}
+	for _, flavor := range []string{"github", "gitlab"} {
+		t.Run(flavor, func(t *testing.T) {
+			repo := repoFor[flavor]
+			g := h.holdRequests(t, creates[flavor])
+			issue, _, err := h.forge.OpenIssue(repo, "alice", "in flight", request("inflight", "0.4"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-g.arrived:
+			case <-time.After(waitLimit):
+				t.Fatal("the bot never asked for the branch")
+			}
+			h.crash()
+			h.open(g) // the request had left: the forge makes the branch
+			name := fmt.Sprintf("exp/%d-inflight", issue.Number)
+			h.waitFor(t, "the held create to go through", func() bool { return h.branch(repo, name).exists })
+			h.restart()
+			h.waitComment(t, repo, issue.Number, "is ready")
+			if b := h.branch(repo, name); !b.exists || !strings.Contains(b.file, "lr: 0.4") {
+				t.Errorf("after restart the branch is %+v", b)
+			}
+		})
 	}
 }
