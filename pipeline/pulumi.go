@@ -98,17 +98,25 @@ func (s *stacks) get(ctx context.Context, repo store.RepoKey, prog pulumi.RunFun
 	if s.env.Home != "" {
 		opts = append(opts, auto.PulumiHome(s.env.Home))
 	}
-	created, err := auto.UpsertStackInlineSource(ctx, name, s.env.project(), prog, opts...)
+	// A stack made now is clean; one that exists may hold what an
+	// interrupted update left. (Creating fails on an existing stack in
+	// ways auto.IsCreateStack409Error does not always recognise, so any
+	// failure tries selecting it.)
+	created, err := auto.NewStackInlineSource(ctx, name, s.env.project(), prog, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("stack %s: %w", name, redact(err))
-	}
-	// What an interrupted update may have left: its lock, then its
-	// pending creates (pendingcreates.go).
-	if _, err := removeStaleLocks(s.env.BackendURL, name); err != nil {
-		return nil, err
-	}
-	if _, err := adoptPendingCreates(ctx, &created); err != nil {
-		return nil, err
+		existing, selErr := auto.SelectStackInlineSource(ctx, name, s.env.project(), prog, opts...)
+		if selErr != nil {
+			return nil, fmt.Errorf("stack %s: %w", name, redact(err))
+		}
+		// What an interrupted update may have left: its lock, then its
+		// pending creates (pendingcreates.go).
+		if _, err := removeStaleLocks(s.env.BackendURL, name); err != nil {
+			return nil, err
+		}
+		if _, err := adoptPendingCreates(ctx, &existing); err != nil {
+			return nil, err
+		}
+		created = existing
 	}
 	s.mu.Lock()
 	s.m[name] = &created
