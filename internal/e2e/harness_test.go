@@ -234,10 +234,27 @@ func (h *harness) crash() {
 	if h.cmd == nil {
 		return
 	}
-	below := descendants(h.cmd.Process.Pid)
-	_ = syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL)
-	for _, pid := range below {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	// Freeze the tree first, so that nothing in it starts a process
+	// between the listing and the kill.
+	pid := h.cmd.Process.Pid
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	stopped := map[int]bool{}
+	for {
+		fresh := 0
+		for _, p := range descendants(pid) {
+			if !stopped[p] {
+				_ = syscall.Kill(p, syscall.SIGSTOP)
+				stopped[p] = true
+				fresh++
+			}
+		}
+		if fresh == 0 {
+			break
+		}
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	for p := range stopped {
+		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
 	_ = h.cmd.Wait()
 	h.cmd = nil
