@@ -293,24 +293,7 @@ func pretend(e store.Experiment, ch store.Change) store.Experiment {
 // apply records the changes in one transaction and queues their work.
 func (c *Commands) apply(ctx context.Context, t commandTask, changes []store.Change) error {
 	return c.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		any := false
-		for _, ch := range changes {
-			e, changed, err := tx.ApplyChange(ctx, ch)
-			if err != nil {
-				return fmt.Errorf("apply %s: %w", ch.Key, err)
-			}
-			if !changed {
-				continue
-			}
-			any = true
-			if err := tx.EnqueueReport(ctx, e.ID); err != nil {
-				return err
-			}
-		}
-		if !any {
-			return nil
-		}
-		return tx.EnqueueReconcile(ctx, t.Repo)
+		return applyAndQueue(ctx, tx, t.Repo, changes)
 	})
 }
 
