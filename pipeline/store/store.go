@@ -129,7 +129,11 @@ type Store interface {
 	// experiment's generation moved past gen meanwhile (then a later run
 	// owns it). Status Applied or Released marks gen as applied.
 	SetOutcome(ctx context.Context, id, gen int64, status Status, detail string, baseSHA string) error
-	// SetComment remembers the status comment of an experiment.
+	// SetComment remembers the status comment of an experiment. It may be
+	// lost in a power cut shortly after it returns (not in a crash of the
+	// process): a driver need not wait for its own flush to disk, as the
+	// comment's id is already lost if the bot dies between posting the
+	// comment and this call. Losing it means one comment posted twice.
 	SetComment(ctx context.Context, id, commentID int64, note string) error
 
 	StartRun(ctx context.Context, repo RepoKey, at time.Time) (Run, error)

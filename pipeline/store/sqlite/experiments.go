@@ -124,7 +124,7 @@ func (s *Store) SetOutcome(ctx context.Context, id, gen int64, status store.Stat
 
 // SetComment remembers the status comment of experiment id.
 func (s *Store) SetComment(ctx context.Context, id, commentID int64, note string) error {
-	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.inLazyTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE experiments SET comment_id = ?, comment_note = ?, updated_at = ? WHERE id = ?`,
 			commentID, note, s.now().UnixNano(), id)
 		if err != nil {

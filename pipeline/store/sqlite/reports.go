@@ -96,7 +96,7 @@ func (s *Store) reportDue(ctx context.Context, repo reportRepoArgs, report func(
 	}
 	if len(served) > 0 {
 		// Served is served, even if the job is being stopped.
-		err := s.inTx(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
+		err := s.inLazyTx(context.WithoutCancel(ctx), func(ctx context.Context, tx *sql.Tx) error {
 			for _, d := range served {
 				if _, err := tx.ExecContext(ctx, `UPDATE experiments SET report_due = max(report_due - ?, 0) WHERE id = ?`, d.n, d.id); err != nil {
 					return err
