@@ -61,22 +61,43 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "expbot.db"), sqlite.WithDeliveryRetention(cfg.DeliveryRetention))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "expbot.db"),
+		sqlite.WithDeliveryRetention(cfg.DeliveryRetention), sqlite.WithCommitObserver(commitMetric(reg)))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, store: st, cli: cli}
-	if err := s.wire(backend); err != nil {
+	if err := s.wire(backend, reg); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) wire(backend string) error {
+// commitMetric registers the store's commit durations. Every
+// acknowledgement waits for one commit that syncs, so this histogram shows
+// how much of expbot_webhook_ack_seconds is the disk.
+func commitMetric(reg prometheus.Registerer) func(synced bool, took time.Duration) {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "expbot_store_commit_seconds",
+		Help:    "Commits of the store's write connection, by whether they waited for an fsync.",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, 1},
+	}, []string{"fsync"})
+	reg.MustRegister(h)
+	synced, lazy := h.WithLabelValues("true"), h.WithLabelValues("false")
+	return func(fsync bool, took time.Duration) {
+		if fsync {
+			synced.Observe(took.Seconds())
+		} else {
+			lazy.Observe(took.Seconds())
+		}
+	}
+}
+
+func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 	cfg := s.cfg
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	clients := map[event.Forge]forge.Client{}
 	forges := map[event.Forge]pipeline.Forge{}

@@ -48,17 +48,18 @@ const (
 func BenchmarkAckLatency(b *testing.B) {
 	var (
 		lat, lag, inBot []time.Duration
-		cpu             float64
+		bot             botCounters
 	)
 	for i := range b.N {
 		res, s, c := runAckLoad(b, fmt.Sprintf("acme/load-%d", i))
-		lat, lag, inBot, cpu = append(lat, res.Latency...), append(lag, res.Lag...), append(inBot, s...), cpu+c
+		lat, lag, inBot = append(lat, res.Latency...), append(lag, res.Lag...), append(inBot, s...)
+		bot = bot.plus(c)
 	}
 	slices.Sort(lat)
 	slices.Sort(lag)
 	slices.Sort(inBot)
 	p50, p90, p99, worst := percentile(lat, 0.50), percentile(lat, 0.90), percentile(lat, 0.99), lat[len(lat)-1]
-	cpuPer := cpu * 1000 / float64(len(lat))
+	cpuPer := bot.cpu * 1000 / float64(len(lat))
 	b.ReportMetric(0, "ns/op") // the set-up would dominate it; the latencies are the result
 	b.ReportMetric(millis(p50), "p50_ms")
 	b.ReportMetric(millis(p90), "p90_ms")
@@ -73,17 +74,21 @@ func BenchmarkAckLatency(b *testing.B) {
 	// expbot's own CPU time (the Pulumi CLI and plugins are other
 	// processes) per delivery: steadier than latency on a shared machine.
 	b.ReportMetric(cpuPer, "cpu_ms/delivery")
-	b.Logf("%d deliveries: p50 %v, p90 %v, p99 %v, max %v; in the bot: p50 %v, p99 %v; sent late by p50 %v, p99 %v; expbot CPU %.2f ms per delivery",
-		len(lat), p50, p90, p99, worst, percentile(inBot, 0.50), percentile(inBot, 0.99), percentile(lag, 0.50), percentile(lag, 0.99), cpuPer)
+	// The disk's share: commits that waited for an fsync, and how many of
+	// them took over 10 ms (each delays every delivery behind it).
+	b.ReportMetric(bot.syncs/float64(b.N), "fsync_commits/op")
+	b.ReportMetric(bot.slowSyncs/float64(b.N), "fsync_commits_over_10ms/op")
+	b.Logf("%d deliveries: p50 %v, p90 %v, p99 %v, max %v; in the bot: p50 %v, p99 %v; sent late by p50 %v, p99 %v; expbot CPU %.2f ms per delivery; %.0f commits with an fsync, %.0f of them over 10 ms",
+		len(lat), p50, p90, p99, worst, percentile(inBot, 0.50), percentile(inBot, 0.99), percentile(lag, 0.50), percentile(lag, 0.99), cpuPer, bot.syncs, bot.slowSyncs)
 	if p99 >= ackP99Limit {
 		b.Errorf("p99 acknowledgement latency %v, want under %v", p99, ackP99Limit)
 	}
 }
 
 // runAckLoad runs one load against a fresh bot and returns what the client
-// saw, the latencies seen by the bot, and the bot's CPU seconds, after
-// checking that every delivery was accepted and is in the database.
-func runAckLoad(b *testing.B, repo string) (loadResult, []time.Duration, float64) {
+// saw, the latencies seen by the bot, and the bot's counters over the load,
+// after checking that every delivery was accepted and is in the database.
+func runAckLoad(b *testing.B, repo string) (loadResult, []time.Duration, botCounters) {
 	b.StopTimer()
 	h := newHarness(b)
 	defer h.stop()
@@ -92,11 +97,11 @@ func runAckLoad(b *testing.B, repo string) (loadResult, []time.Duration, float64
 	warmUp, reqs := reqs[n], reqs[:n]
 	url := "http://" + h.addr + "/webhooks/github"
 
-	cpu0 := botCPU(b, h)
+	before := readBotCounters(b, h)
 	b.StartTimer()
 	res := runLoadGenerator(b, loadPlan{URL: url, Interval: time.Second / ackRate, WarmUp: warmUp, Requests: reqs})
 	b.StopTimer()
-	cpu := botCPU(b, h) - cpu0
+	during := readBotCounters(b, h).minus(before)
 
 	bad := 0
 	for i := range n {
@@ -117,7 +122,7 @@ func runAckLoad(b *testing.B, repo string) (loadResult, []time.Duration, float64
 	// be in the file, with no graceful shutdown to write anything late.
 	h.crash()
 	checkRecorded(b, filepath.Join(h.dataDir, "expbot.db"), reqs)
-	return res, botLatencies(b, h.log.Name(), reqs), cpu
+	return res, botLatencies(b, h.log.Name(), reqs), during
 }
 
 // botLatencies reads, from the bot's log, how long it took over each of
@@ -193,14 +198,34 @@ func ackRequests(b *testing.B, h *harness, repo string, n int) []ackReq {
 	return reqs
 }
 
-// botCPU reads the CPU time expbot has used so far, in seconds.
-func botCPU(b *testing.B, h *harness) float64 {
+// botCounters are expbot's own counters: its CPU seconds (the Pulumi CLI
+// and plugins are other processes), its commits that waited for an fsync,
+// and those of them that took over 10 ms.
+type botCounters struct{ cpu, syncs, slowSyncs float64 }
+
+func (c botCounters) plus(d botCounters) botCounters {
+	return botCounters{c.cpu + d.cpu, c.syncs + d.syncs, c.slowSyncs + d.slowSyncs}
+}
+
+func (c botCounters) minus(d botCounters) botCounters {
+	return botCounters{c.cpu - d.cpu, c.syncs - d.syncs, c.slowSyncs - d.slowSyncs}
+}
+
+func readBotCounters(b *testing.B, h *harness) botCounters {
 	b.Helper()
-	v, err := strconv.ParseFloat(h.metric("process_cpu_seconds_total "), 64)
-	if err != nil {
-		b.Fatalf("process_cpu_seconds_total: %v", err)
+	value := func(sample string) float64 {
+		v, err := strconv.ParseFloat(h.metric(sample+" "), 64)
+		if err != nil {
+			b.Fatalf("%s: %v", sample, err)
+		}
+		return v
 	}
-	return v
+	syncs := value(`expbot_store_commit_seconds_count{fsync="true"}`)
+	return botCounters{
+		cpu:       value("process_cpu_seconds_total"),
+		syncs:     syncs,
+		slowSyncs: syncs - value(`expbot_store_commit_seconds_bucket{fsync="true",le="0.01"}`),
+	}
 }
 
 // checkRecorded opens the stopped bot's database and looks for every

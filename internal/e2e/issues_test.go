@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,12 @@ func TestRedeliveryHasNoSecondEffect(t *testing.T) {
 	}
 	c := h.waitComment(t, repo, issue.Number, "is ready")
 	head := h.branch(repo, "exp/"+fmt.Sprint(issue.Number)+"-once").head
+	// The delivery's commit waited for the disk; recording the comment's id did not.
+	for _, fsync := range []string{"true", "false"} {
+		if n, _ := strconv.Atoi(h.metric(`expbot_store_commit_seconds_count{fsync="` + fsync + `"}`)); n == 0 {
+			t.Errorf("no commit with fsync=%s in the metrics", fsync)
+		}
+	}
 
 	again, err := h.sim.Redeliver(context.Background(), labeled.ID)
 	if err != nil {

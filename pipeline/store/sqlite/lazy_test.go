@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -132,6 +133,40 @@ func TestGroupsOfMixedDurability(t *testing.T) {
 				t.Error("the second transaction never joined the first one's group")
 			} else if !wantJoin && joined > 0 {
 				t.Errorf("a durable transaction joined a lazy group %d times", joined)
+			}
+		})
+	}
+}
+
+// The commit observer hears of every commit, and whether it synced.
+func TestCommitObserver(t *testing.T) {
+	for _, c := range []struct {
+		configured string
+		want       []bool // durable, then lazy
+	}{
+		{"FULL", []bool{true, false}},
+		{"NORMAL", []bool{false, false}},
+	} {
+		t.Run(c.configured, func(t *testing.T) {
+			var (
+				mu  sync.Mutex
+				got []bool
+			)
+			s := openAt(t, filepath.Join(t.TempDir(), "expbot.db"), withSynchronous(c.configured),
+				WithCommitObserver(func(synced bool, took time.Duration) {
+					if took <= 0 {
+						t.Errorf("commit took %v", took)
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					got = append(got, synced)
+				}))
+			inTxSync(t, s, true)
+			inTxSync(t, s, false)
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(got, c.want) {
+				t.Errorf("commits seen: %v, want %v", got, c.want)
 			}
 		})
 	}

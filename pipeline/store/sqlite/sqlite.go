@@ -57,11 +57,13 @@ type config struct {
 	busyTimeout  time.Duration
 	lull         lull
 	logger       *slog.Logger
-	synchronous  string        // FULL; tests on a slow disk may relax it
-	checkpoint   time.Duration // how often; see checkpoint.go
-	maxLog       int64         // log frames that make a checkpoint truncate
-	retention    time.Duration // delivery ids older than this are pruned
-	pruneEvery   time.Duration
+	// observeCommit, if set, is told of every commit; see WithCommitObserver.
+	observeCommit func(synced bool, took time.Duration)
+	synchronous   string        // FULL; tests on a slow disk may relax it
+	checkpoint    time.Duration // how often; see checkpoint.go
+	maxLog        int64         // log frames that make a checkpoint truncate
+	retention     time.Duration // delivery ids older than this are pruned
+	pruneEvery    time.Duration
 }
 
 // WithPollInterval sets how often idle workers look for new jobs. SQLite has
@@ -98,6 +100,15 @@ func WithLull(quiet, max time.Duration) Option {
 
 // WithLogger sets the logger for the store and River. Default: slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithCommitObserver has f told how long each commit of the write
+// connection took, and whether it waited for the disk (an fsync) or was
+// lazy (see inLazyTx). Every acknowledgement waits for one commit that
+// syncs, so their slow tail is the disk's. f runs with the write
+// connection held: it must be quick.
+func WithCommitObserver(f func(synced bool, took time.Duration)) Option {
+	return func(c *config) { c.observeCommit = f }
+}
 
 // Store implements store.Store on one SQLite file.
 type Store struct {
@@ -168,7 +179,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s := &Store{cfg: cfg, writes: newWriter(), lock: lock}
+	s := &Store{cfg: cfg, writes: newWriter(cfg), lock: lock}
 	opened := false
 	defer func() {
 		if !opened {

@@ -47,7 +47,9 @@ type writer struct {
 	cur        *group        // the open group, if any
 	lastCommit time.Duration // how long the last commit took
 
-	commits atomic.Int64 // groups committed, for tests
+	commits atomic.Int64                          // groups committed, for tests
+	observe func(synced bool, took time.Duration) // WithCommitObserver
+	syncs   bool                                  // the configured synchronous setting fsyncs every commit
 
 	// lazy is the write connection's synchronous setting: lazySynchronous
 	// or the configured one. Guarded by token. SQLite refuses to change it
@@ -95,7 +97,15 @@ type group struct {
 // runtime.Goexit.
 var errNoReturn = errors.New("sqlite: transaction function did not return")
 
-func newWriter() *writer { return &writer{token: make(chan struct{}, 1)} }
+func newWriter(cfg config) *writer {
+	return &writer{token: make(chan struct{}, 1), observe: cfg.observeCommit, syncs: syncsEveryCommit(cfg.synchronous)}
+}
+
+// syncsEveryCommit tells whether a synchronous setting has every commit in
+// WAL mode wait for an fsync: FULL and EXTRA do, NORMAL and OFF do not.
+func syncsEveryCommit(synchronous string) bool {
+	return synchronous == "FULL" || synchronous == "EXTRA"
+}
 
 // inTx runs fn as one write transaction, grouped with concurrent ones. fn's
 // ctx carries ctx's values but not its cancellation: once fn runs it runs
@@ -137,8 +147,7 @@ func (s *Store) write(ctx context.Context, durable bool, fn func(ctx context.Con
 		w.commit() // no fsync, and a durable group starts at once
 	}
 	if w.cur == nil {
-		// Only FULL (or EXTRA) has an fsync to skip.
-		lazy := !durable && (s.cfg.synchronous == "FULL" || s.cfg.synchronous == "EXTRA")
+		lazy := !durable && w.syncs // else there is no fsync to skip
 		if err := s.setLazy(lazy); err != nil {
 			<-w.token
 			return err
@@ -220,10 +229,14 @@ func (w *writer) commit() {
 		if err := g.tx.Commit(); err != nil {
 			g.err = fmt.Errorf("sqlite: commit: %w", err)
 		}
+		took := time.Since(start)
 		if !g.lazy { // the window is about what an fsync costs
-			w.lastCommit = time.Since(start)
+			w.lastCommit = took
 		}
 		w.commits.Add(1)
+		if w.observe != nil {
+			w.observe(w.syncs && !g.lazy, took)
+		}
 	} else {
 		_ = g.tx.Rollback()
 	}
