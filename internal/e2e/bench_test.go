@@ -219,10 +219,11 @@ func (c botCounters) minus(d botCounters) botCounters {
 
 func readBotCounters(b *testing.B, h *harness) botCounters {
 	b.Helper()
-	value := func(sample string) float64 {
-		v, err := strconv.ParseFloat(h.metric(sample+" "), 64)
+	scrape := h.scrape()
+	value := func(name string) float64 {
+		v, err := strconv.ParseFloat(sample(scrape, name+" "), 64)
 		if err != nil {
-			b.Fatalf("%s: %v", sample, err)
+			b.Fatalf("%s: %v", name, err)
 		}
 		return v
 	}

@@ -397,13 +397,29 @@ func (h *harness) branches(repo string) []string {
 // metric reads one sample of expbot's /metrics by its full text prefix.
 func (h *harness) metric(prefix string) string {
 	h.t.Helper()
+	return sample(h.scrape(), prefix)
+}
+
+// scrape reads the bot's /metrics once: values that must agree with each
+// other (a histogram's count and its buckets) come from one scrape.
+func (h *harness) scrape() string {
+	h.t.Helper()
 	resp, err := http.Get("http://" + h.addr + "/metrics")
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// sample returns the value of the first line of a scrape that starts with
+// prefix, or "".
+func sample(scrape, prefix string) string {
+	for _, line := range strings.Split(scrape, "\n") {
 		if strings.HasPrefix(line, prefix) {
 			return strings.TrimSpace(strings.TrimPrefix(line, prefix))
 		}
