@@ -130,7 +130,7 @@ func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 	rep := &pipeline.Reporter{Store: s.store, Forges: clients}
 	pm := pipeline.NewMetrics(reg, s.store)
 	rec := pipeline.NewReconciler(s.store, forges, rep, pipeline.PulumiEnv{
-		CLI:        pulumicli.Niced(s.cli.Command, cfg.Pulumi.Nice),
+		CLI:        pulumicli.Niced(s.cli.Command, pulumicli.Priority{Nice: cfg.Pulumi.Nice, Idle: cfg.Pulumi.Idle}),
 		Home:       cfg.Pulumi.Home,
 		BackendURL: backend,
 		Passphrase: cfg.Pulumi.Passphrase.Reveal(),

@@ -90,6 +90,7 @@ type Pulumi struct {
 	Home           string `yaml:"home"`        // PULUMI_HOME; empty = the CLI's default
 	BackendURL     string `yaml:"backend_url"` // empty = file://<data_dir>/pulumi/state
 	Nice           int    `yaml:"nice"`        // CPU priority steps below the bot's; 0 = same
+	Idle           bool   `yaml:"idle"`        // only CPU time nothing else wants (Linux SCHED_IDLE)
 	PassphraseFile string `yaml:"passphrase_file"`
 	Passphrase     Secret `yaml:"-"`
 }
@@ -414,6 +415,7 @@ var options = []option{
 	{"pulumi.cli", "EXPBOT_PULUMI", "pulumi", "path of the pulumi CLI", str(func(c *Config) *string { return &c.Pulumi.CLI })},
 	{"pulumi.home", "EXPBOT_PULUMI_HOME", "pulumi-home", "PULUMI_HOME holding the provider plugins", str(func(c *Config) *string { return &c.Pulumi.Home })},
 	{"pulumi.nice", "EXPBOT_PULUMI_NICE", "pulumi-nice", "how much lower the CPU priority of Pulumi runs is", integer(func(c *Config) *int { return &c.Pulumi.Nice })},
+	{"pulumi.idle", "EXPBOT_PULUMI_IDLE", "pulumi-idle", "Pulumi runs get only CPU time nothing else wants (Linux SCHED_IDLE)", boolean(func(c *Config) *bool { return &c.Pulumi.Idle })},
 	{"pulumi.backend_url", "EXPBOT_PULUMI_BACKEND_URL", "pulumi-backend-url", "Pulumi state backend (file://, postgres://, s3://...)", str(func(c *Config) *string { return &c.Pulumi.BackendURL })},
 	{"github.enabled", "EXPBOT_GITHUB_ENABLED", "github", "serve GitHub webhooks", boolean(func(c *Config) *bool { return &c.GitHub.Enabled })},
 	{"github.api_url", "EXPBOT_GITHUB_API_URL", "github-api-url", "GitHub Enterprise root URL (empty for github.com)", str(func(c *Config) *string { return &c.GitHub.APIURL })},

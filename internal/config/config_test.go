@@ -63,6 +63,31 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
+func TestPulumiPriority(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		wantNice int
+		wantIdle bool
+	}{
+		{"defaults: nice, not idle", nil, nil, 10, false},
+		{"idle from env", map[string]string{"EXPBOT_PULUMI_IDLE": "true"}, nil, 10, true},
+		{"flag over env, nice from env", map[string]string{"EXPBOT_PULUMI_IDLE": "true", "EXPBOT_PULUMI_NICE": "19"}, []string{"--pulumi-idle=false"}, 19, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.args, minimalEnv(tt.env), io.Discard)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.Pulumi.Nice != tt.wantNice || c.Pulumi.Idle != tt.wantIdle {
+				t.Errorf("nice=%d idle=%v, want %d %v", c.Pulumi.Nice, c.Pulumi.Idle, tt.wantNice, tt.wantIdle)
+			}
+		})
+	}
+}
+
 func TestSecretsFromFiles(t *testing.T) {
 	dir := t.TempDir()
 	tok := writeFile(t, dir, "token", "glpat-secret\n")

@@ -11,21 +11,31 @@ import (
 // MaxNice is the largest niceness Linux allows.
 const MaxNice = 19
 
-// Niced returns cmd running the CLI, and so the provider plugins it starts,
-// at a CPU priority lowered by nice steps (capped at MaxNice). A Pulumi
-// update is CPU-heavy background work; webhooks must still be acknowledged
-// in milliseconds while it runs. nice <= 0, or a system where priorities
-// cannot be set per thread, leaves cmd as it is.
-func Niced(cmd auto.PulumiCommand, nice int) auto.PulumiCommand {
-	if nice <= 0 || !perThreadPriority {
+// Priority is how the CLI, and so the provider plugins it starts, yield the
+// CPU to the bot. A Pulumi update is CPU-heavy background work; webhooks
+// must still be acknowledged in milliseconds while it runs.
+type Priority struct {
+	// Nice lowers the CPU priority by this many steps (capped at MaxNice):
+	// the CLI still gets a share when the machine is saturated.
+	Nice int
+	// Idle runs the CLI only on CPU time nothing else wants (Linux
+	// SCHED_IDLE): a waking bot thread takes the CPU at once, but on a
+	// machine kept busy by other programs an update may nearly stall.
+	Idle bool
+}
+
+// Niced returns cmd running the CLI at priority p. The zero Priority, or a
+// system where priorities cannot be set per thread, leaves cmd as it is.
+func Niced(cmd auto.PulumiCommand, p Priority) auto.PulumiCommand {
+	if (p.Nice <= 0 && !p.Idle) || !perThreadPriority {
 		return cmd
 	}
-	return nicedCommand{inner: cmd, nice: nice}
+	return nicedCommand{inner: cmd, priority: p}
 }
 
 type nicedCommand struct {
-	inner auto.PulumiCommand
-	nice  int
+	inner    auto.PulumiCommand
+	priority Priority
 }
 
 func (c nicedCommand) Version() semver.Version { return c.inner.Version() }
@@ -44,7 +54,7 @@ func (c nicedCommand) Run(ctx context.Context, workdir string, stdin io.Reader,
 		// goroutine keeps its thread to itself and ends without unlocking
 		// it, so the lowered priority dies with the thread and never
 		// reaches other goroutines.
-		if err := lowerThreadPriority(c.nice); err != nil {
+		if err := lowerThreadPriority(c.priority); err != nil {
 			done <- result{code: -1, err: err}
 			return
 		}

@@ -6,4 +6,4 @@ package pulumicli
 // the webhooks too.
 const perThreadPriority = false
 
-func lowerThreadPriority(int) error { return nil }
+func lowerThreadPriority(Priority) error { return nil }
