@@ -35,6 +35,9 @@ type glIssueAttrs struct {
 	Action      string    `json:"action"` // open | close | reopen | update
 	Type        string    `json:"type"`   // work item type, since 17.2: Issue, Task, Incident, ...
 	Labels      []glLabel `json:"labels"`
+	// Only project members can see a confidential issue; its hooks are
+	// Confidential Issue Hooks.
+	Confidential bool `json:"confidential"`
 }
 
 // glNotePayload is a Note Hook: a comment on a merge request, issue, commit
@@ -127,7 +130,7 @@ func gitlabIssueAction(action string) bool {
 func DecodeGitLab(eventHeader string, body []byte) (event.Event, error) {
 	switch eventHeader {
 	case "Issue Hook", "Confidential Issue Hook":
-		return decodeGitLabIssue(body)
+		return decodeGitLabIssue(body, eventHeader == "Confidential Issue Hook")
 	case "Note Hook", "Confidential Note Hook":
 		return decodeGitLabNote(body)
 	case "Merge Request Hook":
@@ -142,7 +145,7 @@ func DecodeGitLab(eventHeader string, body []byte) (event.Event, error) {
 	}
 }
 
-func decodeGitLabIssue(body []byte) (event.Event, error) {
+func decodeGitLabIssue(body []byte, confidentialHook bool) (event.Event, error) {
 	var p glIssuePayload
 	if err := json.Unmarshal(body, &p); err != nil {
 		return nil, fmt.Errorf("%w: gitlab issue: %w", ErrMalformed, err)
@@ -185,6 +188,9 @@ func decodeGitLabIssue(body []byte) (event.Event, error) {
 		Labels:      labels,
 		PrevLabels:  slices.Clone(labels),
 		BodyChanged: p.Changes != nil && p.Changes.Description != nil,
+		// Either says so: the attribute is the issue's, the hook name what
+		// GitLab decided to send.
+		Confidential: a.Confidential || confidentialHook,
 	}
 	if p.Changes != nil && p.Changes.Labels != nil {
 		c.PrevLabels = labelTitles(p.Changes.Labels.Previous)

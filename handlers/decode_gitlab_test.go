@@ -123,6 +123,8 @@ func gitlabCases() []decodeCase {
 	local.Repo.Host, local.Repo.WebURL = "localhost:8929", "http://localhost:8929/ml/research/llm-variants"
 	local.URL = "http://localhost:8929/ml/research/llm-variants/-/issues/23"
 	labelChange := glLabelChange(glLabels("bug"), glLabels("bug", trigger))
+	confidential := glWant(true, true, both, []string{"bug"})
+	confidential.Confidential = true
 
 	return append([]decodeCase{
 		{"open with the label", "Issue Hook", std("open", "opened", glLabels(trigger), `"author_id": {"previous": null, "current": 51}`),
@@ -144,7 +146,9 @@ func gitlabCases() []decodeCase {
 		{"label added to a closed issue", "Issue Hook", std("update", "closed", glLabels(trigger), glLabelChange("[]", glLabels(trigger))),
 			glWant(false, false, one, none), event.NoTrigger},
 		{"confidential issue", "Confidential Issue Hook", std("update", "opened", glLabels("bug", trigger), labelChange),
-			glWant(true, true, both, []string{"bug"}), event.Apply},
+			confidential, event.Apply},
+		{"confidential attribute, plain hook name", "Issue Hook", strings.Replace(std("update", "opened", glLabels("bug", trigger), labelChange),
+			`"confidential": false`, `"confidential": true`, 1), confidential, event.Apply},
 		{"work item of type Issue", "Issue Hook", glIssue("work_item", "Issue", "update", "opened", glLabels("bug", trigger), labelChange, "ada"),
 			glWant(true, true, both, []string{"bug"}), event.Apply},
 		{"no type (before GitLab 17.2)", "Issue Hook", strings.Replace(std("update", "opened", glLabels("bug", trigger), labelChange), `"type": "Issue",`, ``, 1),

@@ -463,7 +463,9 @@ func TestGitLabHandler(t *testing.T) {
 				}
 				return
 			}
-			want := Delivery{Forge: event.GitLab, ID: tt.wantID, Event: tt.wantEvent, ReceivedAt: fixedNow, Payload: wantChange}
+			payload := *wantChange.(*event.IssueChange)
+			payload.Confidential = tt.wantEvent == "Confidential Issue Hook" // the hook name says so
+			want := Delivery{Forge: event.GitLab, ID: tt.wantID, Event: tt.wantEvent, ReceivedAt: fixedNow, Payload: &payload}
 			if len(calls) != 1 || !reflect.DeepEqual(calls[0], want) {
 				t.Fatalf("Record calls %+v, want exactly %+v", calls, want)
 			}

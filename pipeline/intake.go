@@ -110,6 +110,10 @@ func (in *Intake) changeFor(ch *event.IssueChange) (store.Change, bool) {
 	default:
 		return store.Change{}, false
 	}
+	if ch.Confidential {
+		c.Status, c.Detail = store.Invalid, confidentialText
+		return c, true
+	}
 	req, err := spec.ParseIssueBody(ch.Body)
 	if err != nil {
 		c.Status, c.Detail = store.Invalid, problemsText(err)
@@ -136,6 +140,11 @@ func (in *Intake) changeFor(ch *event.IssueChange) (store.Change, bool) {
 	c.Status, c.Name, c.Branch, c.BaseRef, c.Request = store.Pending, req.Name, branch, base, raw
 	return c, true
 }
+
+// confidentialText explains why a confidential issue makes no experiment:
+// its branch, variant file and link back would show the request to everyone
+// who can read the repository.
+const confidentialText = "This issue is confidential, and an experiment branch would not be: its variant file (parameters, who asked, a link back here) would be visible to everyone who can read the repository. To run it, turn confidentiality off and then edit the description, or ask again in an issue that is not confidential."
 
 // problemsText lists parse problems as a markdown list for the comment.
 func problemsText(err error) string {

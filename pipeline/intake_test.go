@@ -44,6 +44,7 @@ func TestIntakeChangeFor(t *testing.T) {
 	label := []string{"new-experiment"}
 	closed := func(c *event.IssueChange) *event.IssueChange { c.Open = false; return c }
 	edited := func(c *event.IssueChange) *event.IssueChange { c.BodyChanged = true; return c }
+	confidential := func(c *event.IssueChange) *event.IssueChange { c.Confidential = true; return c }
 	onGitLab := func(c *event.IssueChange) *event.IssueChange {
 		c.Repo.Path = "acme/ml/model"
 		return c
@@ -148,6 +149,21 @@ func TestIntakeChangeFor(t *testing.T) {
 			cfg:  IntakeConfig{DeleteOnRetire: true},
 			in:   closed(issueChange(event.GitHub, invalidBody, label, label)),
 			want: &store.Change{Desired: store.Retired, DeleteBranch: true, Status: store.Pending},
+		},
+		{
+			name: "confidential issue labeled: refused, with what to do",
+			in:   confidential(onGitLab(issueChange(event.GitLab, validBody, nil, label))),
+			want: &store.Change{Desired: store.Active, Status: store.Invalid, Detail: confidentialText},
+		},
+		{
+			name: "confidential issue edited: refused, the request is not even read",
+			in:   confidential(edited(issueChange(event.GitLab, invalidBody, label, label))),
+			want: &store.Change{Desired: store.Active, Status: store.Invalid, Detail: confidentialText},
+		},
+		{
+			name: "confidential issue unlabeled: retires as any other",
+			in:   confidential(issueChange(event.GitLab, validBody, label, nil)),
+			want: &store.Change{Desired: store.Retired, Status: store.Pending},
 		},
 		{
 			name: "invalid body: the parser's problems as markdown",

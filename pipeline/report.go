@@ -113,7 +113,7 @@ func RenderStatus(e store.Experiment, links interface {
 	}
 	switch {
 	case e.Status == store.Invalid:
-		b.WriteString("### ⚠️ expbot could not read this experiment request\n\n")
+		b.WriteString("### ⚠️ expbot cannot run this experiment request\n\n")
 		b.WriteString(e.Detail + "\n\n")
 		b.WriteString("Edit the description to fix it; expbot reads it again on every edit.")
 		if e.Branch != "" {

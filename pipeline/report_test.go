@@ -101,13 +101,13 @@ func TestRenderStatus(t *testing.T) {
 			edit: func(e *store.Experiment) {
 				e.Status, e.Detail, e.Name, e.Branch, e.BaseRef, e.Request = store.Invalid, "- line 2: `name` is missing", "", "", "", nil
 			},
-			want: []string{"### ⚠️ expbot could not read this experiment request", "- line 2: `name` is missing", "Edit the description to fix it"},
+			want: []string{"### ⚠️ expbot cannot run this experiment request", "- line 2: `name` is missing", "Edit the description to fix it"},
 			not:  []string{"stays as it was", "**Parameters**"},
 		},
 		{
 			name: "invalid edit of an existing branch",
 			edit: func(e *store.Experiment) { e.Status, e.Detail, e.BaseSHA = store.Invalid, "- line 3: bad", testSHA },
-			want: []string{"could not read", "- line 3: bad", "The branch `exp/12-lr-sweep` stays as it was until then."},
+			want: []string{"cannot run", "- line 3: bad", "The branch `exp/12-lr-sweep` stays as it was until then."},
 			not:  []string{"**Parameters**", "](https://"},
 		},
 		{

@@ -243,7 +243,7 @@ func WaitForComment(ctx context.Context, f *state.Forge, repo string, number int
 			}
 			return nil
 		})
-		if strings.Contains(body, "failed") || strings.Contains(body, "could not read") {
+		if strings.Contains(body, "failed") || strings.Contains(body, "cannot run") {
 			return false, fmt.Errorf("the bot reported a problem:\n%s", body)
 		}
 		return strings.Contains(body, want), nil

@@ -103,7 +103,7 @@ func TestInvalidRequestGetsAnErrorCommentAndNoBranch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := h.waitComment(t, repo, issue.Number, "could not read")
+			c := h.waitComment(t, repo, issue.Number, "cannot run")
 			for _, want := range []string{"line 4", "Bad Name!", "line 7", "learning_rate"} {
 				if !strings.Contains(c.Body, want) {
 					t.Errorf("error comment lacks %q:\n%s", want, c.Body)
@@ -113,6 +113,45 @@ func TestInvalidRequestGetsAnErrorCommentAndNoBranch(t *testing.T) {
 				t.Errorf("branches %v -> %v: an invalid request made a branch", before, after)
 			}
 		})
+	}
+}
+
+// A confidential GitLab issue's request would be published by its branch:
+// the bot says so and makes nothing until the issue is public again.
+func TestConfidentialIssueMakesNoBranch(t *testing.T) {
+	h := newHarness(t)
+	repo := repoFor["gitlab"]
+	before := h.branches(repo)
+	issue, _, err := h.forge.OpenIssue(repo, "alice", "secret lr", request("secret-lr", "0.5"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.forge.SetConfidential(repo, issue.Number, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := h.waitComment(t, repo, issue.Number, "cannot run")
+	for _, want := range []string{"confidential", "turn confidentiality off"} {
+		if !strings.Contains(c.Body, want) {
+			t.Errorf("refusal lacks %q:\n%s", want, c.Body)
+		}
+	}
+	if after := h.branches(repo); len(after) != len(before) {
+		t.Errorf("branches %v -> %v: a confidential request made a branch", before, after)
+	}
+
+	if _, err := h.forge.SetConfidential(repo, issue.Number, "alice", false); err != nil {
+		t.Fatal(err)
+	}
+	body := request("secret-lr", "0.25")
+	if _, err := h.forge.EditIssue(repo, issue.Number, "alice", nil, &body); err != nil {
+		t.Fatal(err)
+	}
+	h.waitComment(t, repo, issue.Number, "is ready")
+	if b := h.branch(repo, fmt.Sprintf("exp/%d-secret-lr", issue.Number)); !b.exists || !strings.Contains(b.file, "lr: 0.25") {
+		t.Errorf("once public and edited, branch = %+v, want the request's", b)
 	}
 }
 

@@ -74,6 +74,8 @@ type IssueChange struct {
 	PrevLabels  []string `json:"prev_labels"`
 	BodyChanged bool     `json:"body_changed"`
 	Actor       Actor    `json:"actor"`
+	// Confidential (GitLab): only project members can see the issue.
+	Confidential bool `json:"confidential,omitempty"`
 }
 
 // CommentCreated is a new comment in a pull/merge request's conversation

@@ -466,3 +466,20 @@ func (fx *fixture) headLocked(r *state.Repo, branch string) string {
 	sha, _ := r.Branch(branch)
 	return sha
 }
+
+// GitHub has no confidential issues: what GitLab reports as a change of
+// confidentiality sends nothing here.
+func TestNoDeliveryForConfidentiality(t *testing.T) {
+	fx := newFixture(t)
+	issue, _, err := fx.f.OpenIssue("acme/llm", "rita", "t", "b", nil)
+	must(t, err)
+	evs, err := fx.f.SetConfidential("acme/llm", issue.Number, "maint", true)
+	must(t, err)
+	if len(evs) != 1 {
+		t.Fatalf("%d events, want 1", len(evs))
+	}
+	reqs, err := NewDelivery(t.Context(), evs[0], state.Hook{ID: 7, Flavor: "github", URL: "http://bot.test/hook", Secret: "k"}, "g", "http://forge.test")
+	if err != nil || len(reqs) != 0 {
+		t.Errorf("NewDelivery = %d requests, %v; want none", len(reqs), err)
+	}
+}

@@ -102,7 +102,7 @@ func issueEntity(i state.Issue, repo *state.RepoInfo, author state.User, base st
 		"upvotes":                0,
 		"downvotes":              0,
 		"due_date":               nil,
-		"confidential":           false,
+		"confidential":           i.Confidential,
 		"discussion_locked":      nil,
 		"web_url":                web + "/-/issues/" + strconv.Itoa(i.Number),
 		"time_stats":             obj{"time_estimate": 0, "total_time_spent": 0, "human_time_estimate": nil, "human_total_time_spent": nil},

@@ -66,16 +66,22 @@ func webhookUUID(id int64) string {
 func hookPayload(ev state.Event, base string) (string, obj) {
 	switch ev.Kind {
 	case state.IssueOpened, state.IssueEdited, state.IssueLabeled, state.IssueUnlabeled, state.IssueClosed, state.IssueReopened,
-		state.PullOpened, state.PullClosed, state.PullMerged, state.PullReopened:
+		state.IssueConfidentiality, state.PullOpened, state.PullClosed, state.PullMerged, state.PullReopened:
 		if ev.Issue == nil {
 			return "", nil
 		}
 		if ev.Issue.IsPull {
 			return "Merge Request Hook", mergeRequestHook(ev, base)
 		}
+		if ev.Issue.Confidential {
+			return "Confidential Issue Hook", issueHook(ev, base)
+		}
 		return "Issue Hook", issueHook(ev, base)
 	case state.CommentCreated, state.CommentEdited:
 		if p := noteHook(ev, base); p != nil {
+			if ev.Issue != nil && ev.Issue.Confidential {
+				return "Confidential Note Hook", p
+			}
 			return "Note Hook", p
 		}
 	case state.BranchPushed:
@@ -205,6 +211,9 @@ func issuableChanges(ev state.Event) obj {
 		ch["last_edited_at"] = change(nil, hookTime(ev.At))
 		ch["last_edited_by_id"] = change(nil, ev.Actor.ID)
 		ch["updated_by_id"] = change(nil, ev.Actor.ID)
+	case state.IssueConfidentiality:
+		ch["confidential"] = change(!i.Confidential, i.Confidential)
+		ch["updated_by_id"] = change(nil, ev.Actor.ID)
 	case state.IssueClosed, state.PullClosed, state.PullMerged:
 		ch["state_id"] = change(1, stateID(i.State))
 		ch["closed_at"] = change(nil, hookTime(ev.At))
@@ -242,7 +251,7 @@ func issueAttrs(ev state.Event, base string) obj {
 		"last_edited_by_id":      nil,
 		"relative_position":      nil,
 		"milestone_id":           nil,
-		"confidential":           false,
+		"confidential":           i.Confidential,
 		"discussion_locked":      nil,
 		"due_date":               nil,
 		"moved_to_id":            nil,

@@ -2,6 +2,8 @@ package glsim
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"regexp"
@@ -431,5 +433,63 @@ func TestTagPushHooks(t *testing.T) {
 				t.Errorf("tag event = %+v", e)
 			}
 		})
+	}
+}
+
+type flagChange struct {
+	Previous bool `json:"previous"`
+	Current  bool `json:"current"`
+}
+
+func TestConfidentialIssueHooks(t *testing.T) {
+	fx := newFixture(t)
+	issue, evs, err := fx.f.OpenIssue(project, "dev", "Secret lr", "body", nil)
+	only(t, evs, err)
+	hidden := one(t)(fx.f.SetConfidential(project, issue.Number, "maint", true))
+	labeled := one(t)(fx.f.LabelIssue(project, issue.Number, "maint", []string{"new-experiment"}, nil))
+	public := one(t)(fx.f.SetConfidential(project, issue.Number, "maint", false))
+	if evs, err := fx.f.SetConfidential(project, issue.Number, "maint", false); err != nil || len(evs) != 0 {
+		t.Errorf("no change: %d events, %v; want none", len(evs), err)
+	}
+	tests := []struct {
+		name       string
+		ev         state.Event
+		wantHeader string
+		wantFlag   bool
+		wantChange *flagChange // changes.confidential; nil for none
+	}{
+		{"made confidential", hidden, "Confidential Issue Hook", true, &flagChange{false, true}},
+		{"labeled while confidential", labeled, "Confidential Issue Hook", true, nil},
+		{"made public again", public, "Issue Hook", false, &flagChange{true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, parsed := deliver(t, tt.ev)
+			e, ok := parsed.(*gitlab.IssueEvent)
+			if !ok {
+				t.Fatalf("parsed %T, want *gitlab.IssueEvent", parsed)
+			}
+			if got := req.Header.Get("X-Gitlab-Event"); got != tt.wantHeader {
+				t.Errorf("X-Gitlab-Event = %q, want %q", got, tt.wantHeader)
+			}
+			if e.ObjectAttributes.Confidential != tt.wantFlag || e.ObjectAttributes.Action != "update" {
+				t.Errorf("object_attributes: confidential %v action %q", e.ObjectAttributes.Confidential, e.ObjectAttributes.Action)
+			}
+			var raw struct {
+				Changes struct {
+					Confidential *flagChange `json:"confidential"`
+				} `json:"changes"`
+			}
+			body, _ := req.GetBody()
+			if err := json.NewDecoder(body).Decode(&raw); err != nil {
+				t.Fatal(err)
+			}
+			if got := raw.Changes.Confidential; (got == nil) != (tt.wantChange == nil) || (got != nil && *got != *tt.wantChange) {
+				t.Errorf("changes.confidential = %+v, want %+v", got, tt.wantChange)
+			}
+		})
+	}
+	if _, err := fx.f.SetConfidential(project, 99, "maint", true); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("missing issue: %v, want not found", err)
 	}
 }

@@ -17,15 +17,18 @@ const (
 	IssueUnlabeled EventKind = "issue_unlabeled"
 	IssueClosed    EventKind = "issue_closed"
 	IssueReopened  EventKind = "issue_reopened"
-	PullOpened     EventKind = "pull_opened"
-	PullClosed     EventKind = "pull_closed"
-	PullMerged     EventKind = "pull_merged"
-	PullReopened   EventKind = "pull_reopened"
-	CommentCreated EventKind = "comment_created"
-	CommentEdited  EventKind = "comment_edited"
-	BranchPushed   EventKind = "branch_pushed"
-	TagPushed      EventKind = "tag_pushed"  // created or moved; Before is zero when created
-	TagDeleted     EventKind = "tag_deleted" // After is zero
+	// IssueConfidentiality: a GitLab issue made confidential or public
+	// again (GitHub has no such thing and sends nothing for it).
+	IssueConfidentiality EventKind = "issue_confidentiality"
+	PullOpened           EventKind = "pull_opened"
+	PullClosed           EventKind = "pull_closed"
+	PullMerged           EventKind = "pull_merged"
+	PullReopened         EventKind = "pull_reopened"
+	CommentCreated       EventKind = "comment_created"
+	CommentEdited        EventKind = "comment_edited"
+	BranchPushed         EventKind = "branch_pushed"
+	TagPushed            EventKind = "tag_pushed"  // created or moved; Before is zero when created
+	TagDeleted           EventKind = "tag_deleted" // After is zero
 )
 
 // ZeroSHA is what forges put in before/after for a ref that did not exist.
@@ -141,6 +144,25 @@ func (f *Forge) EditIssue(repo string, number int, login string, title, body *st
 		i.UpdatedAt = f.now()
 		ev := f.NewEvent(IssueEdited, r, u)
 		ev.Issue, ev.Changes = i.Snapshot(), changes
+		return []Event{ev}, nil
+	})
+}
+
+// SetConfidential makes an issue confidential (GitLab: only project members
+// see it), or public again.
+func (f *Forge) SetConfidential(repo string, number int, login string, confidential bool) ([]Event, error) {
+	return f.Act(repo, login, func(r *Repo, u *User) ([]Event, error) {
+		i, ok := r.issues[number]
+		if !ok || i.IsPull {
+			return nil, fmt.Errorf("issue %d: %w", number, ErrNotFound)
+		}
+		if i.Confidential == confidential {
+			return nil, nil
+		}
+		i.Confidential = confidential
+		i.UpdatedAt = f.now()
+		ev := f.NewEvent(IssueConfidentiality, r, u)
+		ev.Issue = i.Snapshot()
 		return []Event{ev}, nil
 	})
 }

@@ -83,8 +83,11 @@ type Issue struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	IsPull    bool      `json:"is_pull"`
-	Head      string    `json:"head,omitempty"` // source branch of a pull request
-	Base      string    `json:"base,omitempty"` // target branch of a pull request
+	// Confidential (GitLab): only project members see it, and webhooks
+	// about it are Confidential Issue Hooks.
+	Confidential bool   `json:"confidential,omitempty"`
+	Head         string `json:"head,omitempty"` // source branch of a pull request
+	Base         string `json:"base,omitempty"` // target branch of a pull request
 }
 
 // Comment is a comment on an issue, a pull request or a commit.
