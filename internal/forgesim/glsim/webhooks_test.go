@@ -42,6 +42,17 @@ func deliver(t *testing.T, ev state.Event) (*http.Request, any) {
 	return req, parsed
 }
 
+// deliverIssue is deliver for an event that must arrive as an issue hook.
+func deliverIssue(t *testing.T, ev state.Event) (*http.Request, *gitlab.IssueEvent) {
+	t.Helper()
+	req, parsed := deliver(t, ev)
+	e, ok := parsed.(*gitlab.IssueEvent)
+	if !ok {
+		t.Fatalf("parsed %T, want *gitlab.IssueEvent", parsed)
+	}
+	return req, e
+}
+
 // one adapts only to actions that return ([]state.Event, error).
 func one(t *testing.T) func([]state.Event, error) state.Event {
 	return func(evs []state.Event, err error) state.Event {
@@ -176,11 +187,7 @@ func TestIssueHooks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, parsed := deliver(t, tt.ev)
-			e, ok := parsed.(*gitlab.IssueEvent)
-			if !ok {
-				t.Fatalf("parsed %T, want *gitlab.IssueEvent", parsed)
-			}
+			req, e := deliverIssue(t, tt.ev)
 			if req.Header.Get("X-Gitlab-Event") != "Issue Hook" || e.ObjectKind != "issue" || e.EventType != "issue" {
 				t.Errorf("kind %q/%q header %q", e.ObjectKind, e.EventType, req.Header.Get("X-Gitlab-Event"))
 			}
@@ -464,11 +471,7 @@ func TestConfidentialIssueHooks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, parsed := deliver(t, tt.ev)
-			e, ok := parsed.(*gitlab.IssueEvent)
-			if !ok {
-				t.Fatalf("parsed %T, want *gitlab.IssueEvent", parsed)
-			}
+			req, e := deliverIssue(t, tt.ev)
 			if got := req.Header.Get("X-Gitlab-Event"); got != tt.wantHeader {
 				t.Errorf("X-Gitlab-Event = %q, want %q", got, tt.wantHeader)
 			}
