@@ -22,7 +22,8 @@ type glIssuePayload struct {
 			Previous []glLabel `json:"previous"`
 			Current  []glLabel `json:"current"`
 		} `json:"labels"`
-		Description *json.RawMessage `json:"description"` // {"previous","current"} when edited
+		Description  *json.RawMessage `json:"description"`  // {"previous","current"} when edited
+		Confidential *json.RawMessage `json:"confidential"` // {"previous","current"} when turned on or off
 	} `json:"changes"`
 }
 
@@ -190,7 +191,8 @@ func decodeGitLabIssue(body []byte, confidentialHook bool) (event.Event, error) 
 		BodyChanged: p.Changes != nil && p.Changes.Description != nil,
 		// Either says so: the attribute is the issue's, the hook name what
 		// GitLab decided to send.
-		Confidential: a.Confidential || confidentialHook,
+		Confidential:        a.Confidential || confidentialHook,
+		ConfidentialChanged: p.Changes != nil && p.Changes.Confidential != nil,
 	}
 	if p.Changes != nil && p.Changes.Labels != nil {
 		c.PrevLabels = labelTitles(p.Changes.Labels.Previous)

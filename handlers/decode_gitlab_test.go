@@ -125,6 +125,8 @@ func gitlabCases() []decodeCase {
 	labelChange := glLabelChange(glLabels("bug"), glLabels("bug", trigger))
 	confidential := glWant(true, true, both, []string{"bug"})
 	confidential.Confidential = true
+	turnedConfidential := glWant(true, true, both, both)
+	turnedConfidential.Confidential, turnedConfidential.ConfidentialChanged = true, true
 
 	return append([]decodeCase{
 		{"open with the label", "Issue Hook", std("open", "opened", glLabels(trigger), `"author_id": {"previous": null, "current": 51}`),
@@ -147,6 +149,8 @@ func gitlabCases() []decodeCase {
 			glWant(false, false, one, none), event.NoTrigger},
 		{"confidential issue", "Confidential Issue Hook", std("update", "opened", glLabels("bug", trigger), labelChange),
 			confidential, event.Apply},
+		{"made confidential while labeled", "Confidential Issue Hook", strings.Replace(std("update", "opened", glLabels("bug", trigger),
+			`"confidential": {"previous": false, "current": true}`), `"confidential": false`, `"confidential": true`, 1), turnedConfidential, event.Apply},
 		{"confidential attribute, plain hook name", "Issue Hook", strings.Replace(std("update", "opened", glLabels("bug", trigger), labelChange),
 			`"confidential": false`, `"confidential": true`, 1), confidential, event.Apply},
 		{"work item of type Issue", "Issue Hook", glIssue("work_item", "Issue", "update", "opened", glLabels("bug", trigger), labelChange, "ada"),

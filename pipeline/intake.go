@@ -144,7 +144,7 @@ func (in *Intake) changeFor(ch *event.IssueChange) (store.Change, bool) {
 // confidentialText explains why a confidential issue makes no experiment:
 // its branch, variant file and link back would show the request to everyone
 // who can read the repository.
-const confidentialText = "This issue is confidential, and an experiment branch would not be: its variant file (parameters, who asked, a link back here) would be visible to everyone who can read the repository. To run it, turn confidentiality off and then edit the description, or ask again in an issue that is not confidential."
+const confidentialText = "This issue is confidential, and an experiment branch would not be: its variant file (parameters, who asked, a link back here) would be visible to everyone who can read the repository. To run it, turn confidentiality off, or ask again in an issue that is not confidential."
 
 // problemsText lists parse problems as a markdown list for the comment.
 func problemsText(err error) string {

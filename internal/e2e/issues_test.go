@@ -117,7 +117,8 @@ func TestInvalidRequestGetsAnErrorCommentAndNoBranch(t *testing.T) {
 }
 
 // A confidential GitLab issue's request would be published by its branch:
-// the bot says so and makes nothing until the issue is public again.
+// the bot says so and makes nothing until the issue is public again, and a
+// branch made before the issue turned confidential stays as it was.
 func TestConfidentialIssueMakesNoBranch(t *testing.T) {
 	h := newHarness(t)
 	repo := repoFor["gitlab"]
@@ -126,9 +127,13 @@ func TestConfidentialIssueMakesNoBranch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.forge.SetConfidential(repo, issue.Number, "alice", true); err != nil {
-		t.Fatal(err)
+	setConfidential := func(on bool) {
+		t.Helper()
+		if _, err := h.forge.SetConfidential(repo, issue.Number, "alice", on); err != nil {
+			t.Fatal(err)
+		}
 	}
+	setConfidential(true)
 	if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -142,16 +147,31 @@ func TestConfidentialIssueMakesNoBranch(t *testing.T) {
 		t.Errorf("branches %v -> %v: a confidential request made a branch", before, after)
 	}
 
-	if _, err := h.forge.SetConfidential(repo, issue.Number, "alice", false); err != nil {
-		t.Fatal(err)
+	// Public again: the request runs, with nothing else to do.
+	setConfidential(false)
+	h.waitComment(t, repo, issue.Number, "is ready")
+	branch := fmt.Sprintf("exp/%d-secret-lr", issue.Number)
+	made := h.branch(repo, branch)
+	if !made.exists || !strings.Contains(made.file, "lr: 0.5") {
+		t.Fatalf("once public, branch = %+v, want the request's", made)
 	}
+
+	// Confidential again, then edited: refused, the branch keeps its commit.
+	setConfidential(true)
+	h.waitComment(t, repo, issue.Number, "stays as it was")
+	const confidentialHooks = `expbot_webhook_deliveries_total{event="Confidential Issue Hook",forge="gitlab",outcome="accepted"}`
+	seen := h.metric(confidentialHooks)
 	body := request("secret-lr", "0.25")
 	if _, err := h.forge.EditIssue(repo, issue.Number, "alice", nil, &body); err != nil {
 		t.Fatal(err)
 	}
-	h.waitComment(t, repo, issue.Number, "is ready")
-	if b := h.branch(repo, fmt.Sprintf("exp/%d-secret-lr", issue.Number)); !b.exists || !strings.Contains(b.file, "lr: 0.25") {
-		t.Errorf("once public and edited, branch = %+v, want the request's", b)
+	h.waitFor(t, "the edit to be recorded", func() bool { return h.metric(confidentialHooks) != seen })
+	h.waitComment(t, repo, issue.Number, "cannot run")
+	if got := h.branch(repo, branch); got.head != made.head {
+		t.Errorf("an edit of a confidential issue moved %s: %s -> %s", branch, made.head, got.head)
+	}
+	if n := len(h.statusComments(repo, issue.Number)); n != 1 {
+		t.Errorf("%d status comments, want exactly one edited in place", n)
 	}
 }
 

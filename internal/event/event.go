@@ -75,7 +75,10 @@ type IssueChange struct {
 	BodyChanged bool     `json:"body_changed"`
 	Actor       Actor    `json:"actor"`
 	// Confidential (GitLab): only project members can see the issue.
-	Confidential bool `json:"confidential,omitempty"`
+	// ConfidentialChanged: this change turned it on or off, which decides
+	// whether expbot may run the request.
+	Confidential        bool `json:"confidential,omitempty"`
+	ConfidentialChanged bool `json:"confidential_changed,omitempty"`
 }
 
 // CommentCreated is a new comment in a pull/merge request's conversation
@@ -136,7 +139,7 @@ func (c *IssueChange) TriggerFor(label string) Trigger {
 	now := c.Open && hasLabel(c.Labels, label)
 	before := c.WasOpen && hasLabel(c.PrevLabels, label)
 	switch {
-	case now && (!before || c.BodyChanged):
+	case now && (!before || c.BodyChanged || c.ConfidentialChanged):
 		return Apply
 	case before && !now:
 		return Retire
