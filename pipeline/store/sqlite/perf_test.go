@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -120,24 +119,31 @@ func TestCheckpointsOffTheWritePath(t *testing.T) {
 	waitFor(t, func() bool { return s.ckpt.frames.Load() > 0 })
 }
 
-// TestCheckpointTruncatesALongLog: a log past its bound is copied back
-// whole and truncated.
-func TestCheckpointTruncatesALongLog(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "expbot.db")
-	s := openAt(t, path, func(c *config) { c.checkpoint, c.maxLog = 10*time.Millisecond, 5 })
-	for i := range 50 {
+// TestCheckpointRestartsALongLog: a log past its bound is copied back whole
+// and starts over.
+func TestCheckpointRestartsALongLog(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "expbot.db"), func(c *config) { c.checkpoint, c.maxLog = 10*time.Millisecond, 5 })
+	record := func(id string) {
 		inTx(t, s, func(ctx context.Context, tx store.Tx) error {
-			_, err := tx.RecordDelivery(ctx, event.GitHub, fmt.Sprint(i), "issues", time.Now())
+			_, err := tx.RecordDelivery(ctx, event.GitHub, id, "issues", time.Now())
 			return err
 		})
 	}
-	// A passive checkpoint never shrinks the file; only TRUNCATE empties it.
-	waitFor(t, func() bool {
-		fi, err := os.Stat(path + "-wal")
-		return err == nil && fi.Size() == 0
-	})
-	if got := len(deliveryIDs(t, s)); got != 50 {
-		t.Errorf("%d deliveries after truncating the log, want 50", got)
+	for i := range 50 {
+		record(fmt.Sprint(i))
+	}
+	waitFor(t, func() bool { return s.ckpt.restarts.Load() > 0 })
+	record("after")
+	// The log now holds only what came after the restart: one transaction.
+	var busy, logFrames, copied int64
+	if err := s.ckpt.db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &copied); err != nil {
+		t.Fatal(err)
+	}
+	if logFrames > 10 {
+		t.Errorf("log of %d frames after a restart and one write; it did not start over", logFrames)
+	}
+	if got := len(deliveryIDs(t, s)); got != 51 {
+		t.Errorf("%d deliveries after the log started over, want 51", got)
 	}
 }
 
