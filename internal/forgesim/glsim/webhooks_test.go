@@ -492,6 +492,17 @@ func TestConfidentialIssueHooks(t *testing.T) {
 			}
 		})
 	}
+	// A comment on a confidential issue is a Confidential Note Hook.
+	setConfidential := one(t)
+	setConfidential(fx.f.SetConfidential(project, issue.Number, "maint", true))
+	_, evs, err = fx.f.Comment(project, issue.Number, "", "dev", "a note")
+	req, parsed := deliver(t, only(t, evs, err))
+	if got := req.Header.Get("X-Gitlab-Event"); got != "Confidential Note Hook" {
+		t.Errorf("note on a confidential issue: X-Gitlab-Event = %q", got)
+	}
+	if _, ok := parsed.(*gitlab.IssueCommentEvent); !ok {
+		t.Errorf("note parsed as %T, want *gitlab.IssueCommentEvent", parsed)
+	}
 	if _, err := fx.f.SetConfidential(project, 99, "maint", true); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("missing issue: %v, want not found", err)
 	}
