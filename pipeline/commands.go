@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/expbot/expbot/internal/command"
+	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
 	"github.com/expbot/expbot/internal/spec"
@@ -21,10 +22,6 @@ import (
 
 // TaskCommand is the task kind of a comment holding /experiment commands.
 const TaskCommand = "command"
-
-// DefaultPullBranchTemplate names branches made from pull/merge requests;
-// "mr-" keeps them apart from issue branches, whose numbers may coincide.
-const DefaultPullBranchTemplate = "exp/mr-{number}-{name}"
 
 // commandTask is what intake stores for a comment with commands: enough to
 // run them later, when the forge API may be called.
@@ -43,7 +40,7 @@ type commandTask struct {
 // CommandConfig rules who may run commands and how branches are named.
 type CommandConfig struct {
 	MinAccess      forge.Access // for commands that change or preview; default Write
-	BranchTemplate string       // default DefaultPullBranchTemplate
+	BranchTemplate string       // default config.DefaultPullBranchTemplate
 	DeleteOnRetire bool         // delete branches when a request ends or on delete
 }
 
@@ -181,7 +178,7 @@ func (c *Commands) changeFor(t commandTask, cmd command.Command, mine map[string
 		}
 		tmpl := c.Cfg.BranchTemplate
 		if tmpl == "" {
-			tmpl = DefaultPullBranchTemplate
+			tmpl = config.DefaultPullBranchTemplate
 		}
 		branch, err := spec.BranchName(tmpl, spec.BranchVars{Number: t.Thread.Number, Name: cmd.Name, Forge: string(t.Repo.Forge)})
 		if err != nil {
@@ -349,9 +346,13 @@ func stateWord(e store.Experiment) string {
 // change applied, without applying it.
 func (c *Commands) preview(ctx context.Context, t commandTask, all []store.Experiment, ch store.Change) string {
 	hypothetical := make([]store.Experiment, 0, len(all)+1)
+	var previous json.RawMessage // the params of an active experiment before the change
 	found := false
 	for _, e := range all {
 		if e.Key == ch.Key {
+			if e.Desired == store.Active {
+				previous = e.Request
+			}
 			e = pretend(e, ch)
 			e.Status, e.BaseSHA = store.Pending, ""
 			found = true
@@ -365,7 +366,26 @@ func (c *Commands) preview(ctx context.Context, t commandTask, all []store.Exper
 	if err != nil {
 		return fmt.Sprintf("### Preview of %s\n\nThe preview failed: %s", codeSpan(ch.Name), err)
 	}
-	return fmt.Sprintf("### Preview of %s\n\nNothing was changed. An update would do:\n\n%s", codeSpan(ch.Name), out)
+	reply := fmt.Sprintf("### Preview of %s\n\nNothing was changed. An update would do:\n\n%s", codeSpan(ch.Name), out)
+	if previous != nil && ch.Desired == store.Active {
+		if changes := paramChanges(previous, ch.Request); changes != "" {
+			reply += "\n\n**Parameters that would change**\n\n" + changes
+		}
+	}
+	return reply
+}
+
+// paramChanges shows how an update's params differ from the stored ones.
+func paramChanges(old, new json.RawMessage) string {
+	before, err := decodeRequest(old)
+	if err != nil {
+		return ""
+	}
+	after, err := decodeRequest(new)
+	if err != nil {
+		return ""
+	}
+	return command.ParamChanges(before.Params, after.Params)
 }
 
 func mention(login string) string { return "@" + login }

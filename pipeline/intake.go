@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/expbot/expbot/handlers"
+	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/spec"
 	"github.com/expbot/expbot/pipeline/store"
@@ -14,8 +15,8 @@ import (
 
 // IntakeConfig is what turns issue changes into desired state.
 type IntakeConfig struct {
-	Label          string // trigger label; default "new-experiment"
-	BranchTemplate string // default spec.DefaultBranchTemplate
+	Label          string // trigger label; default config.DefaultLabel
+	BranchTemplate string // default config.DefaultBranchTemplate
 	DeleteOnRetire bool   // retire deletes the branch instead of keeping it
 }
 
@@ -92,7 +93,7 @@ func (in *Intake) recordIssue(ctx context.Context, d handlers.Delivery, ch *even
 func (in *Intake) changeFor(ch *event.IssueChange) (store.Change, bool) {
 	label := in.Cfg.Label
 	if label == "" {
-		label = "new-experiment"
+		label = config.DefaultLabel
 	}
 	c := store.Change{
 		Repo:      store.RepoKey{Forge: ch.Repo.Forge, Path: ch.Repo.Path},
@@ -121,7 +122,7 @@ func (in *Intake) changeFor(ch *event.IssueChange) (store.Change, bool) {
 	}
 	tmpl := in.Cfg.BranchTemplate
 	if tmpl == "" {
-		tmpl = spec.DefaultBranchTemplate
+		tmpl = config.DefaultBranchTemplate
 	}
 	branch, err := spec.BranchName(tmpl, spec.BranchVars{Number: ch.Number, Name: req.Name, Forge: string(ch.Repo.Forge)})
 	if err != nil {

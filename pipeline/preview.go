@@ -52,18 +52,18 @@ func (r *Reconciler) Preview(ctx context.Context, repo store.RepoKey, exps []sto
 	if err != nil {
 		return "", err
 	}
+	names := previewNames(exps, specs, r.Variant.Path)
 	evs := make(chan events.EngineEvent)
 	var steps []string
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for ev := range evs {
-			pre := ev.ResourcePreEvent
-			if pre == nil || pre.Metadata.Op == "same" || pre.Metadata.Type == "pulumi:pulumi:Stack" || strings.HasPrefix(pre.Metadata.Type, "pulumi:providers:") {
-				continue
+			if pre := ev.ResourcePreEvent; pre != nil {
+				if line, ok := describeStep(string(pre.Metadata.Op), pre.Metadata.Type, pre.Metadata.URN, names); ok {
+					steps = append(steps, line)
+				}
 			}
-			name := pre.Metadata.URN[strings.LastIndex(pre.Metadata.URN, "::")+2:]
-			steps = append(steps, fmt.Sprintf("- %s %s `%s`", pre.Metadata.Op, kindOf(pre.Metadata.Type), name))
 		}
 	}()
 	_, err = st.Preview(ctx, optpreview.EventStreams(evs), optpreview.SuppressProgress())
@@ -75,6 +75,58 @@ func (r *Reconciler) Preview(ctx context.Context, repo store.RepoKey, exps []sto
 		return "No changes.", nil
 	}
 	return strings.Join(steps, "\n"), nil
+}
+
+// previewName is what a Pulumi resource of an experiment is on the forge.
+type previewName struct {
+	branch, file, base string // file is "" for the branch resource
+}
+
+// previewNames maps the Pulumi names of exps' resources to the branches and
+// files they are, so that a preview speaks of those and not of Pulumi's
+// names.
+func previewNames(exps []store.Experiment, specs []BranchSpec, file string) map[string]previewName {
+	names := map[string]previewName{}
+	for _, e := range exps { // resources a preview may delete are not in specs
+		if e.Branch != "" {
+			names[resourceName(e.Key, "branch")] = previewName{branch: e.Branch, base: e.BaseSHA}
+			names[resourceName(e.Key, "file")] = previewName{branch: e.Branch, file: file}
+		}
+	}
+	for _, b := range specs {
+		names[resourceName(b.Key, "branch")] = previewName{branch: b.Branch, base: b.BaseSHA}
+		names[resourceName(b.Key, "file")] = previewName{branch: b.Branch, file: b.FilePath}
+	}
+	return names
+}
+
+// describeStep says in one line what a step of a preview does on the forge;
+// ok is false for steps that change nothing there (and for the halves of a
+// replacement, which "replace" already says).
+func describeStep(op, typ, urn string, names map[string]previewName) (string, bool) {
+	switch op {
+	case "create", "update", "delete", "replace":
+	default:
+		return "", false
+	}
+	if typ == "pulumi:pulumi:Stack" || strings.HasPrefix(typ, "pulumi:providers:") {
+		return "", false
+	}
+	name := urn[strings.LastIndex(urn, "::")+2:]
+	n, known := names[name]
+	switch {
+	case !known:
+		return fmt.Sprintf("- %s %s `%s`", op, kindOf(typ), name), true
+	case n.file != "":
+		what := map[string]string{
+			"create": "commit", "update": "commit a new version of", "delete": "delete", "replace": "commit anew",
+		}[op]
+		return fmt.Sprintf("- %s %s on branch %s", what, codeSpan(n.file), codeSpan(n.branch)), true
+	case op == "create" && n.base != "":
+		return fmt.Sprintf("- create branch %s from %s", codeSpan(n.branch), codeSpan(short(n.base))), true
+	default:
+		return fmt.Sprintf("- %s branch %s", op, codeSpan(n.branch)), true
+	}
 }
 
 // kindOf turns a type token into a word for people.

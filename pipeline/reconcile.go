@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
 	"github.com/expbot/expbot/internal/spec"
@@ -39,7 +40,7 @@ type Reconciler struct {
 
 // VariantFile says where the variant file goes and who commits it.
 type VariantFile struct {
-	Path        string // default experiment.yaml
+	Path        string // default config.DefaultVariantFile
 	AuthorName  string
 	AuthorEmail string
 }
@@ -47,10 +48,10 @@ type VariantFile struct {
 // NewReconciler wires a reconciler; env says how Pulumi runs.
 func NewReconciler(st store.Store, forges map[event.Forge]Forge, rep *Reporter, env PulumiEnv, vf VariantFile, m *Metrics, log zerolog.Logger) *Reconciler {
 	if vf.Path == "" {
-		vf.Path = "experiment.yaml"
+		vf.Path = config.DefaultVariantFile
 	}
 	if vf.AuthorName == "" {
-		vf.AuthorName, vf.AuthorEmail = "expbot", "expbot@users.noreply.invalid"
+		vf.AuthorName, vf.AuthorEmail = config.DefaultAuthorName, config.DefaultAuthorEmail
 	}
 	return &Reconciler{Store: st, Forges: forges, Reporter: rep, Variant: vf, Metrics: m, Log: log, Now: time.Now, stacks: newStacks(env)}
 }
@@ -325,6 +326,7 @@ func (r *Reconciler) branchSpec(e store.Experiment) (BranchSpec, error) {
 		Params:      req.Params,
 		RequestedBy: e.Requester,
 		Source:      e.SourceURL,
+		Origin:      originOf(e.Thread.Kind),
 		Forge:       string(e.Repo.Forge),
 	})
 	if err != nil {
@@ -340,4 +342,15 @@ func (r *Reconciler) branchSpec(e store.Experiment) (BranchSpec, error) {
 		Author:   r.Variant.AuthorName,
 		Email:    r.Variant.AuthorEmail,
 	}, nil
+}
+
+// originOf tells the variant file's header where an experiment came from.
+func originOf(k event.ThreadKind) spec.Origin {
+	switch k {
+	case event.PullThread:
+		return spec.FromComment
+	case event.CommitThread:
+		return spec.FromSweep
+	}
+	return spec.FromIssue
 }

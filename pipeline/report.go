@@ -22,7 +22,10 @@ const StatusMarker = "<!-- expbot:status -->"
 type Reporter struct {
 	Store  store.Store
 	Forges map[event.Forge]forge.Client
-	locks  keyedLocks
+	// VariantFile is the configured variant_file, named where the params
+	// table is cut short.
+	VariantFile string
+	locks       keyedLocks
 
 	// last is the body each shared comment was last given: a sweep's many
 	// reports mostly render the same text, and an edit costs an API call.
@@ -69,7 +72,7 @@ func (r *Reporter) Report(ctx context.Context, id int64) error {
 	if e, err = r.Store.Experiment(ctx, id); err != nil {
 		return fmt.Errorf("load experiment %d: %w", id, err)
 	}
-	body := RenderStatus(e, c)
+	body := RenderStatus(e, c, r.VariantFile)
 	if e.CommentID != 0 {
 		err := c.EditComment(ctx, e.Repo.Path, e.Thread, forge.Comment{ID: e.CommentID, Note: e.CommentNote}, body)
 		if !errors.Is(err, forge.ErrNotFound) {
@@ -94,11 +97,12 @@ func (r *Reporter) Report(ctx context.Context, id int64) error {
 	return nil
 }
 
-// RenderStatus writes the status comment for an experiment as it stands.
+// RenderStatus writes the status comment for an experiment as it stands;
+// variantFile is the configured variant_file.
 func RenderStatus(e store.Experiment, links interface {
 	BranchURL(repo, branch string) string
 	CommitURL(repo, sha string) string
-}) string {
+}, variantFile string) string {
 	var b strings.Builder
 	b.WriteString(StatusMarker + "\n")
 	// Names and refs come from the request: a ref may hold backticks, so
@@ -153,7 +157,7 @@ func RenderStatus(e store.Experiment, links interface {
 		b.WriteString("Fix the request by editing the description, or ask an admin if the error is not about the request; expbot tries again on the next edit.\n")
 	}
 	if req, err := decodeRequest(e.Request); len(e.Request) > 0 && err == nil && len(req.Params) > 0 {
-		b.WriteString("\n**Parameters**\n\n" + spec.MarkdownTable(req.Params) + "\n")
+		b.WriteString("\n**Parameters**\n\n" + spec.MarkdownTable(req.Params, variantFile) + "\n")
 	}
 	return b.String()
 }

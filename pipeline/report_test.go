@@ -35,7 +35,7 @@ func TestRenderStatus(t *testing.T) {
 	}
 	branchLink := "[`exp/12-lr-sweep`](https://forge.test/acme/model/tree/exp/12-lr-sweep)"
 	commitLink := "[`0123456789ab`](https://forge.test/acme/model/commit/" + testSHA + ")"
-	paramsTable := "**Parameters**\n\n" + spec.MarkdownTable(map[string]any{"lr": 3e-4, "epochs": int64(3)})
+	paramsTable := "**Parameters**\n\n" + spec.MarkdownTable(map[string]any{"lr": 3e-4, "epochs": int64(3)}, "experiment.yaml")
 
 	tests := []struct {
 		name string
@@ -140,7 +140,7 @@ func TestRenderStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := base
 			tt.edit(&e)
-			got := RenderStatus(e, links)
+			got := RenderStatus(e, links, "experiment.yaml")
 			if !strings.HasPrefix(got, StatusMarker+"\n") {
 				t.Errorf("does not start with the status marker:\n%s", got)
 			}
@@ -187,7 +187,7 @@ func TestRenderStatusUserTextStaysInCodeSpans(t *testing.T) {
 				BaseRef: base, BaseSHA: testSHA, Detail: "fine",
 				Request: encodedRequest(t, spec.Request{Name: "lr-sweep", Base: base, Params: params}),
 			}
-			got := RenderStatus(e, links)
+			got := RenderStatus(e, links, "experiment.yaml")
 			outside := outsideCodeSpans(got)
 			for _, h := range hostile {
 				if strings.Contains(outside, h) {
@@ -238,7 +238,7 @@ func TestReporterReport(t *testing.T) {
 			t.Fatalf("after the first report: %d creates, %d edits; want 1, 0", len(creates), len(edits))
 		}
 		c := creates[0]
-		if c.Repo != "acme/model" || c.Thread != e.Thread || c.Body != RenderStatus(e, fg) {
+		if c.Repo != "acme/model" || c.Thread != e.Thread || c.Body != RenderStatus(e, fg, "") {
 			t.Errorf("posted %+v", c)
 		}
 		stored, err := db.Experiment(ctx, e.ID)

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/expbot/expbot/handlers"
+	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
 	"github.com/expbot/expbot/internal/sweep"
@@ -22,15 +23,15 @@ const TaskSweep = "sweep"
 
 // SweepConfig says which tags start sweeps and where their definition is.
 type SweepConfig struct {
-	TagPattern     string // glob on the tag name; default "sweep-*"
-	File           string // default ".expbot/sweep.yaml"
-	Limit          int    // default sweep.DefaultLimit
+	TagPattern     string // glob on the tag name; default config.DefaultTagPattern
+	File           string // default config.DefaultSweepFile
+	Limit          int    // default config.DefaultSweepLimit
 	DeleteOnRetire bool
 }
 
 func (c SweepConfig) pattern() string {
 	if c.TagPattern == "" {
-		return "sweep-*"
+		return config.DefaultTagPattern
 	}
 	return c.TagPattern
 }
@@ -146,7 +147,7 @@ func (s *Sweeps) Run(ctx context.Context, payload json.RawMessage) error {
 	thread := event.Thread{Kind: event.CommitThread, SHA: t.SHA}
 	file := s.Cfg.File
 	if file == "" {
-		file = sweep.DefaultPath
+		file = config.DefaultSweepFile
 	}
 	data, err := client.ReadFile(ctx, t.Repo.Path, t.SHA, file)
 	if errors.Is(err, forge.ErrNotFound) {
@@ -157,7 +158,7 @@ func (s *Sweeps) Run(ctx context.Context, payload json.RawMessage) error {
 	}
 	limit := s.Cfg.Limit
 	if limit <= 0 {
-		limit = sweep.DefaultLimit
+		limit = config.DefaultSweepLimit
 	}
 	def, err := sweep.Parse(data)
 	var combos []sweep.Combination

@@ -127,7 +127,7 @@ func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 	}
 
 	deleteOnRetire := cfg.Retire == "delete"
-	rep := &pipeline.Reporter{Store: s.store, Forges: clients}
+	rep := &pipeline.Reporter{Store: s.store, Forges: clients, VariantFile: cfg.VariantFile}
 	pm := pipeline.NewMetrics(reg, s.store)
 	rec := pipeline.NewReconciler(s.store, forges, rep, pipeline.PulumiEnv{
 		CLI:        pulumicli.Niced(s.cli.Command, pulumicli.Priority{Nice: cfg.Pulumi.Nice, Idle: cfg.Pulumi.Idle}),

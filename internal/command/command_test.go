@@ -265,7 +265,7 @@ func problemsPart(reply string) string {
 func show(c Command) string {
 	s := strconv.Quote(string(c.Verb)) + " " + c.Name
 	s += " preview=" + strconv.FormatBool(c.Preview) + " base=" + c.Base + " del=" + strconv.FormatBool(c.DeleteBranch) + " line=" + strconv.Itoa(c.Line)
-	s += " params=" + spec.MarkdownTable(c.Params)
+	s += " params=" + spec.MarkdownTable(c.Params, "")
 	if c.Params == nil {
 		s += "<nil>"
 	}

@@ -130,3 +130,55 @@ func cut(s string) string {
 	}
 	return s
 }
+
+// ParamChanges renders what an update changes in params as a Markdown table
+// of the parameters whose value differs (flattened as in spec.ParamsTable):
+// old → new, with "—" for a parameter one side lacks. It returns "" when
+// nothing changes. Rows stop before the table passes spec.MaxTableBytes.
+func ParamChanges(old, new map[string]any) string {
+	before, after := firstValues(old), firstValues(new)
+	var keys []string
+	for k, v := range after {
+		if w, ok := before[k]; !ok || w != v {
+			keys = append(keys, k)
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return ""
+	}
+	slices.Sort(keys)
+	shown := func(m map[string]string, k string) string {
+		if v, ok := m[k]; ok {
+			return valueCell(v)
+		}
+		return "—"
+	}
+	var b strings.Builder
+	b.WriteString("| Parameter | Old → new |\n| --- | --- |\n")
+	for i, k := range keys {
+		line := "| " + textCell(k) + " | " + shown(before, k) + " → " + shown(after, k) + " |\n"
+		if b.Len()+len(line) > spec.MaxTableBytes {
+			fmt.Fprintf(&b, "| … | %d more changed parameters not shown |\n", len(keys)-i)
+			break
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
+// firstValues maps each flattened key to its value; a key ParamsTable gives
+// twice keeps its first (sorted) value, as ParamsComparison does.
+func firstValues(params map[string]any) map[string]string {
+	m := map[string]string{}
+	for _, r := range spec.ParamsTable(params) {
+		if _, dup := m[r.Key]; !dup {
+			m[r.Key] = r.Value
+		}
+	}
+	return m
+}

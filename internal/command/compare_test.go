@@ -183,3 +183,37 @@ func hasRun(s string, n int) bool {
 	}
 	return false
 }
+
+func TestParamChanges(t *testing.T) {
+	old := map[string]any{"lr": 0.1, "epochs": int64(3), "opt": map[string]any{"name": "adam", "beta": 0.9}, "gone": true}
+	tests := []struct {
+		name     string
+		old, new map[string]any
+		want     string
+	}{
+		{"nothing changes", old, map[string]any{"lr": 0.1, "epochs": int64(3), "opt": map[string]any{"name": "adam", "beta": 0.9}, "gone": true}, ""},
+		{"both empty", nil, nil, ""},
+		{
+			"changed, added, removed, nested",
+			old,
+			map[string]any{"lr": 0.05, "epochs": int64(3), "opt": map[string]any{"name": "adamw", "beta": 0.9}, "warmup": int64(100)},
+			"| Parameter | Old → new |\n| --- | --- |\n" +
+				"| `gone` | `true` → — |\n" +
+				"| `lr` | `0.1` → `0.05` |\n" +
+				"| `opt.name` | `adam` → `adamw` |\n" +
+				"| `warmup` | — → `100` |\n",
+		},
+		{
+			"text that reads as a number differs from the number",
+			map[string]any{"tag": int64(7)}, map[string]any{"tag": "7"},
+			"| Parameter | Old → new |\n| --- | --- |\n| `tag` | `7` → `\"7\"` |\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ParamChanges(tt.old, tt.new); got != tt.want {
+				t.Errorf("ParamChanges =\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}

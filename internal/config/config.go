@@ -120,6 +120,24 @@ type GitLab struct {
 	SigningSecrets     []Secret `yaml:"-"`
 }
 
+// The defaults, in this one place: other packages take theirs from here
+// rather than repeating the values.
+const (
+	DefaultLabel               = "new-experiment"
+	DefaultBranchTemplate      = "exp/{number}-{name}"
+	DefaultPullBranchTemplate  = "exp/mr-{number}-{name}" // "mr-": apart from issue branches, whose numbers may coincide
+	DefaultSweepBranchTemplate = "exp/{tag}/{name}"       // the sweep file's branch: when it has none
+	DefaultTagPattern          = "sweep-*"
+	DefaultSweepFile           = ".expbot/sweep.yaml"
+	DefaultSweepLimit          = 64
+	DefaultVariantFile         = "experiment.yaml"
+	DefaultRetire              = "keep"
+	DefaultCommandAccess       = "write"
+	DefaultAuthorName          = "expbot" // author of the variant file's commits
+	DefaultAuthorEmail         = "expbot@users.noreply.invalid"
+	DefaultDriftInterval       = 6 * time.Hour
+)
+
 // Defaults are what an empty configuration means.
 func Defaults() Config {
 	return Config{
@@ -127,15 +145,15 @@ func Defaults() Config {
 		DataDir:           "./expbot-data",
 		LogLevel:          "info",
 		BodyLimit:         25 << 20,
-		Label:             "new-experiment",
-		BranchTemplate:    spec.DefaultBranchTemplate,
-		PullTemplate:      "exp/mr-{number}-{name}",
-		CommandAccess:     "write",
-		TagPattern:        "sweep-*",
-		SweepFile:         ".expbot/sweep.yaml",
-		SweepLimit:        64,
-		VariantFile:       "experiment.yaml",
-		Retire:            "keep",
+		Label:             DefaultLabel,
+		BranchTemplate:    DefaultBranchTemplate,
+		PullTemplate:      DefaultPullBranchTemplate,
+		CommandAccess:     DefaultCommandAccess,
+		TagPattern:        DefaultTagPattern,
+		SweepFile:         DefaultSweepFile,
+		SweepLimit:        DefaultSweepLimit,
+		VariantFile:       DefaultVariantFile,
+		Retire:            DefaultRetire,
 		Workers:           4,
 		ShutdownGrace:     30 * time.Second,
 		DeliveryRetention: 30 * 24 * time.Hour,

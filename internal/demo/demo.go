@@ -25,6 +25,7 @@ import (
 	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/forgesim"
 	"github.com/expbot/expbot/internal/forgesim/state"
+	"github.com/expbot/expbot/internal/spec"
 	"github.com/expbot/expbot/internal/standin/install"
 	"github.com/expbot/expbot/pipeline"
 )
@@ -187,15 +188,18 @@ func walk(ctx context.Context, out io.Writer, env *Env, repo, forgeName string) 
 		return err
 	}
 	fmt.Fprintf(out, "1. alice opens issue #%d and labels it new-experiment\n", issue.Number)
-	if _, err := env.Forge.LabelIssue(repo, issue.Number, "alice", []string{"new-experiment"}, nil); err != nil {
+	if _, err := env.Forge.LabelIssue(repo, issue.Number, "alice", []string{config.DefaultLabel}, nil); err != nil {
 		return err
 	}
 	body, err := WaitForComment(ctx, env.Forge, repo, issue.Number, "is ready")
 	if err != nil {
 		return err
 	}
-	branch := "exp/" + fmt.Sprint(issue.Number) + "-lr-sweep"
-	head, file, err := BranchFile(env.Forge, repo, branch, "experiment.yaml")
+	branch, err := spec.BranchName(config.DefaultBranchTemplate, spec.BranchVars{Number: issue.Number, Name: "lr-sweep", Forge: strings.ToLower(forgeName)})
+	if err != nil {
+		return err
+	}
+	head, file, err := BranchFile(env.Forge, repo, branch, config.DefaultVariantFile)
 	if err != nil {
 		return err
 	}
@@ -208,12 +212,12 @@ func walk(ctx context.Context, out io.Writer, env *Env, repo, forgeName string) 
 		return err
 	}
 	if err := waitFor(ctx, func() (bool, error) {
-		h, f, err := BranchFile(env.Forge, repo, branch, "experiment.yaml")
+		h, f, err := BranchFile(env.Forge, repo, branch, config.DefaultVariantFile)
 		return err == nil && h != head && strings.Contains(f, "0.001"), nil
 	}); err != nil {
 		return fmt.Errorf("the branch was not updated: %w", err)
 	}
-	newHead, _, _ := BranchFile(env.Forge, repo, branch, "experiment.yaml")
+	newHead, _, _ := BranchFile(env.Forge, repo, branch, config.DefaultVariantFile)
 	fmt.Fprintf(out, "5. the bot committed the new variant file: %s -> %s\n", head[:12], newHead[:12])
 
 	fmt.Fprintln(out, "6. alice closes the issue")
@@ -224,7 +228,7 @@ func walk(ctx context.Context, out io.Writer, env *Env, repo, forgeName string) 
 	if err != nil {
 		return err
 	}
-	_, _, err = BranchFile(env.Forge, repo, branch, "experiment.yaml")
+	_, _, err = BranchFile(env.Forge, repo, branch, config.DefaultVariantFile)
 	fmt.Fprintf(out, "7. the bot retired the experiment (branch still there: %v) and says:\n%s\n", err == nil, indent(body))
 	return nil
 }

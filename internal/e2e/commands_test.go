@@ -95,6 +95,10 @@ func TestExperimentCommands(t *testing.T) {
 			if !a.exists || a.parent != head || !strings.Contains(a.file, "lr: 0.1") {
 				t.Fatalf("branch %s = %+v, want one commit on the request's head %s with lr 0.1", branchA, a, head)
 			}
+			request := map[string]string{"github": "pull request", "gitlab": "merge request"}[flavor]
+			if !strings.Contains(a.file, "# Managed by expbot from an /experiment command in the "+request+" comment at source") {
+				t.Errorf("the variant file's header does not name the %s comment:\n%s", request, a.file)
+			}
 
 			// Update: a new commit of the variant file, other params kept.
 			comment(t, h, repo, number, "alice", "/experiment update lr-a lr=0.05")
@@ -114,8 +118,16 @@ func TestExperimentCommands(t *testing.T) {
 			before := h.branches(repo)
 			comment(t, h, repo, number, "alice", "/experiment preview new lr-c lr=0.3")
 			p := h.waitBotComment(t, repo, number, "Preview of")
-			if !strings.Contains(p.Body, "create") || !strings.Contains(p.Body, "Nothing was changed") {
-				t.Errorf("preview reply:\n%s", p.Body)
+			branchC := fmt.Sprintf("exp/mr-%d-lr-c", number)
+			if !containsAll(p.Body, []string{"Nothing was changed", "- create branch `" + branchC + "` from `" + head[:12] + "`", "- commit `experiment.yaml` on branch `" + branchC + "`"}) ||
+				strings.Contains(p.Body, "-branch`") || strings.Contains(p.Body, "-file`") {
+				t.Errorf("preview reply does not name the real branch and file:\n%s", p.Body)
+			}
+			// A preview of an update shows the params that change.
+			comment(t, h, repo, number, "alice", "/experiment preview update lr-b lr=0.3")
+			p = h.waitBotComment(t, repo, number, "Preview of `lr-b`")
+			if !containsAll(p.Body, []string{"- commit a new version of `experiment.yaml` on branch `" + branchB + "`", "| `lr` | `0.2` → `0.3` |"}) || strings.Contains(p.Body, "`batch`") {
+				t.Errorf("update preview reply:\n%s", p.Body)
 			}
 			if after := h.branches(repo); !slices.Equal(before, after) {
 				t.Errorf("preview changed branches: %v -> %v", before, after)

@@ -104,6 +104,9 @@ func TestTagSweeps(t *testing.T) {
 				if b.parent != first || !strings.Contains(b.file, "epochs: 3") {
 					t.Errorf("branch %s = %+v, want one commit on %s with the common params", name, b, first)
 				}
+				if !strings.Contains(b.file, "# Managed by expbot from the sweep definition at the tagged commit at source") {
+					t.Errorf("the variant file on %s does not name the tagged commit:\n%s", name, b.file)
+				}
 				for _, lr := range []string{"0.1", "0.01", "0.001"} {
 					if strings.Contains(b.file, "lr: "+lr+"\n") {
 						lrs[lr]++

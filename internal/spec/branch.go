@@ -8,10 +8,6 @@ import (
 	"strings"
 )
 
-// DefaultBranchTemplate names an experiment's branch after its issue number
-// (unique in the repository) and its name (readable).
-const DefaultBranchTemplate = "exp/{number}-{name}"
-
 // BranchVars are the values a branch template may use.
 type BranchVars struct {
 	Number int    // {number}: the issue number (GitHub) or iid (GitLab)

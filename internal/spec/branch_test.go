@@ -5,6 +5,9 @@ import (
 	"testing"
 )
 
+// issueTemplate is config.DefaultBranchTemplate, which spec cannot import.
+const issueTemplate = "exp/{number}-{name}"
+
 func TestBranchName(t *testing.T) {
 	v := BranchVars{Number: 12, Name: "lr-sweep", Forge: "github"}
 	tests := []struct {
@@ -12,7 +15,7 @@ func TestBranchName(t *testing.T) {
 		v    BranchVars
 		want string // the branch, or a substring of the error after "!"
 	}{
-		{DefaultBranchTemplate, v, "exp/12-lr-sweep"},
+		{issueTemplate, v, "exp/12-lr-sweep"},
 		{"{forge}/{number}", v, "github/12"},
 		{"experiments/{name}", BranchVars{Number: 1, Name: "x", Forge: "gitlab"}, "experiments/x"},
 		{"{name}-{name}", v, "lr-sweep-lr-sweep"},
@@ -36,10 +39,10 @@ func TestBranchName(t *testing.T) {
 		{"exp~{name}", v, "!`~`"},
 		{"exp/" + strings.Repeat("x", 150) + "{name}", v, "!bytes long"},
 		{"x.{name}", BranchVars{Number: 1, Name: "lock", Forge: "github"}, "!ends with `.lock`"},
-		{DefaultBranchTemplate, BranchVars{Number: 0, Name: "a", Forge: "github"}, "!not positive"},
-		{DefaultBranchTemplate, BranchVars{Number: 1, Name: "A", Forge: "github"}, "!lowercase"},
-		{DefaultBranchTemplate, BranchVars{Number: 1, Name: "", Forge: "github"}, "!empty"},
-		{DefaultBranchTemplate, BranchVars{Number: 1, Name: "a", Forge: "gitea"}, "!unknown forge"},
+		{issueTemplate, BranchVars{Number: 0, Name: "a", Forge: "github"}, "!not positive"},
+		{issueTemplate, BranchVars{Number: 1, Name: "A", Forge: "github"}, "!lowercase"},
+		{issueTemplate, BranchVars{Number: 1, Name: "", Forge: "github"}, "!empty"},
+		{issueTemplate, BranchVars{Number: 1, Name: "a", Forge: "gitea"}, "!unknown forge"},
 	}
 	for _, tt := range tests {
 		got, err := BranchName(tt.tmpl, tt.v)
@@ -56,7 +59,7 @@ func TestBranchName(t *testing.T) {
 }
 
 func TestValidateBranchTemplate(t *testing.T) {
-	if err := ValidateBranchTemplate(DefaultBranchTemplate); err != nil {
+	if err := ValidateBranchTemplate(issueTemplate); err != nil {
 		t.Errorf("default template: %v", err)
 	}
 	for _, tmpl := range []string{"{number}", "{name}", "team/{forge}/{number}-{name}", "a.{number}"} {

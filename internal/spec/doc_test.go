@@ -45,7 +45,7 @@ func TestSchemaDocExamples(t *testing.T) {
 	if !reflect.DeepEqual(req, want) {
 		t.Errorf("example request = %#v", req)
 	}
-	branch, err := BranchName(DefaultBranchTemplate, BranchVars{Number: 42, Name: req.Name, Forge: "github"})
+	branch, err := BranchName(issueTemplate, BranchVars{Number: 42, Name: req.Name, Forge: "github"})
 	if err != nil || !strings.Contains(text, "`"+branch+"` for issue 42") {
 		t.Errorf("doc does not show the branch %q (%v)", branch, err)
 	}

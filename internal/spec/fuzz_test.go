@@ -100,7 +100,7 @@ func checkBody(t *testing.T, body string) {
 		t.Fatalf("second render differs: %v\n%s\n---\n%s", err, out, out2)
 	}
 	// The table never breaks its rows.
-	table := MarkdownTable(req.Params)
+	table := MarkdownTable(req.Params, "experiment.yaml")
 	if table != "" {
 		for _, line := range strings.Split(strings.TrimSuffix(table, "\n"), "\n") {
 			if cells := splitRow(line); len(cells) != 2 {
@@ -176,7 +176,7 @@ func refRules(name string) bool {
 }
 
 func FuzzBranchName(f *testing.F) {
-	f.Add(DefaultBranchTemplate, 12, "lr-sweep", "github")
+	f.Add(issueTemplate, 12, "lr-sweep", "github")
 	f.Add("{forge}/{name}", 1, "a", "gitlab")
 	f.Add("x.{name}", 1, "lock", "github")
 	f.Add("{nope}", 1, "a", "github")

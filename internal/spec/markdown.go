@@ -112,8 +112,10 @@ const (
 // read back as "|"; text holding "|" or "\" is shown Go-quoted, which
 // doubles every backslash, so that no backslash of the text can pair with
 // the one before the pipe. Long values are cut at 80 characters with "…"; a
-// table that would pass MaxTableBytes ends with a row counting the rest.
-func MarkdownTable(params map[string]any) string {
+// table that would pass MaxTableBytes ends with a row counting the rest and
+// pointing to file, the variant file on the branch (the configured
+// variant_file), where all of them are.
+func MarkdownTable(params map[string]any, file string) string {
 	rows := ParamsTable(params)
 	if len(rows) == 0 {
 		return ""
@@ -123,7 +125,11 @@ func MarkdownTable(params map[string]any) string {
 	for i, r := range rows {
 		line := "| " + cell(r.Key) + " | " + cell(r.Value) + " |\n"
 		if b.Len()+len(line) > MaxTableBytes {
-			fmt.Fprintf(&b, "| … | %d more, see `%s` on the branch |\n", len(rows)-i, VariantFileName)
+			where := "the variant file"
+			if file != "" {
+				where = CodeSpan(file)
+			}
+			fmt.Fprintf(&b, "| … | %d more, see %s on the branch |\n", len(rows)-i, where)
 			break
 		}
 		b.WriteString(line)

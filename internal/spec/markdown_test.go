@@ -41,10 +41,10 @@ func TestParamsTable(t *testing.T) {
 }
 
 func TestMarkdownTable(t *testing.T) {
-	if got := MarkdownTable(map[string]any{}); got != "" {
+	if got := MarkdownTable(map[string]any{}, "experiment.yaml"); got != "" {
 		t.Errorf("empty params give %q, want \"\"", got)
 	}
-	got := MarkdownTable(map[string]any{"lr": 0.5, "opt": map[string]any{"name": "adam"}})
+	got := MarkdownTable(map[string]any{"lr": 0.5, "opt": map[string]any{"name": "adam"}}, "experiment.yaml")
 	want := "| Parameter | Value |\n| --- | --- |\n| `lr` | `0.5` |\n| `opt.name` | `adam` |\n"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
@@ -65,7 +65,7 @@ func TestMarkdownTableEscapes(t *testing.T) {
 		params["k"+string(rune('a'+i))] = h
 	}
 	params["list"] = []any{"a|b", "@x"}
-	table := MarkdownTable(params)
+	table := MarkdownTable(params, "experiment.yaml")
 	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
 	if len(lines) != len(params)+2 {
 		t.Fatalf("table has %d lines, want %d:\n%s", len(lines), len(params)+2, table)
@@ -153,7 +153,7 @@ func hasRun(s string, n int) bool {
 
 func TestMarkdownTableLimits(t *testing.T) {
 	long := strings.Repeat("x", 500)
-	table := MarkdownTable(map[string]any{"a": long})
+	table := MarkdownTable(map[string]any{"a": long}, "experiment.yaml")
 	if strings.Contains(table, strings.Repeat("x", maxCellRunes)) || !strings.Contains(table, strings.Repeat("x", maxCellRunes-1)+"…") {
 		t.Errorf("long value not cut at %d characters:\n%s", maxCellRunes, table)
 	}
@@ -161,12 +161,15 @@ func TestMarkdownTableLimits(t *testing.T) {
 	for i := range MaxParamKeys {
 		params[strings.Repeat("k", 60)+string(rune('A'+i%26))+string(rune('A'+i/26))] = strings.Repeat("v", 200)
 	}
-	table = MarkdownTable(params)
-	if len(table) > MaxTableBytes+200 {
-		t.Errorf("table is %d bytes, limit %d", len(table), MaxTableBytes)
-	}
-	if !strings.Contains(table, "more, see `experiment.yaml`") {
-		t.Errorf("cut table does not say so:\n%s", table[len(table)-300:])
+	// The overflow row names the configured variant file, whatever it is.
+	for file, want := range map[string]string{"run/variant.yaml": "more, see `run/variant.yaml` on the branch", "": "more, see the variant file on the branch"} {
+		table = MarkdownTable(params, file)
+		if len(table) > MaxTableBytes+200 {
+			t.Errorf("table is %d bytes, limit %d", len(table), MaxTableBytes)
+		}
+		if !strings.Contains(table, want) || strings.Contains(table, "experiment.yaml") {
+			t.Errorf("cut table with variant file %q does not say %q:\n%s", file, want, table[len(table)-300:])
+		}
 	}
 }
 

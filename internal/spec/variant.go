@@ -14,17 +14,41 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// VariantFileName is where the variant file is committed on the branch.
-const VariantFileName = "experiment.yaml"
-
 // VariantFileVersion is the version: field of the variant file. Bump it when
 // its shape changes, so that training code can tell old files from new.
 const VariantFileVersion = 1
 
+// Origin is where an experiment was asked for; the variant file's header
+// names it, so that whoever opens the file knows where to change it.
+type Origin string
+
+const (
+	FromIssue   Origin = "issue"   // an issue's description (the zero Origin too)
+	FromComment Origin = "comment" // an /experiment command in a pull/merge request comment
+	FromSweep   Origin = "sweep"   // a sweep definition at a tagged commit
+)
+
 // variantHeader opens every variant file; it is a comment, so readers of the
-// YAML never see it.
-const variantHeader = "# Managed by expbot from the experiment request in the issue at source: below.\n" +
-	"# Edit that request, not this file: expbot overwrites changes made here.\n"
+// YAML never see it. The issue's wording is the one files had before
+// origins were told apart: issue branches get no new commit for it.
+func variantHeader(o Origin, forge string) (string, error) {
+	request := "pull request"
+	if forge == "gitlab" {
+		request = "merge request"
+	}
+	switch o {
+	case FromIssue, "":
+		return "# Managed by expbot from the experiment request in the issue at source: below.\n" +
+			"# Edit that request, not this file: expbot overwrites changes made here.\n", nil
+	case FromComment:
+		return "# Managed by expbot from an /experiment command in the " + request + " comment at source: below.\n" +
+			"# Change it with /experiment update in that " + request + ", not here: expbot overwrites changes made here.\n", nil
+	case FromSweep:
+		return "# Managed by expbot from the sweep definition at the tagged commit at source: below.\n" +
+			"# Change the sweep definition and move the tag, not this file: expbot overwrites changes made here.\n", nil
+	}
+	return "", fmt.Errorf("variant file: unknown origin %q", o)
+}
 
 // Variant is everything the variant file records: the request, what its
 // base resolved to, and where it came from.
@@ -37,7 +61,8 @@ type Variant struct {
 	BaseSHA     string         // the full commit SHA BaseRef resolved to
 	Params      map[string]any // as in Request
 	RequestedBy string         // login of the person who asked
-	Source      string         // web URL of the issue
+	Source      string         // web URL of the issue, the command's comment or the tagged commit
+	Origin      Origin         // what Source is
 	Forge       string         // "github" or "gitlab"
 }
 
@@ -72,6 +97,10 @@ func RenderVariantFile(v Variant) ([]byte, error) {
 			(!f.multiline && strings.ContainsAny(f.value, "\n\r")) {
 			return nil, fmt.Errorf("variant file: %s %q is not allowed (control characters, line breaks or longer than %d)", f.name, f.value, f.limit)
 		}
+	}
+	header, err := variantHeader(v.Origin, v.Forge)
+	if err != nil {
+		return nil, err
 	}
 	params, err := paramsNode(v.Params)
 	if err != nil {
@@ -108,7 +137,7 @@ func RenderVariantFile(v Variant) ([]byte, error) {
 	}
 
 	var buf bytes.Buffer
-	buf.WriteString(variantHeader)
+	buf.WriteString(header)
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(root); err != nil {

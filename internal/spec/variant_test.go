@@ -302,3 +302,43 @@ func TestRenderVariantFileTrickyText(t *testing.T) {
 		}
 	}
 }
+
+// TestVariantHeaderSaysWhereTheRequestCameFrom: the header names the issue,
+// the pull/merge-request comment or the tagged commit, on each forge, and
+// the file still reads back.
+func TestVariantHeaderSaysWhereTheRequestCameFrom(t *testing.T) {
+	tests := []struct {
+		origin    Origin
+		forge     string
+		want, not string
+	}{
+		{"", "github", "from the experiment request in the issue at source", "pull request"},
+		{FromIssue, "gitlab", "from the experiment request in the issue at source", "merge request"},
+		{FromComment, "github", "from an /experiment command in the pull request comment at source", "issue"},
+		{FromComment, "gitlab", "from an /experiment command in the merge request comment at source", "issue"},
+		{FromSweep, "github", "from the sweep definition at the tagged commit at source", "issue"},
+		{FromSweep, "gitlab", "from the sweep definition at the tagged commit at source", "request"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.origin)+"/"+tt.forge, func(t *testing.T) {
+			v := fullVariant()
+			v.Origin, v.Forge = tt.origin, tt.forge
+			out, err := RenderVariantFile(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			header, _, _ := strings.Cut(string(out), "version:")
+			if !strings.Contains(header, tt.want) || strings.Contains(header, tt.not) {
+				t.Errorf("header says\n%s\nwant %q and not %q", header, tt.want, tt.not)
+			}
+			if _, err := ParseVariantFile(out); err != nil {
+				t.Errorf("does not read back: %v", err)
+			}
+		})
+	}
+	v := fullVariant()
+	v.Origin = "email"
+	if _, err := RenderVariantFile(v); err == nil {
+		t.Error("an unknown origin was rendered")
+	}
+}

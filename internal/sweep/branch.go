@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/spec"
 )
-
-// DefaultBranchTemplate groups a sweep's branches under its tag; the name
-// tells them apart.
-const DefaultBranchTemplate = "exp/{tag}/{name}"
 
 // placeholders a sweep's branch template may use.
 var placeholders = []string{"tag", "name", "forge"}
@@ -52,14 +49,14 @@ func ValidateTemplate(tmpl string) error {
 	return nil
 }
 
-// BranchName fills tmpl (DefaultBranchTemplate if "") with the tag that
+// BranchName fills tmpl (config.DefaultSweepBranchTemplate if "") with the tag that
 // started the sweep, an experiment name and the forge ("github" or
 // "gitlab"), and checks that the result is a valid branch name. The tag is
 // used as it is, "/" and "." included (both are fine in a branch name); a
 // leading "refs/tags/" is dropped.
 func BranchName(tmpl, tag, name, forge string) (string, error) {
 	if tmpl == "" {
-		tmpl = DefaultBranchTemplate
+		tmpl = config.DefaultSweepBranchTemplate
 	}
 	if err := ValidateTemplate(tmpl); err != nil {
 		return "", err

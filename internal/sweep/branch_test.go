@@ -3,6 +3,8 @@ package sweep
 import (
 	"strings"
 	"testing"
+
+	"github.com/expbot/expbot/internal/config"
 )
 
 func TestBranchName(t *testing.T) {
@@ -11,7 +13,7 @@ func TestBranchName(t *testing.T) {
 		want, err              string
 	}{
 		{"", "v1.0", "lr-sweep-lr0.1", "github", "exp/v1.0/lr-sweep-lr0.1", ""},
-		{DefaultBranchTemplate, "release/2024.05", "s", "gitlab", "exp/release/2024.05/s", ""},
+		{config.DefaultSweepBranchTemplate, "release/2024.05", "s", "gitlab", "exp/release/2024.05/s", ""},
 		{"{forge}/{tag}-{name}", "refs/tags/v2", "s", "github", "github/v2-s", ""},
 		{"sweep-{name}", "whatever", "s", "gitlab", "sweep-s", ""},
 		{"exp/{tag}", "v1", "s", "github", "", "must use {name}"},
@@ -41,7 +43,7 @@ func TestBranchName(t *testing.T) {
 }
 
 func TestValidateTemplate(t *testing.T) {
-	if err := ValidateTemplate(DefaultBranchTemplate); err != nil {
+	if err := ValidateTemplate(config.DefaultSweepBranchTemplate); err != nil {
 		t.Fatal(err)
 	}
 	// Too long for the longest name: refused up front, not at the first tag.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/spec"
 )
 
@@ -32,11 +33,11 @@ type Combination struct {
 // combinations of the lists (first list outermost, values in the order
 // written) that exclude leaves, then those include adds. A sweep without
 // lists or include is one experiment, named after the sweep. More than limit
-// experiments (DefaultLimit when limit <= 0) is a *spec.Problems error that
+// experiments (config.DefaultSweepLimit when limit <= 0) is a *spec.Problems error that
 // says how many there are, at the line of `matrix:`.
 func (s Sweep) Expand(limit int) ([]Combination, error) {
 	if limit <= 0 {
-		limit = DefaultLimit
+		limit = config.DefaultSweepLimit
 	}
 	prefix := s.Name
 	if prefix == "" {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/spec"
 )
 
@@ -127,7 +128,7 @@ func checkExpand(t *testing.T, s Sweep, limit int) {
 	t.Helper()
 	combos, err := s.Expand(limit)
 	if limit <= 0 {
-		limit = DefaultLimit
+		limit = config.DefaultSweepLimit
 	}
 	if err != nil {
 		var probs *spec.Problems

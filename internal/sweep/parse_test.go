@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/spec"
 )
 
@@ -186,7 +187,7 @@ func TestParseDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", file, err)
 		}
-		if s.Name != DefaultName || s.Branch != DefaultBranchTemplate || s.Params == nil || len(s.Params) != 0 {
+		if s.Name != DefaultName || s.Branch != config.DefaultSweepBranchTemplate || s.Params == nil || len(s.Params) != 0 {
 			t.Errorf("%q: got %+v", file, s)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 // relies on.
 func cell(v any) string {
 	const lead, tail = "| `v` | ", " |"
-	table := spec.MarkdownTable(map[string]any{"v": v})
+	table := spec.MarkdownTable(map[string]any{"v": v}, "")
 	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
 	if len(lines) == 3 && strings.HasPrefix(lines[2], lead) && strings.HasSuffix(lines[2], tail) {
 		return strings.TrimSuffix(strings.TrimPrefix(lines[2], lead), tail)

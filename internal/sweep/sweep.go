@@ -6,21 +6,15 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/spec"
 )
 
 // Defaults and limits; docs/sweep.md explains them to users.
 const (
-	// DefaultPath is where the bot looks for the sweep file in the
-	// repository, unless configured otherwise.
-	DefaultPath = ".expbot/sweep.yaml"
 	// DefaultName is the prefix of the experiment names when the file
 	// gives none.
 	DefaultName = "sweep"
-	// DefaultLimit is how many experiments one tag may create when the
-	// caller of Expand gives no limit: each is a branch and a Pulumi
-	// resource, and a typo in a list should not make hundreds.
-	DefaultLimit = 64
 	// MaxFileBytes bounds the file, as spec bounds a request's block.
 	MaxFileBytes = spec.MaxBlockBytes
 	// MaxNameLen bounds the prefix, so that a combination's suffix (or its
@@ -37,7 +31,7 @@ const (
 // the one way to read it, so that every caller expands it the same way.
 type Sweep struct {
 	Name        string         // prefix of the experiment names; DefaultName if the file has none
-	Branch      string         // branch template; DefaultBranchTemplate if the file has none
+	Branch      string         // branch template; config.DefaultSweepBranchTemplate if the file has none
 	Description string         // copied into every request
 	Model       string         // copied into every request
 	Dataset     string         // copied into every request
@@ -110,7 +104,7 @@ func Parse(data []byte) (Sweep, error) {
 
 // read checks the top-level mapping against the schema.
 func read(c *spec.Collector, root *yaml.Node, lines []string) Sweep {
-	s := Sweep{Name: DefaultName, Branch: DefaultBranchTemplate, Params: map[string]any{}}
+	s := Sweep{Name: DefaultName, Branch: config.DefaultSweepBranchTemplate, Params: map[string]any{}}
 	if root.Kind != yaml.MappingNode || root.Style&yaml.FlowStyle != 0 {
 		// yaml.v3 puts an empty document after "---" on the next line, which
 		// may be past the end of the file.
