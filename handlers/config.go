@@ -20,6 +20,9 @@ type Options struct {
 	// RecordTimeout bounds Recorder.Record: both forges give up after 10 s,
 	// and an answer of 503 in time beats a timeout nobody hears.
 	RecordTimeout time.Duration
+	// Budget bounds the unverified bodies held at once (shared by the
+	// endpoints); nil means no bound.
+	Budget *Budget
 	// RetryAfter is sent with 503 answers.
 	RetryAfter time.Duration
 	// Now is the clock for Delivery.ReceivedAt and signature timestamps;

@@ -381,9 +381,12 @@ func githubJSON(contentType string, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: github form body: %w", ErrMalformed, err)
 	}
-	p := form.Get("payload")
-	if p == "" {
+	switch p := form["payload"]; {
+	case len(p) == 0 || p[0] == "":
 		return nil, malformed("github form body: payload field missing")
+	case len(p) > 1:
+		return nil, malformed("github form body: payload field given more than once")
+	default:
+		return []byte(p[0]), nil
 	}
-	return []byte(p), nil
 }

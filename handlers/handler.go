@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -72,12 +72,15 @@ type endpoint struct {
 	forge       event.Forge
 	eventHeader string
 	verify      func(h http.Header, body []byte) error
-	deliveryID  func(h http.Header) string
-	decode      func(eventName string, h http.Header, body []byte) (event.Event, error)
-	opts        Options
-	rec         Recorder
-	m           *Metrics
-	log         zerolog.Logger
+	// early decides from the headers alone when it can: refused (an
+	// error), authenticated (true), or the body is needed (false).
+	early      func(h http.Header) (bool, error)
+	deliveryID func(h http.Header) string
+	decode     func(eventName string, h http.Header, body []byte) (event.Event, error)
+	opts       Options
+	rec        Recorder
+	m          *Metrics
+	log        zerolog.Logger
 }
 
 // NewGitHub returns the handler for POST /webhooks/github. With a config
@@ -90,6 +93,13 @@ func NewGitHub(cfg GitHubConfig, rec Recorder, m *Metrics, log zerolog.Logger) h
 	return newEndpoint(event.GitHub, "X-GitHub-Event", cfg.Options, rec, m, log,
 		func(h http.Header, body []byte) error {
 			return VerifyGitHub(h.Get("X-Hub-Signature-256"), body, secrets)
+		},
+		func(h http.Header) (bool, error) {
+			// The signature needs the body; its absence does not.
+			if h.Get("X-Hub-Signature-256") == "" {
+				return false, VerifyGitHub("", nil, secrets)
+			}
+			return false, nil
 		},
 		func(h http.Header) string { return h.Get("X-GitHub-Delivery") },
 		func(name string, h http.Header, body []byte) (event.Event, error) {
@@ -111,12 +121,13 @@ func NewGitLab(cfg GitLabConfig, rec Recorder, m *Metrics, log zerolog.Logger) h
 	}
 	return newEndpoint(event.GitLab, "X-Gitlab-Event", cfg.Options, rec, m, log,
 		auth.verify,
+		auth.early,
 		gitlabDeliveryID,
 		func(name string, _ http.Header, body []byte) (event.Event, error) { return DecodeGitLab(name, body) })
 }
 
 func newEndpoint(f event.Forge, eventHeader string, opts Options, rec Recorder, m *Metrics, log zerolog.Logger,
-	verify func(http.Header, []byte) error, id func(http.Header) string,
+	verify func(http.Header, []byte) error, early func(http.Header) (bool, error), id func(http.Header) string,
 	decode func(string, http.Header, []byte) (event.Event, error)) *endpoint {
 	if rec == nil {
 		panic("handlers: nil Recorder") // a wiring bug, caught at start-up
@@ -124,7 +135,7 @@ func newEndpoint(f event.Forge, eventHeader string, opts Options, rec Recorder, 
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &endpoint{forge: f, eventHeader: eventHeader, verify: verify, deliveryID: id, decode: decode,
+	return &endpoint{forge: f, eventHeader: eventHeader, verify: verify, early: early, deliveryID: id, decode: decode,
 		opts: opts.withDefaults(), rec: rec, m: m, log: log}
 }
 
@@ -180,16 +191,35 @@ func (e *endpoint) handle(r *http.Request) reply {
 	if r.Method != http.MethodPost {
 		return rp.with(http.StatusMethodNotAllowed, outMethodNotAllowed, "only POST", nil)
 	}
-	body, err := e.readBody(r)
+	// Whatever can be refused on its headers is refused before the body
+	// is read; a body that is not yet authenticated is read within the
+	// shared budget.
+	verified, err := e.early(r.Header)
+	if err != nil {
+		return rp.with(http.StatusUnauthorized, outUnauthorized, "signature or token invalid", err)
+	}
+	budget := e.opts.Budget
+	if verified {
+		budget = nil
+	}
+	body, release, err := readBody(r.Context(), r, e.opts.MaxBodyBytes, budget)
+	defer release()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		switch {
+		case errors.As(err, &tooLarge):
 			return rp.with(http.StatusRequestEntityTooLarge, outTooLarge, "body exceeds "+strconv.FormatInt(e.opts.MaxBodyBytes, 10)+" bytes", err)
+		case errors.Is(err, errBusy):
+			return rp.with(http.StatusServiceUnavailable, outBusy, "too many unverified deliveries at once; retry later", err)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return rp.with(http.StatusRequestTimeout, outTimeout, "body not received in time", err)
 		}
-		return rp.with(http.StatusBadRequest, outMalformed, "body could not be read", err)
+		return rp.with(http.StatusBadRequest, outMalformed, "body could not be read", fmt.Errorf("reading webhook body: %w", err))
 	}
 	// Authenticate the exact bytes before anything reads them.
-	if err := e.verify(r.Header, body); err != nil {
+	err = e.verify(r.Header, body)
+	release() // verified or refused, the body is no longer anyone's to hold
+	if err != nil {
 		return rp.with(http.StatusUnauthorized, outUnauthorized, "signature or token invalid", err)
 	}
 	name := r.Header.Get(e.eventHeader)
@@ -221,20 +251,6 @@ func (e *endpoint) handle(r *http.Request) reply {
 	default:
 		return rp.with(http.StatusInternalServerError, outError, "internal error", fmt.Errorf("decoder returned unexpected %T", ev))
 	}
-}
-
-func (e *endpoint) readBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength > e.opts.MaxBodyBytes {
-		return nil, &http.MaxBytesError{Limit: e.opts.MaxBodyBytes}
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, e.opts.MaxBodyBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading webhook body: %w", err)
-	}
-	if int64(len(body)) > e.opts.MaxBodyBytes {
-		return nil, &http.MaxBytesError{Limit: e.opts.MaxBodyBytes}
-	}
-	return body, nil
 }
 
 // record hands an event expbot acts on to the Recorder and answers from its
@@ -273,6 +289,8 @@ func (e *endpoint) write(w http.ResponseWriter, rp reply) {
 	switch rp.status {
 	case http.StatusMethodNotAllowed:
 		h.Set("Allow", http.MethodPost)
+	case http.StatusRequestTimeout:
+		h.Set("Connection", "close") // the rest of the body is not worth waiting for
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(int(e.opts.RetryAfter/time.Second)))
 	}
@@ -284,7 +302,7 @@ func (e *endpoint) write(w http.ResponseWriter, rp reply) {
 		a.Reason = rp.msg
 	}
 	// Echo the id only once the request proved it came from the forge.
-	if rp.status < 300 || rp.status == http.StatusServiceUnavailable {
+	if rp.status < 300 || rp.status == http.StatusServiceUnavailable && rp.outcome != outBusy {
 		a.Delivery = rp.id
 	}
 	w.WriteHeader(rp.status)

@@ -24,6 +24,8 @@ const (
 	outUnauthorized     = "unauthorized"
 	outMalformed        = "malformed"
 	outTooLarge         = "too_large"
+	outTimeout          = "timeout"
+	outBusy             = "busy"
 	outError            = "error"
 	outPing             = "ping"
 	outMethodNotAllowed = "method_not_allowed"

@@ -128,6 +128,19 @@ func VerifyGitLabSignature(sh SignedHeaders, body []byte, keys [][]byte, now tim
 	return nil
 }
 
+// early applies verify's policy to the headers alone: a delivery that the
+// token decides is accepted or refused before its body is read; one that a
+// signature decides needs the body (false, nil).
+func (a gitlabAuth) early(h http.Header) (bool, error) {
+	if len(a.keys) > 0 && signedHeaders(h).Signature != "" {
+		return false, nil
+	}
+	if err := a.verify(h, nil); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // gitlabAuth is the GitLab verification policy over prepared secrets.
 type gitlabAuth struct {
 	tokens    []string

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"os"
 	"os/signal"
@@ -63,19 +64,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, cfg.LogLevel)
+	// Every line written to stderr is scrubbed of the configured secrets:
+	// the bot's log, and what libraries write through the standard log
+	// and slog (the job queue).
+	sc := app.Scrubber(cfg)
+	out := sc.Writer(stderr)
+	stdlog.SetOutput(out)
+	log, err := newLogger(out, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
-	srv, err := app.New(ctx, cfg, log)
+	srv, err := app.New(ctx, cfg, log, app.WithScrubber(sc))
 	if err != nil {
-		return err
+		return sc.Error(err)
 	}
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return srv.Serve(ctx, l)
+	return sc.Error(srv.Serve(ctx, l))
 }
 
 func newLogger(w io.Writer, level string) (zerolog.Logger, error) {

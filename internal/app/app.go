@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ import (
 	githubforge "github.com/expbot/expbot/internal/forge/github"
 	gitlabforge "github.com/expbot/expbot/internal/forge/gitlab"
 	"github.com/expbot/expbot/internal/pulumicli"
+	"github.com/expbot/expbot/internal/scrub"
 	"github.com/expbot/expbot/pipeline"
 	"github.com/expbot/expbot/pipeline/store"
 	"github.com/expbot/expbot/pipeline/store/sqlite"
@@ -46,10 +48,44 @@ type Server struct {
 	handler http.Handler
 	cli     pulumicli.CLI
 	hooks   store.Handlers
+	scrub   *scrub.Scrubber
+}
+
+// Option changes how New wires the server.
+type Option func(*Server)
+
+// WithScrubber makes the server scrub with sc, the scrubber its logger
+// writes through (see Scrubber); by default New makes its own.
+func WithScrubber(sc *scrub.Scrubber) Option { return func(s *Server) { s.scrub = sc } }
+
+// Scrubber returns a scrubber of every secret in cfg. Runtime secrets
+// (tokens the bot obtains while running) are added to it with Add.
+func Scrubber(cfg config.Config) *scrub.Scrubber {
+	sc := scrub.New()
+	sc.Add(scrubbed(cfg)...)
+	return sc
+}
+
+// scrubbed lists cfg's secrets and, for a GitLab signing secret, also its
+// key without the whsec_ prefix.
+func scrubbed(cfg config.Config) []string {
+	var out []string
+	for _, v := range cfg.Secrets() {
+		out = append(out, v)
+		if k, ok := strings.CutPrefix(v, "whsec_"); ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // New opens the store, finds the Pulumi CLI and builds the HTTP handler.
-func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*Server, error) {
+//
+// Every text that leaves the process or reaches the database passes
+// through the scrubber: the comments the bot posts, what it writes to the
+// store, its HTTP answers, and (through the logger's writer, set up by the
+// caller) its log.
+func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -63,12 +99,20 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*Server, e
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s := &Server{cfg: cfg, log: log, cli: cli, scrub: scrub.New()}
+	for _, o := range opts {
+		o(s)
+	}
+	if short := s.scrub.Add(scrubbed(cfg)...); len(short) > 0 {
+		log.Warn().Int("count", len(short)).Int("min_length", scrub.MinLen).
+			Msg("secrets shorter than the minimum length are not scrubbed from output: use longer ones")
+	}
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "expbot.db"),
 		sqlite.WithDeliveryRetention(cfg.DeliveryRetention), sqlite.WithCommitObserver(commitMetric(reg)))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, store: st, cli: cli}
+	s.store = store.Scrubbed(st, s.scrub)
 	if err := s.wire(backend, reg); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -106,12 +150,12 @@ func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 		if err != nil {
 			return err
 		}
-		clients[event.GitHub] = c
+		clients[event.GitHub] = forge.Scrubbed(c, s.scrub.String)
 		base := cfg.GitHub.APIURL
 		if base == "" {
 			base = "https://api.github.com/"
 		}
-		forges[event.GitHub] = pipeline.Forge{Client: c, Provider: pipeline.ProviderConfig{
+		forges[event.GitHub] = pipeline.Forge{Client: clients[event.GitHub], Provider: pipeline.ProviderConfig{
 			Forge: event.GitHub, BaseURL: withSlash(base), Token: cfg.GitHub.Token.Reveal(), WriteDelayMs: cfg.GitHub.WriteDelayMs,
 		}}
 	}
@@ -120,8 +164,8 @@ func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 		if err != nil {
 			return err
 		}
-		clients[event.GitLab] = c
-		forges[event.GitLab] = pipeline.Forge{Client: c, Provider: pipeline.ProviderConfig{
+		clients[event.GitLab] = forge.Scrubbed(c, s.scrub.String)
+		forges[event.GitLab] = pipeline.Forge{Client: clients[event.GitLab], Provider: pipeline.ProviderConfig{
 			Forge: event.GitLab, BaseURL: withSlash(cfg.GitLab.APIURL), Token: cfg.GitLab.Token.Reveal(),
 		}}
 	}
@@ -161,7 +205,7 @@ func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 		Label: cfg.Label, BranchTemplate: cfg.BranchTemplate, DeleteOnRetire: deleteOnRetire,
 	}}
 	hm := handlers.NewMetrics(reg)
-	opts := handlers.Options{MaxBodyBytes: cfg.BodyLimit}
+	opts := handlers.Options{MaxBodyBytes: cfg.BodyLimit, Budget: handlers.NewBudget(cfg.BodyBudget)}
 	mux := http.NewServeMux()
 	if cfg.GitHub.Enabled {
 		gh := handlers.GitHubConfig{Secrets: reveal(cfg.GitHub.WebhookSecrets), Options: opts}
@@ -180,7 +224,7 @@ func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	s.handler = mux
+	s.handler = s.scrub.Handler(mux)
 	return nil
 }
 
@@ -239,7 +283,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if err := s.store.Start(ctx, s.hooks); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := s.httpServer()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	s.log.Info().Str("addr", l.Addr().String()).Msg("expbot serving")
@@ -265,6 +309,20 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return serveErr
 	}
 	return nil
+}
+
+// httpServer bounds what a client can hold: the whole request (headers and
+// body) must arrive within body_timeout (a slower one gets 408 and its
+// connection closed), the answer must be taken within the time a webhook
+// may need, and an idle keep-alive connection is closed after a minute.
+func (s *Server) httpServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.BodyTimeout),
+		ReadTimeout:       s.cfg.BodyTimeout,
+		WriteTimeout:      s.cfg.BodyTimeout + handlers.DefaultRecordTimeout + 10*time.Second,
+		IdleTimeout:       time.Minute,
+	}
 }
 
 func reveal(ss []config.Secret) []string {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -54,12 +55,45 @@ func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 // Reveal returns the secret's value, for the one place that needs it.
 func (s Secret) Reveal() string { return string(s) }
 
+// Secrets returns the value of every Secret field of c, at any depth, so
+// that a secret added to the configuration is scrubbed from output without
+// further wiring.
+func (c Config) Secrets() []string {
+	var out []string
+	secretType := reflect.TypeFor[Secret]()
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch {
+		case v.Type() == secretType:
+			out = append(out, v.String())
+		case v.Kind() == reflect.Struct:
+			for i := range v.NumField() {
+				walk(v.Field(i))
+			}
+		case v.Kind() == reflect.Slice || v.Kind() == reflect.Array:
+			for i := range v.Len() {
+				walk(v.Index(i))
+			}
+		case v.Kind() == reflect.Map:
+			for it := v.MapRange(); it.Next(); {
+				walk(it.Value())
+			}
+		case v.Kind() == reflect.Pointer && !v.IsNil():
+			walk(v.Elem())
+		}
+	}
+	walk(reflect.ValueOf(c))
+	return out
+}
+
 // Config is everything `expbot serve` needs.
 type Config struct {
 	Listen         string        `yaml:"listen"`
 	DataDir        string        `yaml:"data_dir"`
 	LogLevel       string        `yaml:"log_level"`
 	BodyLimit      int64         `yaml:"body_limit"`
+	BodyTimeout    time.Duration `yaml:"body_timeout"`           // headers and body must arrive within it
+	BodyBudget     int64         `yaml:"unverified_body_budget"` // bytes of bodies held before their signature is checked
 	Label          string        `yaml:"label"`
 	BranchTemplate string        `yaml:"branch_template"`
 	PullTemplate   string        `yaml:"pull_branch_template"`
@@ -145,6 +179,8 @@ func Defaults() Config {
 		DataDir:           "./expbot-data",
 		LogLevel:          "info",
 		BodyLimit:         25 << 20,
+		BodyTimeout:       20 * time.Second,
+		BodyBudget:        64 << 20,
 		Label:             DefaultLabel,
 		BranchTemplate:    DefaultBranchTemplate,
 		PullTemplate:      DefaultPullBranchTemplate,
@@ -334,6 +370,12 @@ func (c *Config) Validate() error {
 	if c.BodyLimit <= 0 {
 		errs = append(errs, errors.New("body_limit must be positive"))
 	}
+	if c.BodyBudget < 2*c.BodyLimit {
+		errs = append(errs, errors.New("unverified_body_budget must be at least twice body_limit: a body of the largest size sent without a length needs that much while it is read"))
+	}
+	if c.BodyTimeout < time.Second {
+		errs = append(errs, errors.New("body_timeout must be at least 1s"))
+	}
 	if c.Workers <= 0 {
 		errs = append(errs, errors.New("workers must be positive"))
 	}
@@ -394,6 +436,17 @@ func duration(p func(c *Config) *time.Duration) func(c *Config, v string) error 
 	}
 }
 
+func bytesize(p func(c *Config) *int64) func(c *Config, v string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a number of bytes, got %q", v)
+		}
+		*p(c) = n
+		return nil
+	}
+}
+
 func integer(p func(c *Config) *int) func(c *Config, v string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
@@ -409,14 +462,9 @@ var options = []option{
 	{"listen", "EXPBOT_LISTEN", "listen", "address to serve HTTP on", str(func(c *Config) *string { return &c.Listen })},
 	{"data_dir", "EXPBOT_DATA_DIR", "data-dir", "directory for the SQLite database and local Pulumi state", str(func(c *Config) *string { return &c.DataDir })},
 	{"log_level", "EXPBOT_LOG_LEVEL", "log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
-	{"body_limit", "EXPBOT_BODY_LIMIT", "body-limit", "largest webhook body accepted, in bytes", func(c *Config, v string) error {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return fmt.Errorf("want a number of bytes, got %q", v)
-		}
-		c.BodyLimit = n
-		return nil
-	}},
+	{"body_limit", "EXPBOT_BODY_LIMIT", "body-limit", "largest webhook body accepted, in bytes", bytesize(func(c *Config) *int64 { return &c.BodyLimit })},
+	{"body_timeout", "EXPBOT_BODY_TIMEOUT", "body-timeout", "longest a request may take to send its headers and body", duration(func(c *Config) *time.Duration { return &c.BodyTimeout })},
+	{"unverified_body_budget", "EXPBOT_UNVERIFIED_BODY_BUDGET", "unverified-body-budget", "bytes of webhook bodies held at once before their signature is checked", bytesize(func(c *Config) *int64 { return &c.BodyBudget })},
 	{"label", "EXPBOT_LABEL", "label", "issue label that requests an experiment", str(func(c *Config) *string { return &c.Label })},
 	{"branch_template", "EXPBOT_BRANCH_TEMPLATE", "branch-template", "branch name template ({number}, {name}, {forge})", str(func(c *Config) *string { return &c.BranchTemplate })},
 	{"pull_branch_template", "EXPBOT_PULL_BRANCH_TEMPLATE", "pull-branch-template", "branch name template for /experiment commands", str(func(c *Config) *string { return &c.PullTemplate })},

@@ -168,6 +168,20 @@ func TestSecretsNeverPrint(t *testing.T) {
 	}
 }
 
+// Every Secret field, at any depth, is listed for the scrubber.
+func TestSecretsListsEverySecretField(t *testing.T) {
+	c, err := Load(nil, minimalEnv(map[string]string{
+		"EXPBOT_GITLAB_TOKEN": "glpat-value", "EXPBOT_GITLAB_WEBHOOK_TOKENS": "t1,t2", "EXPBOT_GITLAB_SIGNING_SECRETS": "whsec_a2V5",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.Secrets(), " ")
+	if want := "pass-value ghp_token_value s1 s2 glpat-value t1 t2 whsec_a2V5"; got != want {
+		t.Errorf("Secrets = %q, want %q", got, want)
+	}
+}
+
 // The README's configuration table is the reference: every setting must be
 // in it, with its environment variable and flag.
 func TestREADMEDocumentsEveryOption(t *testing.T) {
