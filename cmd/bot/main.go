@@ -3,6 +3,8 @@
 //
 //	expbot serve [flags]   run the webhook server (see README for settings)
 //	expbot demo            run a self-contained walk-through on a simulated forge
+//	expbot setup --config forges.yaml [--preview|--destroy]
+//	                       register the webhooks and labels on the forges
 package main
 
 import (
@@ -38,6 +40,7 @@ const usage = `usage: expbot <command> [flags]
 commands:
   serve   run the webhook server
   demo    walk through label -> branch -> comment -> edit -> close on a simulated forge
+  setup   register webhooks and the trigger label on the forges: setup --config forges.yaml [--preview|--destroy]
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -50,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "setup":
+		return setup(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

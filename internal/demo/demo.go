@@ -134,7 +134,13 @@ func Config(dataDir, pulumiHome, forgeURL string) config.Config {
 
 // Seed creates the demo forge: users alice (maintainer) and expbot (the bot),
 // and repositories acme/llm (a GitHub hook to botURL) and acme/vision (a GitLab hook).
-func Seed(f *state.Forge, botURL string) error {
+func Seed(f *state.Forge, botURL string) error { return seed(f, botURL, true) }
+
+// SeedWithoutHooks is Seed with no webhook registered, for a set-up that
+// registers them itself (`expbot setup`).
+func SeedWithoutHooks(f *state.Forge) error { return seed(f, "", false) }
+
+func seed(f *state.Forge, botURL string, hooks bool) error {
 	f.AddOrg("acme")
 	f.AddUser("alice", "Alice Example", "alice@example.com", personToken, false)
 	f.AddUser("expbot", "expbot", "expbot@example.com", botToken, true)
@@ -153,6 +159,9 @@ func Seed(f *state.Forge, botURL string) error {
 			if err := f.SetAccess(r.repo, login, lvl); err != nil {
 				return err
 			}
+		}
+		if !hooks {
+			continue
 		}
 		if _, err := f.AddHook(r.repo, r.flavor, r.url, r.secret); err != nil {
 			return err

@@ -134,6 +134,13 @@ func (h *harness) gated(next http.Handler) http.Handler {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessSeeded(t, demo.Seed)
+}
+
+// newHarnessSeeded is newHarness with another seed of the forge, which
+// gets the bot's URL.
+func newHarnessSeeded(t testing.TB, seed func(f *state.Forge, botURL string) error) *harness {
+	t.Helper()
 	ctx := context.Background()
 	if _, err := pulumicli.Locate(ctx, ""); err != nil {
 		t.Fatalf("end-to-end tests need the Pulumi CLI (run `make pulumi`): %v", err)
@@ -155,7 +162,7 @@ func newHarness(t testing.TB) *harness {
 	}
 	h.addr = l.Addr().String()
 	_ = l.Close() // the bot takes this port; restarts reuse it, as a real deployment keeps its URL
-	if err := demo.Seed(h.forge, "http://"+h.addr); err != nil {
+	if err := seed(h.forge, "http://"+h.addr); err != nil {
 		t.Fatal(err)
 	}
 	log, err := os.Create(filepath.Join(dir, "expbot.log"))

@@ -11,10 +11,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
+	"github.com/expbot/expbot/internal/forgesim/glsim"
 	"github.com/expbot/expbot/internal/forgesim/state"
 )
 
@@ -71,11 +71,7 @@ func (s *Server) dispatch(evs []state.Event) {
 	}
 	batch := &evs[0]
 	for _, ev := range evs {
-		var hooks []state.Hook
-		err := s.forge.WithRepo(strconv.FormatInt(ev.Repo.ID, 10), func(r *state.Repo) error {
-			hooks = r.Hooks()
-			return nil
-		})
+		hooks, err := s.forge.DeliveryHooks(ev.Repo.ID)
 		if err != nil {
 			s.log.Warn("webhook dispatch: repository vanished", "repo", ev.Repo.FullName, "err", err)
 			continue
@@ -103,6 +99,9 @@ func (s *Server) deliver(ctx context.Context, batch *state.Event, ev state.Event
 		if err != nil {
 			d.At, d.Error = s.clock(), err.Error()
 			s.store(record{d: d, batch: batch})
+			continue
+		}
+		if !subscribed(h, sr.header) {
 			continue
 		}
 		s.send(ctx, d, sr, batch)
@@ -408,4 +407,22 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// subscribed tells whether a hook asked for the event a request carries:
+// GitHub hooks list event names ("*" for all), GitLab hooks one flag per
+// kind of hook. Seeded hooks (no events) hear everything.
+func subscribed(h state.Hook, header http.Header) bool {
+	if h.Events == nil {
+		return true
+	}
+	switch h.Flavor {
+	case GitHub:
+		ev := header.Get("X-GitHub-Event")
+		return slices.Contains(h.Events, "*") || slices.Contains(h.Events, ev)
+	case GitLab:
+		flag, ok := glsim.EventFlag(header.Get("X-Gitlab-Event"))
+		return ok && slices.Contains(h.Events, flag)
+	}
+	return false
 }

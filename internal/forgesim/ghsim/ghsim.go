@@ -75,6 +75,15 @@ func NewHandler(f *state.Forge) http.Handler {
 	handle("POST /repos/{owner}/{repo}/issues/comments/{id}/reactions", s.reactIssueComment)
 	handle("GET /repos/{owner}/{repo}/pulls/{number}", s.getPull)
 
+	// Webhooks and labels, which a forge set-up manages (api_hooks.go, api_labels.go).
+	s.hookRoutes(handle, "/repos/{owner}/{repo}", (*request).repoHookTarget)
+	s.hookRoutes(handle, "/orgs/{org}", (*request).orgHookTarget)
+	handle("GET /repos/{owner}/{repo}/labels", s.listLabels)
+	handle("POST /repos/{owner}/{repo}/labels", s.createLabel)
+	handle("GET /repos/{owner}/{repo}/labels/{name}", s.getLabel)
+	handle("PATCH /repos/{owner}/{repo}/labels/{name}", s.editLabel)
+	handle("DELETE /repos/{owner}/{repo}/labels/{name}", s.deleteLabel)
+
 	// GitHub answers unknown routes and methods with its JSON 404.
 	handle("/", func(q *request) { q.fail(notFound()) })
 	return mux

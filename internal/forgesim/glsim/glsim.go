@@ -19,7 +19,7 @@ import (
 // stripped.
 func NewHandler(f *state.Forge) http.Handler {
 	s := &server{f: f, modes: newModeStore()}
-	s.routes = s.routeTable()
+	s.routes = append(s.routeTable(), s.setupRoutes()...)
 	return s
 }
 

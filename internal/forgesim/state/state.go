@@ -102,12 +102,23 @@ type Comment struct {
 	Reactions []string  `json:"reactions,omitempty"` // "content:login"
 }
 
-// Hook is a webhook registration; Flavor is "github" or "gitlab".
+// Hook is a webhook registration; Flavor is "github" or "gitlab". Hooks
+// made through the API faces also carry events and settings (hooks.go).
 type Hook struct {
 	ID     int64  `json:"id"`
 	Flavor string `json:"flavor"`
 	URL    string `json:"url"`
 	Secret string `json:"-"`
+	// Events limits deliveries to these events in the flavour's words
+	// (GitHub: "issues", "push", "*"; GitLab: "issues_events",
+	// "tag_push_events"); nil means every event, as seeded hooks have.
+	Events   []string `json:"events,omitempty"`
+	Inactive bool     `json:"inactive,omitempty"`
+	// Options keeps settings only the API face reads (content type, SSL
+	// verification, name), as it wrote them.
+	Options   map[string]string `json:"options,omitempty"`
+	Namespace string            `json:"namespace,omitempty"` // organisation/group hooks
+	CreatedAt time.Time         `json:"created_at"`
 }
 
 // Repo is one repository (GitHub) or project (GitLab).
@@ -125,6 +136,7 @@ type Repo struct {
 	issues   map[int]*Issue
 	comments []*Comment
 	hooks    []*Hook
+	labels   []*Label
 	next     int // last issue number used
 }
 
@@ -143,6 +155,7 @@ type Forge struct {
 	orgs   map[string]int64 // organisation logins (GitHub GET /orgs/{o})
 	repos  map[string]*Repo // by full name
 	byID   map[int64]*Repo
+	ns     map[string]*namespace // organisation/group hooks, labels, members (hooks.go)
 	sink   func([]Event)
 }
 
@@ -165,6 +178,7 @@ func New(opts ...Option) *Forge {
 		orgs:  map[string]int64{},
 		repos: map[string]*Repo{},
 		byID:  map[int64]*Repo{},
+		ns:    map[string]*namespace{},
 	}
 	for _, o := range opts {
 		o(f)
@@ -725,13 +739,7 @@ func (f *Forge) EditComment(repo string, id int64, login, body string) (Comment,
 func (f *Forge) Now() time.Time { return f.now() }
 
 // Hooks returns a copy of a repository's webhook registrations.
-func (r *Repo) Hooks() []Hook {
-	out := make([]Hook, len(r.hooks))
-	for i, h := range r.hooks {
-		out[i] = *h
-	}
-	return out
-}
+func (r *Repo) Hooks() []Hook { return copyHooks(r.hooks) }
 
 // AddHook registers a webhook on a repository.
 func (f *Forge) AddHook(repo, flavor, url, secret string) (Hook, error) {
@@ -740,7 +748,7 @@ func (f *Forge) AddHook(repo, flavor, url, secret string) (Hook, error) {
 	}
 	var out Hook
 	err := f.WithRepo(repo, func(r *Repo) error {
-		h := &Hook{ID: f.NextID(), Flavor: flavor, URL: url, Secret: secret}
+		h := &Hook{ID: f.NextID(), Flavor: flavor, URL: url, Secret: secret, CreatedAt: f.now()}
 		r.hooks = append(r.hooks, h)
 		out = *h
 		return nil

@@ -50,7 +50,8 @@ func New(opts Options) *kit.Server {
 		opts.Getenv = os.Getenv
 	}
 	p := &Provider{opts: opts}
-	return kit.NewServer(Name, Version, p, &Branch{p: p}, &RepositoryFile{p: p})
+	return kit.NewServer(Name, Version, p, &Branch{p: p}, &RepositoryFile{p: p},
+		newRepositoryWebhook(p), newOrganizationWebhook(p), &IssueLabel{p: p})
 }
 
 // IsStringConfig implements kit.Configurer.

@@ -47,7 +47,9 @@ func New(opts Options) *kit.Server {
 		opts.Getenv = os.Getenv
 	}
 	p := &Provider{opts: opts}
-	return kit.NewServer(Name, Version, p, &Branch{p: p}, &RepositoryFile{p: p})
+	return kit.NewServer(Name, Version, p, &Branch{p: p}, &RepositoryFile{p: p},
+		newProjectHook(p), newGroupHook(p),
+		newLabel(p, "gitlab:index/label:Label", "project"), newLabel(p, "gitlab:index/groupLabel:GroupLabel", "group"))
 }
 
 // IsStringConfig implements kit.Configurer.
