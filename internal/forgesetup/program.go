@@ -22,9 +22,9 @@ var GitLabEvents = []string{"confidential_issues_events", "issues_events", "merg
 
 // Secrets are what the program passes to Pulumi as secrets.
 type Secrets struct {
-	GitHubToken, GitLabToken               string
+	GitHubToken, GitLabToken                string
 	GitHubWebhookSecret, GitLabWebhookToken string
-	WriteDelayMs                           int // GitHub provider; 0 = its default
+	WriteDelayMs                            int // GitHub provider; 0 = its default
 }
 
 // Program is the inline Pulumi program for f.

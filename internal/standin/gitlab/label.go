@@ -49,7 +49,9 @@ func (l *Label) Diff(_ context.Context, in kit.DiffInput) (*pulumirpc.DiffRespon
 	return l.schema.Diff(in.Olds, in.News, in.IgnoreChanges...), nil
 }
 
-func (l *Label) labelsPath(parent string) string { return l.parent + "s/" + pathEscape(parent) + "/labels" }
+func (l *Label) labelsPath(parent string) string {
+	return l.parent + "s/" + pathEscape(parent) + "/labels"
+}
 
 func (l *Label) labelPath(parent, name string) string {
 	return l.labelsPath(parent) + "/" + url.PathEscape(name)
