@@ -24,6 +24,7 @@ const adminRoutes = `Admin routes (JSON in and out; {o}/{r} is the repository, a
 subgroups is escaped as grp%2Fsub):
   POST   /_sim/users                          {login, name, email, token, bot}
   POST   /_sim/orgs                           {login}
+  POST   /_sim/orgs/{org}/members             {login, access_level}  (50: may manage its hooks)
   POST   /_sim/repos                          {full_name, default_branch, files:{path:content}, org}
   GET    /_sim/repos/{o}/{r}                  branches, tags, files, commits, issues, comments, hooks
   POST   /_sim/repos/{o}/{r}/members          {login, access_level}
@@ -53,6 +54,7 @@ func (s *Server) routeAdmin(mux *http.ServeMux) {
 	routes := map[string]adminFunc{
 		"POST /_sim/users":                         s.postUser,
 		"POST /_sim/orgs":                          s.postOrg,
+		"POST /_sim/orgs/{org}/members":            s.postOrgMember,
 		"POST /_sim/repos":                         s.postRepo,
 		"GET " + repo:                              s.getRepo,
 		"POST " + repo + "/members":                s.postMember,
@@ -255,6 +257,29 @@ func (s *Server) postMember(r *http.Request) (int, any, error) {
 		return 0, nil, fmt.Errorf("granting access: %w", err)
 	}
 	return http.StatusOK, MemberResult{Repo: repo, Login: req.Login, AccessLevel: state.AccessLevel(*req.AccessLevel)}, nil
+}
+
+// postOrgMember grants a role in an organisation or group (escape a
+// subgroup's "/" as %2F).
+func (s *Server) postOrgMember(r *http.Request) (int, any, error) {
+	var req struct {
+		Login       string       `json:"login"`
+		AccessLevel *AccessLevel `json:"access_level"`
+	}
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	if err := required("login", req.Login); err != nil {
+		return 0, nil, err
+	}
+	if req.AccessLevel == nil {
+		return 0, nil, fmt.Errorf("missing access_level: %w", state.ErrInvalid)
+	}
+	org := r.PathValue("org")
+	if err := s.forge.SetNamespaceAccess(org, req.Login, state.AccessLevel(*req.AccessLevel)); err != nil {
+		return 0, nil, fmt.Errorf("granting access to %s: %w", org, err)
+	}
+	return http.StatusOK, MemberResult{Repo: org, Login: req.Login, AccessLevel: state.AccessLevel(*req.AccessLevel)}, nil
 }
 
 func (s *Server) postHook(r *http.Request) (int, any, error) {

@@ -3,8 +3,9 @@
 //
 // TEST SUPPORT ONLY: the official plugin cannot be downloaded on the
 // development and CI machines. This stand-in implements the provider config
-// (pulumi:providers:github) and the resources github:index/branch:Branch and
-// github:index/repositoryFile:RepositoryFile with the official property
+// (pulumi:providers:github) and the resources github:index/branch:Branch,
+// github:index/repositoryFile:RepositoryFile and, for `expbot setup`,
+// repositoryWebhook, organizationWebhook and issueLabel with the official property
 // names, defaults, IDs and replace/update rules, and it makes the same REST
 // calls in the same order as the official plugin, so a simulated forge that
 // satisfies it also satisfies the real plugin. It must never be installed or

@@ -3,8 +3,9 @@
 //
 // TEST SUPPORT ONLY: the official plugin cannot be downloaded on the
 // development and CI machines. This stand-in implements the provider config
-// (pulumi:providers:gitlab) and the resources gitlab:index/branch:Branch and
-// gitlab:index/repositoryFile:RepositoryFile with the official property
+// (pulumi:providers:gitlab) and the resources gitlab:index/branch:Branch,
+// gitlab:index/repositoryFile:RepositoryFile and, for `expbot setup`,
+// projectHook, groupHook, label and groupLabel with the official property
 // names, defaults, IDs and replace/update rules, and it makes the same REST
 // calls as the official plugin. It must never be used on a production path;
 // production installs the official plugin with
