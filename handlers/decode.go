@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/expbot/expbot/internal/event"
 )
@@ -113,4 +114,21 @@ func isFullSHA(s string) bool {
 		}
 	}
 	return true
+}
+
+// forgeTimeLayouts are the ways the forges write times in webhooks: GitHub
+// RFC 3339, GitLab issue and merge request hooks "2006-01-02 15:04:05 UTC",
+// GitLab's newer hooks and API RFC 3339 with fractions.
+var forgeTimeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05 MST", "2006-01-02 15:04:05 -0700"}
+
+// forgeTime reads a payload's timestamp. One it cannot read is zero, not an
+// error: the time only orders deliveries, and a delivery without one is
+// ordered by reading the object from the forge (docs/ordering.md).
+func forgeTime(s string) time.Time {
+	for _, layout := range forgeTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }

@@ -32,6 +32,7 @@ type ghIssue struct {
 	State       string          `json:"state"` // open | closed
 	Labels      []ghLabel       `json:"labels"`
 	PullRequest json.RawMessage `json:"pull_request"` // set when the issue is a pull request
+	UpdatedAt   string          `json:"updated_at"`
 }
 
 // ghIssueCommentPayload is an issue_comment delivery: a comment on an issue
@@ -45,10 +46,11 @@ type ghIssueCommentPayload struct {
 }
 
 type ghComment struct {
-	ID      int64   `json:"id"`
-	Body    string  `json:"body"`
-	HTMLURL string  `json:"html_url"`
-	User    *ghUser `json:"user"`
+	ID        int64   `json:"id"`
+	Body      string  `json:"body"`
+	HTMLURL   string  `json:"html_url"`
+	User      *ghUser `json:"user"`
+	CreatedAt string  `json:"created_at"`
 }
 
 // ghPullRequestPayload is a pull_request delivery.
@@ -61,10 +63,11 @@ type ghPullRequestPayload struct {
 }
 
 type ghPull struct {
-	Number   int     `json:"number"`
-	State    string  `json:"state"` // open | closed (merged pull requests are closed)
-	Merged   bool    `json:"merged"`
-	MergedAt *string `json:"merged_at"`
+	Number    int     `json:"number"`
+	State     string  `json:"state"` // open | closed (merged pull requests are closed)
+	Merged    bool    `json:"merged"`
+	MergedAt  *string `json:"merged_at"`
+	UpdatedAt string  `json:"updated_at"`
 }
 
 // ghPushPayload is a push delivery: a branch or tag created, moved or
@@ -175,6 +178,7 @@ func decodeGitHubIssues(body []byte) (event.Event, error) {
 		WasOpen:    open,
 		Labels:     labels,
 		PrevLabels: slices.Clone(labels),
+		At:         forgeTime(p.Issue.UpdatedAt),
 	}
 	c.Actor = githubActor(p.Sender)
 	// The payload shows the issue after the change; the action says what it was before.
@@ -271,6 +275,9 @@ func decodeGitHubIssueComment(body []byte) (event.Event, error) {
 		Body:      p.Comment.Body,
 		URL:       p.Comment.HTMLURL,
 		Actor:     githubActor(author),
+		At:        forgeTime(p.Comment.CreatedAt),
+		// issue.state is the pull request's, as it was when the comment was made.
+		PullClosed: p.Issue.State == "closed",
 	}, nil
 }
 
@@ -306,6 +313,7 @@ func decodeGitHubPullRequest(body []byte) (event.Event, error) {
 		Open:   pr.State == "open",
 		Merged: pr.Merged || (pr.MergedAt != nil && *pr.MergedAt != ""),
 		Actor:  githubActor(p.Sender),
+		At:     forgeTime(pr.UpdatedAt),
 	}
 	// The payload shows the pull request after the change; the action says
 	// what it was before.

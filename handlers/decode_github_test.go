@@ -208,7 +208,7 @@ func checkDecoded(t *testing.T, got event.Event, err error, tt decodeCase) {
 	if err != nil {
 		t.Fatalf("unexpected error: %v", err)
 	}
-	if !reflect.DeepEqual(got, tt.want) {
+	if !reflect.DeepEqual(untimed(got), tt.want) {
 		t.Fatalf("got  %#v\nwant %#v", got, tt.want)
 	}
 	if c, ok := got.(*event.IssueChange); ok {

@@ -38,7 +38,8 @@ type glIssueAttrs struct {
 	Labels      []glLabel `json:"labels"`
 	// Only project members can see a confidential issue; its hooks are
 	// Confidential Issue Hooks.
-	Confidential bool `json:"confidential"`
+	Confidential bool   `json:"confidential"`
+	UpdatedAt    string `json:"updated_at"`
 }
 
 // glNotePayload is a Note Hook: a comment on a merge request, issue, commit
@@ -60,8 +61,9 @@ type glNoteAttrs struct {
 	System       bool   `json:"system"`        // GitLab's own notes ("added 1 commit", ...)
 	// An internal note is for project members only; "confidential" is its
 	// name before GitLab 15.
-	Internal     bool `json:"internal"`
-	Confidential bool `json:"confidential"`
+	Internal     bool   `json:"internal"`
+	Confidential bool   `json:"confidential"`
+	CreatedAt    string `json:"created_at"`
 }
 
 // glMRPayload is a Merge Request Hook.
@@ -79,6 +81,7 @@ type glMRAttrs struct {
 	State        string `json:"state"`  // opened | closed | merged | locked
 	Action       string `json:"action"` // open | close | reopen | merge | update | approved | ...
 	SourceBranch string `json:"source_branch"`
+	UpdatedAt    string `json:"updated_at"`
 	LastCommit   *struct {
 		ID string `json:"id"`
 	} `json:"last_commit"`
@@ -193,6 +196,7 @@ func decodeGitLabIssue(body []byte, confidentialHook bool) (event.Event, error) 
 		// GitLab decided to send.
 		Confidential:        a.Confidential || confidentialHook,
 		ConfidentialChanged: p.Changes != nil && p.Changes.Confidential != nil,
+		At:                  forgeTime(a.UpdatedAt),
 	}
 	if p.Changes != nil && p.Changes.Labels != nil {
 		c.PrevLabels = labelTitles(p.Changes.Labels.Previous)
@@ -292,6 +296,8 @@ func decodeGitLabNote(body []byte) (event.Event, error) {
 		URL:        a.URL,
 		Actor:      gitlabActor(p.User),
 		HeadBranch: mr.SourceBranch,
+		At:         forgeTime(a.CreatedAt),
+		PullClosed: mr.State == "closed" || mr.State == "merged",
 	}
 	if mr.LastCommit != nil {
 		c.HeadSHA = mr.LastCommit.ID
@@ -332,6 +338,7 @@ func decodeGitLabMergeRequest(body []byte) (event.Event, error) {
 		WasOpen: a.Action == "close" || a.Action == "merge",
 		Merged:  a.Action == "merge",
 		Actor:   gitlabActor(p.User),
+		At:      forgeTime(a.UpdatedAt),
 	}, nil
 }
 

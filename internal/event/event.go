@@ -6,6 +6,7 @@ package event
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // Forge names a kind of forge.
@@ -79,6 +80,10 @@ type IssueChange struct {
 	// whether expbot may run the request.
 	Confidential        bool `json:"confidential,omitempty"`
 	ConfidentialChanged bool `json:"confidential_changed,omitempty"`
+	// At is when the issue was last changed, by the forge's clock
+	// (updated_at, whole seconds on both forges); zero when the payload
+	// does not say. It orders deliveries (docs/ordering.md).
+	At time.Time `json:"at,omitzero"`
 }
 
 // CommentCreated is a new comment in a pull/merge request's conversation
@@ -95,6 +100,11 @@ type CommentCreated struct {
 	// forge API).
 	HeadBranch string `json:"head_branch,omitempty"`
 	HeadSHA    string `json:"head_sha,omitempty"`
+	// At is when the comment was written (created_at); zero when the
+	// payload does not say. PullClosed: the payload shows the request
+	// closed or merged, so the comment came after that.
+	At         time.Time `json:"at,omitzero"`
+	PullClosed bool      `json:"pull_closed,omitempty"`
 }
 
 // PullChange is a pull/merge request opened, closed, merged or reopened.
@@ -105,6 +115,9 @@ type PullChange struct {
 	WasOpen bool  `json:"was_open"`
 	Merged  bool  `json:"merged"`
 	Actor   Actor `json:"actor"`
+	// At is when the request was last changed (updated_at); zero when the
+	// payload does not say.
+	At time.Time `json:"at,omitzero"`
 }
 
 // TagPush is a tag created, moved or deleted.
