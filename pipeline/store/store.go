@@ -174,6 +174,88 @@ type Tx interface {
 	// EnqueueTask asks for Handlers.Task(kind, payload) to run once: work
 	// that needs the forge's API and so must not delay the acknowledgement.
 	EnqueueTask(ctx context.Context, kind string, payload json.RawMessage) error
+	// AdvanceSource orders s against the stored source of (s.Repo, s.Key)
+	// by Compare and records s when it is Newer; otherwise it writes
+	// nothing. Drivers hold the row against concurrent transactions until
+	// commit, so two deliveries of one source are ordered one after the
+	// other.
+	AdvanceSource(ctx context.Context, s Source, settled bool) (Order, error)
+	// Source reads the stored source of (repo, key), or ErrNotFound.
+	Source(ctx context.Context, repo RepoKey, key string) (Source, error)
+}
+
+// Source is the state of a request's source that expbot last acted on (an
+// issue, a pull/merge request, one command-made experiment, a tag) and the
+// forge's time of that state. Deliveries arrive out of order; comparing
+// their times with the stored one tells a late, older delivery from a new
+// one, so that desired state only moves forward (docs/ordering.md).
+type Source struct {
+	Repo RepoKey
+	Key  string // "issue:12", "pull:3", "pull:3:lr-low", "tag:sweep-1"
+	// At is the forge's time of the state (updated_at, whole seconds on
+	// both forges), or when expbot read it from the forge; zero when
+	// unknown.
+	At time.Time
+	// State is a digest of what the source asked for, to tell a repeat
+	// from another change made in the same second.
+	State string
+}
+
+// Order is how a source state stands against the stored one.
+type Order int
+
+const (
+	// Newer: later than the stored state, or nothing stored; recorded.
+	Newer Order = iota + 1
+	// Same: the stored time and state again (a repeat); nothing to do.
+	Same
+	// Tied: another state at the same time, or without a time to compare:
+	// which came last is unknown. Read the source from the forge and apply
+	// what it says now (settled).
+	Tied
+	// Older: before the stored state: a late delivery, to be ignored.
+	Older
+)
+
+func (o Order) String() string {
+	switch o {
+	case Newer:
+		return "newer"
+	case Same:
+		return "same"
+	case Tied:
+		return "tied"
+	case Older:
+		return "older"
+	}
+	return "unknown"
+}
+
+// Compare orders s against stored (found false: nothing stored). A settled
+// s, read from the forge when applied, is the newest state known: it wins a
+// tie. Drivers call it, so that every driver orders alike.
+func Compare(stored Source, found bool, s Source, settled bool) Order {
+	if !found {
+		return Newer
+	}
+	if !s.At.IsZero() && !stored.At.IsZero() {
+		switch {
+		case s.At.Before(stored.At):
+			return Older
+		case s.At.After(stored.At):
+			return Newer
+		}
+	}
+	switch {
+	case s.State == stored.State && stored.At.IsZero() && !s.At.IsZero():
+		return Newer // the same state, now with a time to order by
+	case s.State == stored.State:
+		return Same
+	case settled:
+		return Newer
+	default:
+		return Tied
+	}
 }
 
 // Handlers do the queued work. A returned error is retried with backoff;
