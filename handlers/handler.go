@@ -39,6 +39,9 @@ const (
 	// Ignored: recorded or not, there is nothing to do (e.g. the repository
 	// is not managed by expbot).
 	Ignored
+	// Stale: recorded, but older than what was already applied for the same
+	// issue, request or tag (a late delivery); desired state is unchanged.
+	Stale
 )
 
 func (o Outcome) String() string {
@@ -49,6 +52,8 @@ func (o Outcome) String() string {
 		return outDuplicate
 	case Ignored:
 		return outIgnored
+	case Stale:
+		return outStale
 	default:
 		return "Outcome(" + strconv.Itoa(int(o)) + ")"
 	}
@@ -276,6 +281,8 @@ func (e *endpoint) record(r *http.Request, rp reply, name string, ev event.Event
 		return rp.with(http.StatusAccepted, outDuplicate, "", nil)
 	case Ignored:
 		return rp.with(http.StatusOK, outIgnored, "nothing to do", nil)
+	case Stale:
+		return rp.with(http.StatusAccepted, outStale, "older than what was applied; nothing changed", nil)
 	default:
 		// A Recorder bug; asking for a retry keeps the delivery from being lost.
 		return rp.with(http.StatusServiceUnavailable, outError, "delivery not recorded; retry later", fmt.Errorf("recorder returned unknown %v", out))

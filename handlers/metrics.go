@@ -21,6 +21,7 @@ const (
 	outAccepted         = "accepted"
 	outDuplicate        = "duplicate"
 	outIgnored          = "ignored"
+	outStale            = "stale"
 	outUnauthorized     = "unauthorized"
 	outMalformed        = "malformed"
 	outTooLarge         = "too_large"

@@ -106,6 +106,7 @@ type fakeForge struct {
 	access    map[string]forge.Access
 	accessErr error
 	heads     map[int][2]string // number -> branch, sha
+	issues    map[int]forge.Issue
 	reactErr  error
 	log       []string
 	reactions []fakeReaction
@@ -148,6 +149,25 @@ func (f *fakeForge) PullHead(_ context.Context, repo string, number int) (string
 		return h[0], h[1], nil
 	}
 	return "", "", fmt.Errorf("fake forge: %s has no request #%d: %w", repo, number, forge.ErrNotFound)
+}
+
+// Issue answers issues[number] (not found when absent) and logs "issue N".
+func (f *fakeForge) Issue(_ context.Context, repo string, number int) (forge.Issue, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, fmt.Sprintf("issue %d", number))
+	if i, ok := f.issues[number]; ok {
+		return i, nil
+	}
+	return forge.Issue{}, fmt.Errorf("fake forge: %s has no issue #%d: %w", repo, number, forge.ErrNotFound)
+}
+
+// TagTarget answers refs["refs/tags/"+tag] (not found when absent).
+func (f *fakeForge) TagTarget(_ context.Context, repo, tag string) (string, error) {
+	if sha, ok := f.refs["refs/tags/"+tag]; ok {
+		return sha, nil
+	}
+	return "", fmt.Errorf("fake forge: %s has no tag %s: %w", repo, tag, forge.ErrNotFound)
 }
 
 func (f *fakeForge) ReadFile(context.Context, string, string, string) ([]byte, error) {

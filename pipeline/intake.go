@@ -9,6 +9,7 @@ import (
 	"github.com/expbot/expbot/handlers"
 	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/internal/forge"
 	"github.com/expbot/expbot/internal/spec"
 	"github.com/expbot/expbot/pipeline/store"
 )
@@ -30,6 +31,8 @@ type Intake struct {
 	Allow interface{ Allows(host, path string) bool }
 	// Sweep says which pushed tags start sweeps.
 	Sweep SweepConfig
+	// Forges are for queued work only (Reread): Record never calls them.
+	Forges map[event.Forge]forge.Client
 }
 
 // Record implements handlers.Recorder.
@@ -65,36 +68,25 @@ func (in *Intake) allowed(r event.Repo) bool {
 }
 
 func (in *Intake) recordIssue(ctx context.Context, d handlers.Delivery, ch *event.IssueChange) (handlers.Outcome, error) {
-	change, ok := in.changeFor(ch)
+	change, ok, err := in.issueChange(ctx, ch)
+	if err != nil {
+		return 0, err
+	}
 	if !ok {
 		return handlers.Ignored, nil
 	}
-	if err := in.refuseRebase(ctx, &change); err != nil {
-		return 0, err
-	}
-	return in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
-		e, changed, err := tx.ApplyChange(ctx, change)
-		if err != nil {
-			return err
-		}
-		if !changed {
-			return nil
-		}
-		if e.Status != store.Invalid {
-			if err := tx.EnqueueReconcile(ctx, change.Repo); err != nil {
-				return err
-			}
-		}
-		return tx.EnqueueReport(ctx, e.ID)
+	var old bool
+	out, err := in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		old, err = applyIssue(ctx, tx, change, ch, d.ID, false)
+		return err
 	})
+	return stale(out, old), err
 }
 
 // changeFor computes the desired-state change an issue change asks for.
 func (in *Intake) changeFor(ch *event.IssueChange) (store.Change, bool) {
-	label := in.Cfg.Label
-	if label == "" {
-		label = config.DefaultLabel
-	}
+	label := in.label()
 	c := store.Change{
 		Repo:      store.RepoKey{Forge: ch.Repo.Forge, Path: ch.Repo.Path},
 		Key:       "issue:" + strconv.Itoa(ch.Number),

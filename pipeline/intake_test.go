@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/expbot/expbot/handlers"
 	"github.com/expbot/expbot/internal/event"
@@ -277,8 +279,13 @@ func TestIntakeChangeFor(t *testing.T) {
 }
 
 // deliverIssue records a change of issue #12 as delivery id.
+// deliverIssue records ch as delivery id. A change without a time gets
+// one later than every earlier delivery's, as the forges' payloads carry.
 func deliverIssue(t *testing.T, in *Intake, id string, ch *event.IssueChange) handlers.Outcome {
 	t.Helper()
+	if ch.At.IsZero() {
+		ch.At = testTime.Add(time.Duration(issueClock.Add(1)) * time.Second)
+	}
 	out, err := in.Record(context.Background(), handlers.Delivery{
 		Forge: ch.Repo.Forge, ID: id, Event: "issues", ReceivedAt: testTime, Payload: ch,
 	})
@@ -287,6 +294,9 @@ func deliverIssue(t *testing.T, in *Intake, id string, ch *event.IssueChange) ha
 	}
 	return out
 }
+
+// issueClock numbers the untimed changes deliverIssue sends.
+var issueClock atomic.Int64
 
 func TestIntakeRecord(t *testing.T) {
 	ctx := context.Background()

@@ -186,6 +186,7 @@ func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 	cmds := &pipeline.Commands{Store: s.store, Forges: clients, Reconciler: rec, Log: s.log, Cfg: pipeline.CommandConfig{
 		MinAccess: forge.Access(rank), BranchTemplate: cfg.PullTemplate, DeleteOnRetire: deleteOnRetire,
 	}}
+	var intake *pipeline.Intake // set below; its Reread runs as a queued task
 	s.hooks = store.Handlers{Reconcile: rec.Reconcile, Report: rep.Report, Workers: cfg.Workers,
 		Task: func(ctx context.Context, kind string, payload json.RawMessage) error {
 			switch kind {
@@ -193,6 +194,8 @@ func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 				return cmds.Run(ctx, payload)
 			case pipeline.TaskSweep:
 				return sweeps.Run(ctx, payload)
+			case pipeline.TaskIssue:
+				return intake.Reread(ctx, payload)
 			}
 			return store.Permanent(fmt.Errorf("unknown task kind %q", kind))
 		}}
@@ -201,7 +204,7 @@ func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 	if err != nil {
 		return fmt.Errorf("allow: %w", err)
 	}
-	intake := &pipeline.Intake{Store: s.store, Allow: allowList, Sweep: sweepCfg, Cfg: pipeline.IntakeConfig{
+	intake = &pipeline.Intake{Store: s.store, Allow: allowList, Sweep: sweepCfg, Forges: clients, Cfg: pipeline.IntakeConfig{
 		Label: cfg.Label, BranchTemplate: cfg.BranchTemplate, DeleteOnRetire: deleteOnRetire,
 	}}
 	hm := handlers.NewMetrics(reg)

@@ -7,6 +7,7 @@ package forge
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/expbot/expbot/internal/event"
 )
@@ -42,6 +43,12 @@ type Client interface {
 	ResolveRef(ctx context.Context, repo, ref string) (string, error)
 	// DefaultBranch reports the repository's default branch.
 	DefaultBranch(ctx context.Context, repo string) (string, error)
+	// Issue reads an issue as it is now; ErrNotFound when it is gone from
+	// the repository (deleted, or moved to another one).
+	Issue(ctx context.Context, repo string, number int) (Issue, error)
+	// TagTarget reports the commit a tag points to now (annotated tags
+	// peeled); ErrNotFound when there is no such tag.
+	TagTarget(ctx context.Context, repo, tag string) (string, error)
 	// PullHead reports a pull/merge request's source branch and head commit.
 	PullHead(ctx context.Context, repo string, number int) (branch, sha string, err error)
 	// ReadFile returns a file's content at a ref.
@@ -58,6 +65,19 @@ type Client interface {
 	// BranchURL and CommitURL are web links for people.
 	BranchURL(repo, branch string) string
 	CommitURL(repo, sha string) string
+}
+
+// Issue is an issue as the forge's API shows it; expbot reads one when
+// deliveries alone cannot tell which of two changes came last.
+type Issue struct {
+	Number       int
+	Title        string
+	Body         string
+	URL          string
+	Open         bool
+	Labels       []string
+	Confidential bool      // GitLab
+	UpdatedAt    time.Time // the forge's time of its last change
 }
 
 // TransientError marks a failure worth retrying: 5xx, 429, timeouts,

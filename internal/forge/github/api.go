@@ -359,3 +359,43 @@ func (c *Client) PullHead(ctx context.Context, repo string, number int) (string,
 	}
 	return pr.GetHead().GetRef(), pr.GetHead().GetSHA(), nil
 }
+
+// Issue reads an issue. GitHub answers 410 for a deleted issue, and
+// redirects to the new repository for a transferred one: both are gone.
+func (c *Client) Issue(ctx context.Context, repo string, number int) (forge.Issue, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return forge.Issue{}, err
+	}
+	i, _, err := c.api.Issues.Get(ctx, owner, name, number)
+	if isStatus(err, http.StatusGone) {
+		return forge.Issue{}, fmt.Errorf("github: issue #%d of %s was deleted: %w", number, repo, forge.ErrNotFound)
+	}
+	if err != nil {
+		return forge.Issue{}, c.fail(err, "issue #%d of %s", number, repo)
+	}
+	if u := i.GetRepositoryURL(); u != "" && !strings.HasSuffix(strings.ToLower(u), "/repos/"+strings.ToLower(repo)) {
+		return forge.Issue{}, fmt.Errorf("github: issue #%d of %s moved to another repository: %w", number, repo, forge.ErrNotFound)
+	}
+	out := forge.Issue{
+		Number: i.GetNumber(), Title: i.GetTitle(), Body: i.GetBody(), URL: i.GetHTMLURL(),
+		Open: i.GetState() == "open", UpdatedAt: i.GetUpdatedAt().UTC(),
+	}
+	for _, l := range i.Labels {
+		out.Labels = append(out.Labels, l.GetName())
+	}
+	return out, nil
+}
+
+// TagTarget reads refs/tags/{tag} and peels it to its commit.
+func (c *Client) TagTarget(ctx context.Context, repo, tag string) (string, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return "", err
+	}
+	sha, err := c.peelRef(ctx, owner, name, "tags/"+tag)
+	if err != nil {
+		return "", c.fail(err, "tag %q of %s", tag, repo)
+	}
+	return sha, nil
+}

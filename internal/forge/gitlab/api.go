@@ -338,3 +338,41 @@ func (c *Client) PullHead(ctx context.Context, repo string, iid int) (string, st
 	}
 	return mr.SourceBranch, mr.SHA, nil
 }
+
+// Issue reads an issue by its iid. A moved issue stays behind, closed,
+// with moved_to_id set: it is gone from this project.
+func (c *Client) Issue(ctx context.Context, repo string, iid int) (forge.Issue, error) {
+	if err := checkRepo(repo); err != nil {
+		return forge.Issue{}, err
+	}
+	i, _, err := c.api.Issues.GetIssue(repo, iid, gl.WithContext(ctx))
+	if err != nil {
+		return forge.Issue{}, c.fail(err, "issue #%d of %s", iid, repo)
+	}
+	if i.MovedToID != 0 {
+		return forge.Issue{}, fmt.Errorf("gitlab: issue #%d of %s moved to another project: %w", iid, repo, forge.ErrNotFound)
+	}
+	out := forge.Issue{
+		Number: i.IID, Title: i.Title, Body: i.Description, URL: i.WebURL,
+		Open: i.State == "opened", Labels: []string(i.Labels), Confidential: i.Confidential,
+	}
+	if i.UpdatedAt != nil {
+		out.UpdatedAt = i.UpdatedAt.UTC()
+	}
+	return out, nil
+}
+
+// TagTarget reads a tag; its commit is the one an annotated tag points to.
+func (c *Client) TagTarget(ctx context.Context, repo, tag string) (string, error) {
+	if err := checkRepo(repo); err != nil {
+		return "", err
+	}
+	t, _, err := c.api.Tags.GetTag(repo, tag, gl.WithContext(ctx))
+	if err != nil {
+		return "", c.fail(err, "tag %q of %s", tag, repo)
+	}
+	if t.Commit == nil || t.Commit.ID == "" {
+		return "", fmt.Errorf("gitlab: tag %q of %s: no commit in response", tag, repo)
+	}
+	return t.Commit.ID, nil
+}

@@ -1,0 +1,220 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expbot/expbot/handlers"
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/internal/forge"
+	"github.com/expbot/expbot/pipeline/store"
+)
+
+func lrBody(lr string) string {
+	return "```yaml\nname: lr-sweep\nbase: release/v1\nparams:\n  lr: " + lr + "\n```\n"
+}
+
+// issueTasks decodes the queued issue reads.
+func issueTasks(t *testing.T, db testDB) []json.RawMessage {
+	t.Helper()
+	var out []json.RawMessage
+	for _, j := range db.jobs(t) {
+		args, ok := strings.CutPrefix(j, "task ")
+		if !ok {
+			continue
+		}
+		var a struct {
+			Task    string          `json:"task"`
+			Payload json.RawMessage `json:"payload"`
+		}
+		if err := json.Unmarshal([]byte(args), &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.Task == TaskIssue {
+			out = append(out, a.Payload)
+		}
+	}
+	return out
+}
+
+// TestIssueDeliveriesOutOfOrder: a late, older delivery of an issue never
+// undoes a newer one, whatever it asks (body, label, state); the same
+// second with different contents is settled by reading the issue.
+func TestIssueDeliveriesOutOfOrder(t *testing.T) {
+	ctx := context.Background()
+	label := []string{"new-experiment"}
+	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}
+	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	at := func(c *event.IssueChange, sec int) *event.IssueChange { c.At = t0.Add(time.Duration(sec) * time.Second); return c }
+	edited := func(c *event.IssueChange) *event.IssueChange { c.BodyChanged = true; return c }
+	closed := func(c *event.IssueChange) *event.IssueChange { c.Open = false; return c }
+	reopened := func(c *event.IssueChange) *event.IssueChange { c.WasOpen = false; return c }
+
+	type step struct {
+		id   string
+		ch   *event.IssueChange
+		want handlers.Outcome
+	}
+	for _, tt := range []struct {
+		name    string
+		steps   []step
+		desired store.Desired
+		lr      string // in the stored request, when active
+	}{
+		{
+			name: "label 0.02, edit 0.04, label again late",
+			steps: []step{
+				{"A", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), handlers.Accepted},
+				{"B", at(edited(issueChange(event.GitHub, lrBody("0.04"), label, label)), 2), handlers.Accepted},
+				{"A-again", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), handlers.Stale},
+			},
+			desired: store.Active, lr: "0.04",
+		},
+		{
+			name: "labeled arrives after unlabeled",
+			steps: []step{
+				{"unlabeled", at(issueChange(event.GitHub, lrBody("0.02"), label, nil), 5), handlers.Accepted},
+				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 3), handlers.Stale},
+			},
+		},
+		{
+			name: "labeled, unlabeled, then the label delivery again",
+			steps: []step{
+				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 3), handlers.Accepted},
+				{"unlabeled", at(issueChange(event.GitHub, lrBody("0.02"), label, nil), 5), handlers.Accepted},
+				{"labeled-late", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 3), handlers.Stale},
+			},
+			desired: store.Retired,
+		},
+		{
+			name: "reopened arrives after closed",
+			steps: []step{
+				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), handlers.Accepted},
+				{"closed", at(closed(issueChange(event.GitHub, lrBody("0.02"), label, label)), 9), handlers.Accepted},
+				{"reopened-late", at(reopened(issueChange(event.GitHub, lrBody("0.02"), label, label)), 4), handlers.Stale},
+			},
+			desired: store.Retired,
+		},
+		{
+			name: "an old edit after close",
+			steps: []step{
+				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), handlers.Accepted},
+				{"closed", at(closed(issueChange(event.GitHub, lrBody("0.02"), label, label)), 9), handlers.Accepted},
+				{"edit-late", at(edited(issueChange(event.GitHub, lrBody("0.07"), label, label)), 4), handlers.Stale},
+			},
+			desired: store.Retired,
+		},
+		{
+			name: "in order, on GitLab",
+			steps: []step{
+				{"open", at(issueChange(event.GitLab, lrBody("0.02"), nil, label), 1), handlers.Accepted},
+				{"edit", at(edited(issueChange(event.GitLab, lrBody("0.03"), label, label)), 2), handlers.Accepted},
+				{"edit-repeat", at(edited(issueChange(event.GitLab, lrBody("0.03"), label, label)), 2), handlers.Accepted},
+			},
+			desired: store.Active, lr: "0.03",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openStore(t)
+			in := &Intake{Store: db}
+			var forgeName event.Forge
+			for _, s := range tt.steps {
+				forgeName = s.ch.Repo.Forge
+				if got := deliverIssue(t, in, s.id, s.ch); got != s.want {
+					t.Fatalf("%s: outcome %v, want %v", s.id, got, s.want)
+				}
+			}
+			if n := len(issueTasks(t, db)); n != 0 {
+				t.Errorf("%d issue reads queued; distinct times need none", n)
+			}
+			e, err := db.ExperimentByKey(ctx, store.RepoKey{Forge: forgeName, Path: repo.Path}, "issue:12")
+			if tt.desired == "" {
+				if err == nil {
+					t.Fatalf("experiment %+v made by a stale delivery", e)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Desired != tt.desired {
+				t.Errorf("desired %s, want %s", e.Desired, tt.desired)
+			}
+			if tt.lr != "" && !strings.Contains(string(e.Request), `"lr":`+tt.lr) {
+				t.Errorf("request %s, want lr %s", e.Request, tt.lr)
+			}
+		})
+	}
+}
+
+// TestIssueSameSecondIsReadFromTheForge: two changes of one issue in the
+// same second cannot be ordered by their payloads: the second queues one
+// read of the issue, and what the forge shows wins.
+func TestIssueSameSecondIsReadFromTheForge(t *testing.T) {
+	ctx := context.Background()
+	label := []string{"new-experiment"}
+	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}
+	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	db := openStore(t)
+	ff := newFakeForge(event.GitHub)
+	in := &Intake{Store: db, Forges: map[event.Forge]forge.Client{event.GitHub: ff}}
+
+	b := issueChange(event.GitHub, lrBody("0.04"), label, label)
+	b.BodyChanged, b.At = true, t0
+	if got := deliverIssue(t, in, "B", b); got != handlers.Accepted {
+		t.Fatalf("B: %v", got)
+	}
+	before, _ := db.ExperimentByKey(ctx, repo, "issue:12")
+	a := issueChange(event.GitHub, lrBody("0.02"), nil, label)
+	a.At = t0 // the label, made in the same second, delivered last
+	if got := deliverIssue(t, in, "A", a); got != handlers.Accepted {
+		t.Fatalf("A: %v", got)
+	}
+	if e, _ := db.ExperimentByKey(ctx, repo, "issue:12"); e.Generation != before.Generation || !strings.Contains(string(e.Request), `"lr":0.04`) {
+		t.Fatalf("a tied delivery was applied: %+v", e)
+	}
+	tasks := issueTasks(t, db)
+	if len(tasks) != 1 {
+		t.Fatalf("%d issue reads queued, want 1", len(tasks))
+	}
+	// The forge shows the edit (0.04) last: it stays. Then it shows a
+	// newer edit: that is applied, as the newest state known.
+	ff.issues = map[int]forge.Issue{12: {Number: 12, Body: lrBody("0.04"), Open: true, Labels: label, UpdatedAt: t0}}
+	if err := in.Reread(ctx, tasks[0]); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := db.ExperimentByKey(ctx, repo, "issue:12"); !strings.Contains(string(e.Request), `"lr":0.04`) || e.Desired != store.Active {
+		t.Fatalf("after the read: %+v", e)
+	}
+	ff.issues[12] = forge.Issue{Number: 12, Body: lrBody("0.05"), Open: true, Labels: label, UpdatedAt: t0}
+	if err := in.Reread(ctx, tasks[0]); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := db.ExperimentByKey(ctx, repo, "issue:12"); !strings.Contains(string(e.Request), `"lr":0.05`) {
+		t.Fatalf("the forge's state was not applied: %+v", e)
+	}
+	// Closed and unlabeled since: retired. Then an answer from before what
+	// was applied is refused and retried.
+	ff.issues[12] = forge.Issue{Number: 12, Body: lrBody("0.05"), Open: false, UpdatedAt: t0.Add(time.Second)}
+	if err := in.Reread(ctx, tasks[0]); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := db.ExperimentByKey(ctx, repo, "issue:12"); e.Desired != store.Retired {
+		t.Fatalf("a closed issue read from the forge left %+v", e)
+	}
+	ff.issues[12] = forge.Issue{Number: 12, Body: lrBody("0.09"), Open: true, Labels: label, UpdatedAt: t0}
+	if err := in.Reread(ctx, tasks[0]); err == nil {
+		t.Fatal("an answer older than the applied state was taken")
+	}
+	if e, _ := db.ExperimentByKey(ctx, repo, "issue:12"); e.Desired != store.Retired {
+		t.Fatalf("an older answer changed %+v", e)
+	}
+	// A deleted issue retires (and reads nothing else).
+	delete(ff.issues, 12)
+	if err := in.Reread(ctx, tasks[0]); err != nil {
+		t.Fatal(err)
+	}
+}
