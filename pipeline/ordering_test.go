@@ -48,7 +48,10 @@ func TestIssueDeliveriesOutOfOrder(t *testing.T) {
 	label := []string{"new-experiment"}
 	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}
 	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
-	at := func(c *event.IssueChange, sec int) *event.IssueChange { c.At = t0.Add(time.Duration(sec) * time.Second); return c }
+	at := func(c *event.IssueChange, sec int) *event.IssueChange {
+		c.At = t0.Add(time.Duration(sec) * time.Second)
+		return c
+	}
 	edited := func(c *event.IssueChange) *event.IssueChange { c.BodyChanged = true; return c }
 	closed := func(c *event.IssueChange) *event.IssueChange { c.Open = false; return c }
 	reopened := func(c *event.IssueChange) *event.IssueChange { c.WasOpen = false; return c }

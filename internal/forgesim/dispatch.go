@@ -277,6 +277,39 @@ func (s *Server) Redeliver(ctx context.Context, id string) ([]Delivery, error) {
 	return out, nil
 }
 
+// ResendAs sends a delivery's exact bytes again under a new delivery id,
+// as a forge does when it sends the same payload as a new delivery (a retry
+// after a timeout by another worker, a replica that answered slowly): the
+// receiver cannot tell it from a repeat by the id. Only the id headers
+// change; a delivery signed over its id (GitLab's signing token) is refused,
+// as its signature would no longer match.
+func (s *Server) ResendAs(ctx context.Context, id, newID string) (Delivery, error) {
+	s.mu.Lock()
+	var again *record
+	for i := range s.records {
+		if r := s.records[i]; r.d.ID == id && !r.d.Redelivery && r.req.url != "" {
+			again = &r
+			break
+		}
+	}
+	s.mu.Unlock()
+	if again == nil {
+		return Delivery{}, fmt.Errorf("delivery %s: %w", id, state.ErrNotFound)
+	}
+	sr := again.req
+	sr.header = sr.header.Clone()
+	if sr.header.Get("webhook-signature") != "" {
+		return Delivery{}, fmt.Errorf("delivery %s is signed over its id: %w", id, state.ErrInvalid)
+	}
+	for _, h := range []string{"X-GitHub-Delivery", "X-Gitlab-Event-UUID", "Idempotency-Key"} {
+		if sr.header.Get(h) != "" {
+			sr.header.Set(h, newID)
+		}
+	}
+	d := Delivery{ID: newID, Flavor: again.d.Flavor, Kind: again.d.Kind, Repo: again.d.Repo, HookID: again.d.HookID, URL: again.d.URL}
+	return s.send(ctx, d, sr, nil), nil
+}
+
 // RawWebhook is a webhook to send as-is, for testing receivers with hostile
 // or unusual payloads.
 type RawWebhook struct {

@@ -272,3 +272,41 @@ func TestURLsHideCredentials(t *testing.T) {
 		t.Errorf("shownURL = %q", got)
 	}
 }
+
+func TestResendAsNewID(t *testing.T) {
+	e := newSim(t, fakeOptions()...)
+	e.seedBasic(t)
+	rc := newReceiver(t, http.StatusAccepted, "ok")
+	if _, err := e.srv.Forge().AddHook("acme/llm", GitHub, rc.URL, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.Forge().LabelIssue("acme/llm", 1, "alice", []string{"x"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	first := e.srv.Deliveries()[0]
+	again, err := e.srv.ResendAs(context.Background(), first.ID, "new-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != "new-id" || again.Redelivery || again.Status != http.StatusAccepted {
+		t.Fatalf("resent %+v, want id new-id, a new delivery, 202", again)
+	}
+	got := rc.requests()
+	if len(got) != 2 {
+		t.Fatalf("receiver got %d requests, want 2", len(got))
+	}
+	if got[1].header.Get("X-GitHub-Delivery") != "new-id" {
+		t.Errorf("delivery id %q, want new-id", got[1].header.Get("X-GitHub-Delivery"))
+	}
+	for _, h := range []string{"X-Hub-Signature-256", "X-GitHub-Event"} {
+		if got[0].header.Get(h) != got[1].header.Get(h) {
+			t.Errorf("%s changed: %q -> %q", h, got[0].header.Get(h), got[1].header.Get(h))
+		}
+	}
+	if string(got[0].body) != string(got[1].body) {
+		t.Errorf("body changed")
+	}
+	if _, err := e.srv.ResendAs(context.Background(), "no-such-id", "x"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("unknown id: err %v, want ErrNotFound", err)
+	}
+}

@@ -7,7 +7,9 @@ import (
 
 func TestCompare(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
-	at := func(sec int, state string) Source { return Source{Key: "issue:1", At: t0.Add(time.Duration(sec) * time.Second), State: state} }
+	at := func(sec int, state string) Source {
+		return Source{Key: "issue:1", At: t0.Add(time.Duration(sec) * time.Second), State: state}
+	}
 	untimed := func(state string) Source { return Source{Key: "issue:1", State: state} }
 	for _, tt := range []struct {
 		name    string

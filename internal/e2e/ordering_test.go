@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expbot/expbot/internal/forgesim"
+	"github.com/expbot/expbot/internal/forgesim/state"
+)
+
+// issueEvent is the webhook event name of an issue change per flavour.
+var issueEvent = map[string]string{"github": "issues", "gitlab": "Issue Hook"}
+
+// act runs a forge action and returns the one delivery of event it caused.
+func (h *harness) act(t *testing.T, event string, action func() ([]state.Event, error)) forgesim.Delivery {
+	t.Helper()
+	before := len(h.sim.Deliveries())
+	if _, err := action(); err != nil {
+		t.Fatal(err)
+	}
+	var found []forgesim.Delivery
+	for _, d := range h.sim.Deliveries()[before:] {
+		if d.Event == event {
+			found = append(found, d)
+		}
+	}
+	if len(found) != 1 || found[0].Status != http.StatusAccepted {
+		t.Fatalf("action made deliveries %+v, want one accepted %s", found, event)
+	}
+	return found[0]
+}
+
+// nextSecond waits for the clock's second to change: the forges time
+// issues in whole seconds, and this test is about deliveries whose times
+// tell their order.
+func nextSecond() {
+	now := time.Now()
+	time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now) + 10*time.Millisecond)
+}
+
+// waitIdle waits until the bot has no queued or running work.
+func (h *harness) waitIdle(t *testing.T) {
+	t.Helper()
+	h.waitFor(t, "the bot's queue to empty", func() bool { return h.metric("expbot_queue_depth ") == "0" })
+}
+
+// resendLate sends an earlier delivery's exact bytes again under a new id,
+// as a late retry would arrive, and checks that the bot calls it stale.
+func (h *harness) resendLate(t *testing.T, d forgesim.Delivery, newID string) {
+	t.Helper()
+	again, err := h.sim.ResendAs(context.Background(), d.ID, newID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Status != http.StatusAccepted || !strings.Contains(again.ResponseBody, `"stale"`) {
+		t.Fatalf("late delivery of %s answered %d %s, want 202 stale", d.ID, again.Status, again.ResponseBody)
+	}
+}
+
+// TestLateIssueDeliveriesNeverUndoNewerOnes: the issue's body, labels and
+// state, each delivered again late under a new id, interleaved with newer
+// changes, on both forges: the branch and the comment follow the issue as
+// it is, never an older delivery.
+func TestLateIssueDeliveriesNeverUndoNewerOnes(t *testing.T) {
+	h := newHarness(t)
+	for _, flavor := range []string{"github", "gitlab"} {
+		t.Run(flavor, func(t *testing.T) {
+			repo, ev := repoFor[flavor], issueEvent[flavor]
+			issue, _, err := h.forge.OpenIssue(repo, "alice", "late deliveries", request("late", "0.02"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			branch := fmt.Sprintf("exp/%d-late", issue.Number)
+			late := 0
+			lateID := func() string { late++; return fmt.Sprintf("late-%s-%d-%d", flavor, issue.Number, late) }
+
+			// Body: label with lr 0.02 (A), edit to 0.04 (B), A again.
+			labeledA := h.act(t, ev, func() ([]state.Event, error) {
+				return h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil)
+			})
+			h.waitComment(t, repo, issue.Number, "is ready")
+			nextSecond()
+			body := request("late", "0.04")
+			editedB := h.act(t, ev, func() ([]state.Event, error) { return h.forge.EditIssue(repo, issue.Number, "alice", nil, &body) })
+			h.waitFor(t, "lr 0.04 on the branch", func() bool { return strings.Contains(h.branch(repo, branch).file, "lr: 0.04") })
+			h.waitComment(t, repo, issue.Number, "`0.04`")
+			h.waitIdle(t)
+			head := h.branch(repo, branch).head
+
+			h.resendLate(t, labeledA, lateID())
+			h.waitIdle(t)
+			if b := h.branch(repo, branch); b.head != head || !strings.Contains(b.file, "lr: 0.04") {
+				t.Fatalf("the late label delivery moved the branch: %+v", b)
+			}
+
+			// Labels: unlabel (C); the label and the edit again, late.
+			nextSecond()
+			h.act(t, ev, func() ([]state.Event, error) {
+				return h.forge.LabelIssue(repo, issue.Number, "alice", nil, []string{label})
+			})
+			h.waitComment(t, repo, issue.Number, "retired")
+			h.resendLate(t, labeledA, lateID())
+			h.resendLate(t, editedB, lateID())
+			h.waitIdle(t)
+			if c := h.statusComments(repo, issue.Number); len(c) != 1 || !strings.Contains(c[0].Body, "retired") {
+				t.Fatalf("after late label and edit deliveries: %+v", c)
+			}
+
+			// State: label again (D), close (E), D again; reopen (F),
+			// close (G), F again.
+			nextSecond()
+			labeledD := h.act(t, ev, func() ([]state.Event, error) {
+				return h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil)
+			})
+			h.waitComment(t, repo, issue.Number, "is ready")
+			nextSecond()
+			h.act(t, ev, func() ([]state.Event, error) { return h.forge.SetIssueState(repo, issue.Number, "alice", "closed") })
+			h.waitComment(t, repo, issue.Number, "retired")
+			h.resendLate(t, labeledD, lateID())
+			nextSecond()
+			reopenedF := h.act(t, ev, func() ([]state.Event, error) { return h.forge.SetIssueState(repo, issue.Number, "alice", "open") })
+			h.waitComment(t, repo, issue.Number, "is ready")
+			nextSecond()
+			h.act(t, ev, func() ([]state.Event, error) { return h.forge.SetIssueState(repo, issue.Number, "alice", "closed") })
+			h.waitComment(t, repo, issue.Number, "retired")
+			h.waitIdle(t)
+			head = h.branch(repo, branch).head
+			h.resendLate(t, reopenedF, lateID())
+			h.waitIdle(t)
+			if c := h.statusComments(repo, issue.Number); len(c) != 1 || !strings.Contains(c[0].Body, "retired") {
+				t.Fatalf("a late reopen brought the experiment back: %+v", c)
+			}
+			if b := h.branch(repo, branch); b.head != head || !strings.Contains(b.file, "lr: 0.04") {
+				t.Fatalf("late deliveries moved the branch: %+v", b)
+			}
+		})
+	}
+}
