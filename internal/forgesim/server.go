@@ -45,6 +45,7 @@ const fallbackBaseURL = "http://forgesim.invalid"
 // Server is a simulated forge with its webhook dispatcher and admin API.
 type Server struct {
 	forge    *state.Forge
+	apps     *ghsim.Apps
 	client   *http.Client
 	builders map[string]DeliveryBuilder
 	log      *slog.Logger
@@ -110,7 +111,13 @@ func New(opts ...Option) *Server {
 	s.ctx, s.cancel = context.WithCancel(s.ctx)
 	s.forge = state.New(state.WithClock(s.clock), state.WithEventSink(s.dispatch))
 	s.mux = http.NewServeMux()
-	s.mux.Handle("/api/v3/", http.StripPrefix("/api/v3", ghsim.NewHandler(s.forge)))
+	s.apps = ghsim.NewApps(s.forge)
+	s.apps.SetWebhookSender(func(ctx context.Context, url, secret, event string, payload []byte) {
+		if _, err := s.Emit(ctx, RawWebhook{Flavor: GitHub, URL: url, Secret: secret, Event: event, Payload: payload}); err != nil {
+			s.log.Warn("app webhook not sent", "event", event, "err", err)
+		}
+	})
+	s.mux.Handle("/api/v3/", http.StripPrefix("/api/v3", ghsim.NewHandler(s.forge, s.apps)))
 	s.mux.Handle("/api/v4/", http.StripPrefix("/api/v4", glsim.NewHandler(s.forge)))
 	s.routeAdmin(s.mux)
 	s.mux.HandleFunc("GET /{$}", s.index)
@@ -121,6 +128,9 @@ func New(opts ...Option) *Server {
 // Forge returns the model, for tests that act on it directly; events caused
 // through it are delivered like those caused through the APIs.
 func (s *Server) Forge() *state.Forge { return s.forge }
+
+// Apps returns the simulated GitHub's Apps, for tests that register one.
+func (s *Server) Apps() *ghsim.Apps { return s.apps }
 
 // Handler serves the GitHub API (/api/v3/), the GitLab API (/api/v4/), the
 // admin API (/_sim/) and a short index page (/).

@@ -12,12 +12,18 @@ import (
 	"github.com/expbot/expbot/internal/forgesim/state"
 )
 
-// NewHandler serves GitHub's REST API over f. Mount it with the /api/v3 prefix
-// stripped.
-func NewHandler(f *state.Forge) http.Handler {
-	s := &server{f: f}
+// NewHandler serves GitHub's REST API over f, with the GitHub Apps of apps
+// (nil: none). Mount it with the /api/v3 prefix stripped.
+func NewHandler(f *state.Forge, apps *Apps) http.Handler {
+	s := &server{f: f, apps: apps}
 	mux := http.NewServeMux()
 	handle := func(pattern string, fn func(*request)) { mux.Handle(pattern, s.authenticate(fn)) }
+
+	// GitHub Apps: these routes want the app's JWT.
+	mux.HandleFunc("GET /app", s.appRoute(s.getApp))
+	mux.HandleFunc("GET /app/installations/{id}", s.appRoute(s.getInstallation))
+	mux.HandleFunc("POST /app/installations/{id}/access_tokens", s.appRoute(s.createAccessToken))
+	mux.HandleFunc("GET /repos/{owner}/{repo}/installation", s.appRoute(s.getRepoInstallation))
 
 	// Accounts.
 	handle("GET /user", s.getAuthenticatedUser)

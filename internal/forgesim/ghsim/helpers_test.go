@@ -33,9 +33,10 @@ const botLogin = "expbot[bot]"
 // fixture is a forge with an organisation repository and a personal one,
 // served through the GitHub face at srv.URL+"/api/v3/".
 type fixture struct {
-	t   *testing.T
-	f   *state.Forge
-	srv *httptest.Server
+	t    *testing.T
+	f    *state.Forge
+	apps *Apps
+	srv  *httptest.Server
 
 	mu     sync.Mutex
 	events []state.Event
@@ -88,7 +89,8 @@ func newFixture(t *testing.T) *fixture {
 		must(t, f.SetAccess("acme/llm", login, lvl))
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v3/", http.StripPrefix("/api/v3", NewHandler(f)))
+	fx.apps = NewApps(f)
+	mux.Handle("/api/v3/", http.StripPrefix("/api/v3", NewHandler(f, fx.apps)))
 	fx.srv = httptest.NewServer(mux)
 	t.Cleanup(fx.srv.Close)
 	return fx

@@ -30,7 +30,8 @@ const maxBody = 100 << 20
 
 // server holds what every route needs; it has no mutable state of its own.
 type server struct {
-	f *state.Forge
+	f    *state.Forge
+	apps *Apps // nil: no GitHub Apps
 }
 
 // request is one API call after authentication.
@@ -268,29 +269,50 @@ func paginate[T any](q *request, items []T) []T {
 // as password).
 func (s *server) authenticate(next func(*request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-GitHub-Request-Id", requestID())
-		h.Set("X-GitHub-Media-Type", "github.v3; format=json")
-		h.Set("X-GitHub-Api-Version-Selected", "2022-11-28")
-		h.Set("X-RateLimit-Limit", "5000")
-		h.Set("X-RateLimit-Remaining", "4999")
-		h.Set("X-RateLimit-Used", "1")
-		h.Set("X-RateLimit-Resource", "core")
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
-		h.Set("Server", "GitHub.com")
+		setCommonHeaders(w)
 		token, ok := bearer(r)
 		if !ok {
 			writeError(w, newAPIError(http.StatusUnauthorized, "Requires authentication"))
 			return
+		}
+		if s.apps != nil {
+			if login, in, isInst, err := s.apps.tokenUser(token); isInst {
+				u, uerr := s.f.UserByLogin(login)
+				switch {
+				case err != nil || uerr != nil:
+					writeError(w, newAPIError(http.StatusUnauthorized, "Bad credentials"))
+				case r.URL.Path == "/user":
+					writeError(w, newAPIError(http.StatusForbidden, msgNotAccessible))
+				case integrationForbidden(r, in):
+					writeError(w, newAPIError(http.StatusForbidden, msgNotAccessible))
+				default:
+					next(&request{w: w, r: r, s: s, user: u, l: linksFor(r)})
+				}
+				return
+			}
 		}
 		u, err := s.f.UserByToken(token)
 		if err != nil {
 			writeError(w, newAPIError(http.StatusUnauthorized, "Bad credentials"))
 			return
 		}
-		h.Set("X-OAuth-Scopes", "repo, read:org")
+		w.Header().Set("X-OAuth-Scopes", "repo, read:org")
 		next(&request{w: w, r: r, s: s, user: u, l: linksFor(r)})
 	})
+}
+
+// setCommonHeaders sets the headers every GitHub API answer carries.
+func setCommonHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("X-GitHub-Request-Id", requestID())
+	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
+	h.Set("X-GitHub-Api-Version-Selected", "2022-11-28")
+	h.Set("X-RateLimit-Limit", "5000")
+	h.Set("X-RateLimit-Remaining", "4999")
+	h.Set("X-RateLimit-Used", "1")
+	h.Set("X-RateLimit-Resource", "core")
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
+	h.Set("Server", "GitHub.com")
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -189,6 +189,13 @@ func New(opts ...Option) *Forge {
 // NextID hands out ids unique across the forge; call it only inside Act or WithRepo.
 func (f *Forge) NextID() int64 { f.nextID++; return f.nextID }
 
+// NewID is NextID for callers outside the model's lock.
+func (f *Forge) NewID() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.NextID()
+}
+
 // BlobSHA is Git's object id of a blob, so SHAs match what Git would compute.
 func BlobSHA(content []byte) string {
 	h := sha1.New()
