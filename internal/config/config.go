@@ -7,6 +7,9 @@ package config
 
 import (
 	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -139,6 +142,18 @@ type GitHub struct {
 	WebhookSecretsFile string   `yaml:"webhook_secrets_file"` // one secret per line (rotation)
 	Token              Secret   `yaml:"-"`
 	WebhookSecrets     []Secret `yaml:"-"`
+	// GitHub App authentication, instead of Token: the app's id, its
+	// private key (PEM) and, optionally, the one installation to use
+	// (otherwise each repository's installation is looked up).
+	AppID             int64  `yaml:"app_id"`
+	AppPrivateKeyFile string `yaml:"app_private_key_file"`
+	AppInstallationID int64  `yaml:"app_installation_id"`
+	AppPrivateKey     Secret `yaml:"-"`
+}
+
+// AppAuth reports whether any GitHub App setting is made.
+func (g GitHub) AppAuth() bool {
+	return g.AppID != 0 || g.AppPrivateKey != "" || g.AppInstallationID != 0
 }
 
 // GitLab is one GitLab instance.
@@ -269,27 +284,33 @@ func (c *Config) loadSecrets(getenv func(string) string) error {
 		file         *string
 		one          *Secret
 		many         *[]Secret
+		whole        bool // the value is one multi-line text (a PEM key), not a list
 	}
 	for _, s := range []src{
-		{"EXPBOT_PULUMI_PASSPHRASE", "EXPBOT_PULUMI_PASSPHRASE_FILE", &c.Pulumi.PassphraseFile, &c.Pulumi.Passphrase, nil},
-		{"EXPBOT_GITHUB_TOKEN", "EXPBOT_GITHUB_TOKEN_FILE", &c.GitHub.TokenFile, &c.GitHub.Token, nil},
-		{"EXPBOT_GITHUB_WEBHOOK_SECRETS", "EXPBOT_GITHUB_WEBHOOK_SECRETS_FILE", &c.GitHub.WebhookSecretsFile, nil, &c.GitHub.WebhookSecrets},
-		{"EXPBOT_GITLAB_TOKEN", "EXPBOT_GITLAB_TOKEN_FILE", &c.GitLab.TokenFile, &c.GitLab.Token, nil},
-		{"EXPBOT_GITLAB_WEBHOOK_TOKENS", "EXPBOT_GITLAB_WEBHOOK_TOKENS_FILE", &c.GitLab.WebhookTokensFile, nil, &c.GitLab.WebhookTokens},
-		{"EXPBOT_GITLAB_SIGNING_SECRETS", "EXPBOT_GITLAB_SIGNING_SECRETS_FILE", &c.GitLab.SigningSecretsFile, nil, &c.GitLab.SigningSecrets},
+		{"EXPBOT_PULUMI_PASSPHRASE", "EXPBOT_PULUMI_PASSPHRASE_FILE", &c.Pulumi.PassphraseFile, &c.Pulumi.Passphrase, nil, false},
+		{"EXPBOT_GITHUB_TOKEN", "EXPBOT_GITHUB_TOKEN_FILE", &c.GitHub.TokenFile, &c.GitHub.Token, nil, false},
+		{"EXPBOT_GITHUB_WEBHOOK_SECRETS", "EXPBOT_GITHUB_WEBHOOK_SECRETS_FILE", &c.GitHub.WebhookSecretsFile, nil, &c.GitHub.WebhookSecrets, false},
+		{"EXPBOT_GITHUB_APP_PRIVATE_KEY", "EXPBOT_GITHUB_APP_PRIVATE_KEY_FILE", &c.GitHub.AppPrivateKeyFile, &c.GitHub.AppPrivateKey, nil, true},
+		{"EXPBOT_GITLAB_TOKEN", "EXPBOT_GITLAB_TOKEN_FILE", &c.GitLab.TokenFile, &c.GitLab.Token, nil, false},
+		{"EXPBOT_GITLAB_WEBHOOK_TOKENS", "EXPBOT_GITLAB_WEBHOOK_TOKENS_FILE", &c.GitLab.WebhookTokensFile, nil, &c.GitLab.WebhookTokens, false},
+		{"EXPBOT_GITLAB_SIGNING_SECRETS", "EXPBOT_GITLAB_SIGNING_SECRETS_FILE", &c.GitLab.SigningSecretsFile, nil, &c.GitLab.SigningSecrets, false},
 	} {
 		if f := getenv(s.fileEnv); f != "" {
 			*s.file = f
 		}
+		split := splitList
+		if s.whole {
+			split = wholeValue
+		}
 		var vals []string
 		if v := getenv(s.env); v != "" {
-			vals = splitList(v)
+			vals = split(v)
 		} else if *s.file != "" {
 			b, err := os.ReadFile(*s.file)
 			if err != nil {
 				return fmt.Errorf("read secret file for %s: %w", s.env, err)
 			}
-			vals = splitList(string(b))
+			vals = split(string(b))
 		}
 		if len(vals) == 0 {
 			continue
@@ -317,6 +338,14 @@ func splitList(s string) []string {
 	return out
 }
 
+// wholeValue keeps a multi-line secret whole, trimmed; none when blank.
+func wholeValue(s string) []string {
+	if s = strings.TrimSpace(s); s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
 // Validate fails closed: an enabled forge without its token or webhook
 // secret stops start-up with a message that says what to set.
 func (c *Config) Validate() error {
@@ -325,9 +354,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("no forge is enabled: set github.enabled or gitlab.enabled (EXPBOT_GITHUB_ENABLED=true / EXPBOT_GITLAB_ENABLED=true)"))
 	}
 	if c.GitHub.Enabled {
-		if c.GitHub.Token == "" {
-			errs = append(errs, errors.New("github is enabled but has no API token: set EXPBOT_GITHUB_TOKEN or github.token_file"))
-		}
+		errs = append(errs, c.GitHub.validateAuth()...)
 		if len(c.GitHub.WebhookSecrets) == 0 {
 			errs = append(errs, errors.New("github is enabled but has no webhook secret: set EXPBOT_GITHUB_WEBHOOK_SECRETS or github.webhook_secrets_file"))
 		}
@@ -389,6 +416,56 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("data_dir must be set"))
 	}
 	return errors.Join(errs...)
+}
+
+// validateAuth wants exactly one of a token and a complete GitHub App.
+func (g GitHub) validateAuth() []error {
+	const (
+		setToken = "EXPBOT_GITHUB_TOKEN or github.token_file"
+		setKey   = "EXPBOT_GITHUB_APP_PRIVATE_KEY or github.app_private_key_file"
+		setID    = "github.app_id (EXPBOT_GITHUB_APP_ID)"
+	)
+	switch {
+	case g.Token != "" && g.AppAuth():
+		return []error{fmt.Errorf("github has both an API token and GitHub App settings: use one, either %s, or %s with %s", setToken, setID, setKey)}
+	case g.Token == "" && !g.AppAuth():
+		return []error{fmt.Errorf("github is enabled but has no credentials: set %s, or for a GitHub App %s and %s", setToken, setID, setKey)}
+	case g.Token != "":
+		return nil
+	}
+	var errs []error
+	if g.AppID <= 0 {
+		errs = append(errs, fmt.Errorf("github App authentication needs the app's id: set %s", setID))
+	}
+	if g.AppPrivateKey == "" {
+		errs = append(errs, fmt.Errorf("github App authentication needs the app's private key: set %s", setKey))
+	} else if err := CheckRSAKey(g.AppPrivateKey.Reveal()); err != nil {
+		errs = append(errs, fmt.Errorf("github App private key: %w", err))
+	}
+	if g.AppInstallationID < 0 {
+		errs = append(errs, errors.New("github.app_installation_id must be positive (or unset, to look each repository's installation up)"))
+	}
+	return errs
+}
+
+// CheckRSAKey accepts an RSA private key in PEM (PKCS#1 or PKCS#8), as
+// GitHub issues them. The error never quotes the key.
+func CheckRSAKey(pemText string) error {
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return errors.New("not a PEM block: use the .pem file GitHub gave when the key was generated")
+	}
+	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("the PEM block (%s) is not a readable private key", block.Type)
+	}
+	if _, ok := k.(*rsa.PrivateKey); !ok {
+		return errors.New("the private key is not an RSA key; GitHub Apps sign with RS256")
+	}
+	return nil
 }
 
 // BackendURL is the Pulumi state backend, by default next to the database.
@@ -458,6 +535,17 @@ func integer(p func(c *Config) *int) func(c *Config, v string) error {
 	}
 }
 
+func int64Opt(p func(c *Config) *int64) func(c *Config, v string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", v)
+		}
+		*p(c) = n
+		return nil
+	}
+}
+
 var options = []option{
 	{"listen", "EXPBOT_LISTEN", "listen", "address to serve HTTP on", str(func(c *Config) *string { return &c.Listen })},
 	{"data_dir", "EXPBOT_DATA_DIR", "data-dir", "directory for the SQLite database and local Pulumi state", str(func(c *Config) *string { return &c.DataDir })},
@@ -486,6 +574,8 @@ var options = []option{
 	{"github.enabled", "EXPBOT_GITHUB_ENABLED", "github", "serve GitHub webhooks", boolean(func(c *Config) *bool { return &c.GitHub.Enabled })},
 	{"github.api_url", "EXPBOT_GITHUB_API_URL", "github-api-url", "GitHub Enterprise root URL (empty for github.com)", str(func(c *Config) *string { return &c.GitHub.APIURL })},
 	{"github.web_url", "EXPBOT_GITHUB_WEB_URL", "github-web-url", "GitHub web root for links", str(func(c *Config) *string { return &c.GitHub.WebURL })},
+	{"github.app_id", "EXPBOT_GITHUB_APP_ID", "github-app-id", "GitHub App id (App authentication instead of a token)", int64Opt(func(c *Config) *int64 { return &c.GitHub.AppID })},
+	{"github.app_installation_id", "EXPBOT_GITHUB_APP_INSTALLATION_ID", "github-app-installation-id", "the one GitHub App installation to use (default: each repository's own)", int64Opt(func(c *Config) *int64 { return &c.GitHub.AppInstallationID })},
 	{"github.write_delay_ms", "EXPBOT_GITHUB_WRITE_DELAY_MS", "github-write-delay-ms", "pause between the provider's writes (0 = provider default)", integer(func(c *Config) *int { return &c.GitHub.WriteDelayMs })},
 	{"gitlab.enabled", "EXPBOT_GITLAB_ENABLED", "gitlab", "serve GitLab webhooks", boolean(func(c *Config) *bool { return &c.GitLab.Enabled })},
 	{"gitlab.api_url", "EXPBOT_GITLAB_API_URL", "gitlab-api-url", "GitLab API root ending in /api/v4/", str(func(c *Config) *string { return &c.GitLab.APIURL })},
