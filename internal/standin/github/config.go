@@ -23,6 +23,7 @@ type settings struct {
 	retryDelay            time.Duration
 	maxRetries            int
 	retryable             []int
+	app                   *appAuth // nil: token authentication
 }
 
 // parseSettings applies the official defaults: writeDelayMs 1000,
@@ -37,6 +38,11 @@ func parseSettings(cfg resource.PropertyMap, getenv func(string) string) (settin
 	if s.token == "" {
 		s.token = getenv("GITHUB_TOKEN")
 	}
+	app, err := parseAppAuth(cfg, getenv)
+	if err != nil {
+		return s, err
+	}
+	s.app = app
 	if s.baseURL == "" {
 		s.baseURL = getenv("GITHUB_BASE_URL")
 	}
@@ -50,7 +56,6 @@ func parseSettings(cfg resource.PropertyMap, getenv func(string) string) (settin
 			break
 		}
 	}
-	var err error
 	if s.insecure, _, err = kit.Bool(cfg, "insecure"); err != nil {
 		return s, err
 	}

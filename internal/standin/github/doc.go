@@ -3,7 +3,8 @@
 //
 // TEST SUPPORT ONLY: the official plugin cannot be downloaded on the
 // development and CI machines. This stand-in implements the provider config
-// (pulumi:providers:github) and the resources github:index/branch:Branch,
+// (pulumi:providers:github, with token or appAuth authentication as the
+// official provider) and the resources github:index/branch:Branch,
 // github:index/repositoryFile:RepositoryFile and, for `expbot setup`,
 // repositoryWebhook, organizationWebhook and issueLabel with the official property
 // names, defaults, IDs and replace/update rules, and it makes the same REST

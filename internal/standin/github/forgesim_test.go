@@ -2,6 +2,11 @@ package github
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -102,5 +107,57 @@ func TestAgainstForgesim(t *testing.T) {
 	}
 	if rd, err := srv.Read(ctx, &pulumirpc.ReadRequest{Urn: branchURN, Id: br.GetId()}); err != nil || rd.GetId() != "" {
 		t.Errorf("read deleted branch = %v, %v", rd, err)
+	}
+}
+
+// TestAppAuthAgainstForgesim configures the stand-in as the official
+// provider's appAuth does (id, installationId, pemFile): it trades a JWT
+// for an installation token and acts as the app's bot.
+func TestAppAuthAgainstForgesim(t *testing.T) {
+	ctx := context.Background()
+	sim := forgesim.New()
+	t.Cleanup(sim.Close)
+	if err := sim.LoadSeed(strings.NewReader(simSeed)); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim.Handler())
+	t.Cleanup(hs.Close)
+	sim.SetBaseURL(hs.URL)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	app := sim.Apps().AddApp("expbot-app", &key.PublicKey, "", "")
+	inst, err := sim.Apps().Install(ctx, app.ID, "acme", "acme/llm")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	configure := func(auth map[string]any) error {
+		srv := New(Options{Getenv: func(string) string { return "" }})
+		if _, err := srv.Configure(ctx, &pulumirpc.ConfigureRequest{Args: kittest.Struct(t, map[string]any{
+			"owner": "acme", "baseUrl": hs.URL + "/", "writeDelayMs": 1, "appAuth": auth,
+		})}); err != nil {
+			return err
+		}
+		_, err := srv.Create(ctx, &pulumirpc.CreateRequest{Urn: branchURN, Properties: kittest.Struct(t,
+			map[string]any{"repository": "llm", "branch": "exp/app-" + fmt.Sprint(auth["installationId"]), "sourceBranch": "main"})})
+		return err
+	}
+	// pemFile with literal \n, as the official provider accepts it.
+	if err := configure(map[string]any{"id": fmt.Sprint(app.ID), "installationId": fmt.Sprint(inst.ID),
+		"pemFile": strings.ReplaceAll(pemText, "\n", `\n`)}); err != nil {
+		t.Fatalf("appAuth: %v", err)
+	}
+	if s := sim.Apps().Stats(); s.TokensIssued != 1 {
+		t.Fatalf("tokens issued: %+v", s)
+	}
+	// A key of another app is refused by GitHub, and the error says so.
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	otherPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)}))
+	err = configure(map[string]any{"id": fmt.Sprint(app.ID), "installationId": fmt.Sprint(inst.ID), "pemFile": otherPEM})
+	if err == nil || !strings.Contains(err.Error(), "A JSON web token could not be decoded") {
+		t.Fatalf("wrong key: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
@@ -74,8 +75,10 @@ func (p *Provider) CheckConfig(_ context.Context, news resource.PropertyMap) (re
 			f.Add("baseUrl", "%v", err)
 		}
 	}
-	if kit.Has(news, "appAuth") {
-		f.Add("appAuth", "the stand-in github provider supports token authentication only")
+	if kit.Known(news, "appAuth") {
+		if _, err := parseAppAuth(news, p.opts.Getenv); err != nil {
+			f.Add("appAuth", "%v", err)
+		}
 	}
 	return news, f, nil
 }
@@ -87,6 +90,19 @@ func (p *Provider) Configure(ctx context.Context, cfg resource.PropertyMap) erro
 	s, err := parseSettings(cfg, p.opts.Getenv)
 	if err != nil {
 		return err
+	}
+	if s.app != nil { // as the official provider: the app's token replaces any other
+		base, err := restBase(s.baseURL)
+		if err != nil {
+			return err
+		}
+		httpc := p.opts.HTTPClient
+		if httpc == nil {
+			httpc = &http.Client{Timeout: 60 * time.Second}
+		}
+		if s.token, err = s.app.token(ctx, httpc, base); err != nil {
+			return err
+		}
 	}
 	api, err := s.client(p.opts.HTTPClient)
 	if err != nil {
