@@ -286,7 +286,6 @@ func installationJSON(l links, app App, in Installation, f *state.Forge) map[str
 	}
 }
 
-
 // tokenUser resolves an installation token: the bot's login and the
 // installation, ok=false when the token is not one; err when it expired.
 func (a *Apps) tokenUser(token string) (login string, in Installation, ok bool, err error) {
