@@ -36,6 +36,8 @@ type Config struct {
 	WebURL string
 	// Token is the bot's token, sent as a bearer token and never in URLs.
 	Token string
+	// App authenticates as a GitHub App instead of with Token.
+	App *AppConfig
 	// HTTPClient carries transport settings; nil means a client with
 	// DefaultTimeout. A client without a timeout gets DefaultTimeout.
 	HTTPClient *http.Client
@@ -46,17 +48,24 @@ type Client struct {
 	api   *gh.Client
 	web   string // with trailing slash
 	token string // kept only to scrub it from error messages
+	apps  *Installations
 }
 
 var _ forge.Client = (*Client)(nil)
 
 // New checks cfg and returns a Client; it makes no request.
 func New(cfg Config) (*Client, error) {
-	if cfg.Token == "" {
+	switch {
+	case cfg.Token != "" && cfg.App != nil:
+		return nil, errors.New("github: use a token or a GitHub App, not both")
+	case cfg.Token == "" && cfg.App == nil:
 		return nil, errors.New("github: token is required")
 	}
 	hc := forge.HTTPClient(cfg.HTTPClient) // a copy: the caller's client stays as it was
-	api := gh.NewClient(hc).WithAuthToken(cfg.Token)
+	api := gh.NewClient(hc)
+	if cfg.Token != "" {
+		api = api.WithAuthToken(cfg.Token)
+	}
 
 	apiURL := publicAPI
 	if cfg.APIURL != "" {
@@ -81,7 +90,24 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{api: api, web: wu.String(), token: cfg.Token}, nil
+	c := &Client{api: api, web: wu.String(), token: cfg.Token}
+	if cfg.App != nil {
+		base := hc.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		if c.apps, err = newInstallations(*cfg.App, base, api.BaseURL.String(), hc.Timeout); err != nil {
+			return nil, err
+		}
+		// go-github keeps a copy of its http.Client: make a second client
+		// whose requests carry their repository's installation token.
+		ahc := *hc
+		ahc.Transport = &appTransport{in: c.apps, apiPath: api.BaseURL.Path}
+		authed := gh.NewClient(&ahc)
+		authed.BaseURL, authed.UploadURL = api.BaseURL, api.UploadURL
+		c.api = authed
+	}
+	return c, nil
 }
 
 // parseBase checks a configured base URL with forge.CheckURL (which adds the
@@ -112,6 +138,9 @@ func webFromAPI(apiURL string) string {
 	u.RawPath = ""
 	return u.String()
 }
+
+// Installations is the GitHub App's token source, nil with token auth.
+func (c *Client) Installations() *Installations { return c.apps }
 
 // Forge reports event.GitHub.
 func (c *Client) Forge() event.Forge { return event.GitHub }

@@ -23,8 +23,11 @@ func classifySDK(err error) (forge.ErrorKind, bool) {
 		accept *gh.AcceptedError
 		resp   *gh.ErrorResponse
 		nf     *notFoundError
+		app    *appError
 	)
 	switch {
+	case errors.As(err, &app):
+		return app.kind, true
 	case errors.As(err, &nf):
 		return forge.NotFound, true
 	case errors.As(err, &rate), errors.As(err, &abuse), errors.As(err, &accept):
