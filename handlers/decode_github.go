@@ -136,6 +136,8 @@ func DecodeGitHub(eventName string, body []byte) (event.Event, error) {
 		return decodeGitHubPush(body)
 	case "create", "delete":
 		return decodeGitHubRef(eventName, body)
+	case "installation", "installation_repositories":
+		return decodeGitHubInstallation(eventName, body)
 	default:
 		return &event.Ignored{Reason: fmt.Sprintf("github event %s not handled", quote(eventName))}, nil
 	}
@@ -226,6 +228,51 @@ func githubRepo(kind string, r *ghRepo) (event.Repo, error) {
 		Forge: event.GitHub, Host: host, Path: r.FullName, ID: r.ID,
 		DefaultBranch: r.DefaultBranch, WebURL: r.HTMLURL,
 	}, nil
+}
+
+// ghInstallationPayload is an installation or installation_repositories
+// delivery, sent to a GitHub App's webhook.
+type ghInstallationPayload struct {
+	Action       string `json:"action"`
+	Installation *struct {
+		ID      int64   `json:"id"`
+		Account *ghUser `json:"account"`
+	} `json:"installation"`
+	Repositories        []ghRepo `json:"repositories"` // installation events
+	RepositoriesAdded   []ghRepo `json:"repositories_added"`
+	RepositoriesRemoved []ghRepo `json:"repositories_removed"`
+}
+
+func decodeGitHubInstallation(eventName string, body []byte) (event.Event, error) {
+	var p ghInstallationPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("%w: github %s: %w", ErrMalformed, eventName, err)
+	}
+	if p.Installation == nil || p.Installation.ID <= 0 {
+		return nil, malformed("github %s: installation.id missing", eventName)
+	}
+	names := func(rs []ghRepo) []string {
+		out := make([]string, 0, len(rs))
+		for _, r := range rs {
+			if r.FullName != "" {
+				out = append(out, r.FullName)
+			}
+		}
+		return out
+	}
+	ch := &event.InstallationChange{Action: p.Action, InstallationID: p.Installation.ID}
+	if p.Installation.Account != nil {
+		ch.Account = p.Installation.Account.Login
+	}
+	switch {
+	case eventName == "installation_repositories":
+		ch.Added, ch.Removed = names(p.RepositoriesAdded), names(p.RepositoriesRemoved)
+	case p.Action == "created" || p.Action == "unsuspend":
+		ch.Added = names(p.Repositories)
+	case p.Action == "deleted" || p.Action == "suspend":
+		ch.Removed, ch.Deleted = names(p.Repositories), true
+	}
+	return ch, nil
 }
 
 // githubActor is the account u; GitHub marks apps' accounts with type Bot.

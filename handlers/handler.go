@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -253,9 +254,29 @@ func (e *endpoint) handle(r *http.Request) reply {
 	case *event.TagPush:
 		rp.repo, rp.kind, rp.tag = &ev.Repo, "tag", ev.Tag
 		return e.record(r, rp, name, ev)
+	case *event.InstallationChange:
+		e.m.observeInstallation(ev.Action)
+		rp = e.record(r, rp, name, ev)
+		if rp.status < 300 {
+			rp.msg = installationSummary(ev)
+		}
+		return rp
 	default:
 		return rp.with(http.StatusInternalServerError, outError, "internal error", fmt.Errorf("decoder returned unexpected %T", ev))
 	}
+}
+
+// installationSummary is the log line's reason for an installation event:
+// what changed, by repository name (public, not secret).
+func installationSummary(ev *event.InstallationChange) string {
+	msg := fmt.Sprintf("installation %d (%s) %s", ev.InstallationID, clip(ev.Account, maxReason), clip(ev.Action, maxReason))
+	if len(ev.Added) > 0 {
+		msg += "; added: " + strings.Join(ev.Added, ", ")
+	}
+	if len(ev.Removed) > 0 {
+		msg += "; removed: " + strings.Join(ev.Removed, ", ")
+	}
+	return clip(msg, maxErrorText)
 }
 
 // record hands an event expbot acts on to the Recorder and answers from its

@@ -11,8 +11,9 @@ import (
 // Metrics are the webhook endpoints' Prometheus collectors. Create one per
 // registry and share it between the GitHub and GitLab handlers.
 type Metrics struct {
-	deliveries *prometheus.CounterVec
-	ack        *prometheus.HistogramVec
+	deliveries    *prometheus.CounterVec
+	ack           *prometheus.HistogramVec
+	installations *prometheus.CounterVec
 }
 
 // Outcome label values of expbot_webhook_deliveries_total (also the "status"
@@ -36,7 +37,8 @@ const (
 // read before authentication), so names outside a known set count as "other".
 func eventLabel(f event.Forge, name string) string {
 	switch {
-	case f == event.GitHub && slices.Contains([]string{"ping", "issues", "issue_comment", "pull_request", "push", "create", "delete"}, name),
+	case f == event.GitHub && slices.Contains([]string{"ping", "issues", "issue_comment", "pull_request", "push", "create", "delete",
+		"installation", "installation_repositories"}, name),
 		f == event.GitLab && slices.Contains([]string{"Issue Hook", "Confidential Issue Hook", "Note Hook", "Confidential Note Hook",
 			"Merge Request Hook", "Push Hook", "Tag Push Hook"}, name):
 		return name
@@ -60,11 +62,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			// Milliseconds matter: an answer waits for one store transaction.
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"forge"}),
+		installations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "expbot_github_installation_events_total",
+			Help: "GitHub App installation and installation_repositories deliveries, by action.",
+		}, []string{"action"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.deliveries, m.ack)
+		reg.MustRegister(m.deliveries, m.ack, m.installations)
 	}
 	return m
+}
+
+// observeInstallation counts an installation event; unknown actions count
+// as "other" (the label must stay bounded).
+func (m *Metrics) observeInstallation(action string) {
+	if !slices.Contains([]string{"created", "deleted", "suspend", "unsuspend", "new_permissions_accepted", "added", "removed"}, action) {
+		action = "other"
+	}
+	m.installations.WithLabelValues(action).Inc()
 }
 
 func (m *Metrics) observe(f event.Forge, eventName, outcome string, seconds float64) {

@@ -33,10 +33,63 @@ type Intake struct {
 	Sweep SweepConfig
 	// Forges are for queued work only (Reread): Record never calls them.
 	Forges map[event.Forge]forge.Client
+	// Installations, with GitHub App authentication, says which GitHub
+	// repositories the app is installed on: outside, as outside Allow,
+	// expbot does and says nothing. Nil serves every repository.
+	Installations Installations
+}
+
+// Installations is what the intake needs of a GitHub App's installations.
+type Installations interface {
+	Installed(ctx context.Context, repo string) (bool, error)
+	Observe(installationID int64, added, removed []string, deleted bool)
+}
+
+// installed reports whether a GitHub App (if any) is installed on r; an
+// error means it could not be told and the delivery should come again.
+func (in *Intake) installed(ctx context.Context, r event.Repo) (bool, error) {
+	if in.Installations == nil || r.Forge != event.GitHub || !in.allowed(r) {
+		return true, nil
+	}
+	ok, err := in.Installations.Installed(ctx, r.Path)
+	if err != nil {
+		return false, fmt.Errorf("is the GitHub App installed on %s: %w", r.Path, err)
+	}
+	return ok, nil
+}
+
+// eventRepo is the repository an event is about, if any.
+func eventRepo(p event.Event) (event.Repo, bool) {
+	switch p := p.(type) {
+	case *event.IssueChange:
+		return p.Repo, true
+	case *event.CommentCreated:
+		return p.Repo, true
+	case *event.PullChange:
+		return p.Repo, true
+	case *event.TagPush:
+		return p.Repo, true
+	}
+	return event.Repo{}, false
 }
 
 // Record implements handlers.Recorder.
 func (in *Intake) Record(ctx context.Context, d handlers.Delivery) (handlers.Outcome, error) {
+	if ch, ok := d.Payload.(*event.InstallationChange); ok {
+		if in.Installations != nil {
+			in.Installations.Observe(ch.InstallationID, ch.Added, ch.Removed, ch.Deleted)
+		}
+		return handlers.Ignored, nil // acknowledged; the served repositories changed
+	}
+	if r, ok := eventRepo(d.Payload); ok {
+		served, err := in.installed(ctx, r)
+		if err != nil {
+			return 0, err
+		}
+		if !served {
+			return handlers.Ignored, nil
+		}
+	}
 	switch p := d.Payload.(type) {
 	case *event.IssueChange:
 		if !in.allowed(p.Repo) {

@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi-github/sdk/v6/go/github"
@@ -23,9 +25,23 @@ type ProviderConfig struct {
 	// empty for github.com; for GitLab the API root ending in "/api/v4/".
 	BaseURL string
 	Token   string
+	// App, for GitHub, authenticates the provider as a GitHub App (its
+	// appAuth settings) instead of with Token.
+	App *ProviderApp
 	// WriteDelayMs is the GitHub provider's pause between writes; 0 keeps the
 	// provider's default (1000 ms), which real GitHub wants.
 	WriteDelayMs int
+}
+
+// ProviderApp is the GitHub provider's appAuth: the provider trades it
+// for a fresh installation token whenever it is configured, so each
+// Pulumi run (update, preview, refresh) has a token that lasts it through,
+// and the state holds no token that expires. The key is a secret there.
+type ProviderApp struct {
+	ID  int64
+	PEM string
+	// Installation returns the installation id of a repository ("owner/name").
+	Installation func(ctx context.Context, repo string) (int64, error)
 }
 
 // BranchSpec is one experiment branch as the stack should hold it.
@@ -93,9 +109,23 @@ func githubProgram(ctx *pulumi.Context, pc ProviderConfig, repo store.RepoKey, b
 		baseURL = "https://api.github.com/"
 	}
 	args := &github.ProviderArgs{
-		Token:   pulumi.ToSecret(pulumi.String(pc.Token)).(pulumi.StringOutput).ToStringPtrOutput(),
 		Owner:   pulumi.StringPtr(owner),
 		BaseUrl: pulumi.StringPtr(baseURL),
+	}
+	if pc.App != nil {
+		inst, err := pc.App.Installation(ctx.Context(), repo.Path)
+		if err != nil {
+			return fmt.Errorf("github app installation of %s: %w", repo.Path, err)
+		}
+		// The whole block is secret: a secret nested in an object input
+		// does not keep the object secret.
+		args.AppAuth = pulumi.ToSecret(github.ProviderAppAuthArgs{
+			Id:             pulumi.String(strconv.FormatInt(pc.App.ID, 10)),
+			InstallationId: pulumi.String(strconv.FormatInt(inst, 10)),
+			PemFile:        pulumi.String(pc.App.PEM),
+		}.ToProviderAppAuthPtrOutput()).(github.ProviderAppAuthPtrOutput)
+	} else {
+		args.Token = pulumi.ToSecret(pulumi.String(pc.Token)).(pulumi.StringOutput).ToStringPtrOutput()
 	}
 	if pc.WriteDelayMs > 0 {
 		args.WriteDelayMs = pulumi.IntPtr(pc.WriteDelayMs)

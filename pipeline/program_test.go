@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"context"
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
@@ -433,5 +435,50 @@ func TestStackName(t *testing.T) {
 			t.Errorf("StackName(%v) = %q, same as for %v", tt.repo, got, prev)
 		}
 		seen[got] = tt.repo
+	}
+}
+
+// With a GitHub App the provider gets appAuth (the repository's
+// installation, the key as a secret) and no token.
+func TestProgramGitHubApp(t *testing.T) {
+	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}
+	const pemText = "-----BEGIN RSA PRIVATE KEY-----\nMIIEKEYBODY\n-----END RSA PRIVATE KEY-----"
+	var asked []string
+	pc := ProviderConfig{Forge: event.GitHub, BaseURL: "https://ghe.example.test/", App: &ProviderApp{ID: 4242, PEM: pemText,
+		Installation: func(_ context.Context, r string) (int64, error) { asked = append(asked, r); return 77, nil }}}
+	m, err := runProgram(t, pc, repo, testSpecs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := m.ofType("pulumi:providers:github")[0]
+	wantAbsent(t, prov, "token")
+	if len(asked) != 1 || asked[0] != "acme/model" {
+		t.Fatalf("installation looked up for %v", asked)
+	}
+	v, ok := prov.Inputs["appAuth"]
+	if !ok {
+		t.Fatalf("no appAuth (have %v)", prov.Inputs.StableKeys())
+	}
+	if !v.ContainsSecrets() {
+		t.Errorf("appAuth is not secret: %v", v)
+	}
+	auth := v
+	for auth.IsSecret() || auth.IsOutput() {
+		if auth.IsSecret() {
+			auth = auth.SecretValue().Element
+		} else {
+			auth = auth.OutputValue().Element
+		}
+	}
+	if !auth.IsObject() {
+		t.Fatalf("appAuth = %v", v)
+	}
+	o := auth.ObjectValue()
+	if o["id"].StringValue() != "4242" || o["installationId"].StringValue() != "77" || o["pemFile"].StringValue() != pemText {
+		t.Errorf("appAuth = %v", o)
+	}
+	pc.App.Installation = func(context.Context, string) (int64, error) { return 0, errors.New("not installed") }
+	if _, err := runProgram(t, pc, repo, testSpecs); err == nil || !strings.Contains(err.Error(), "not installed") {
+		t.Fatalf("program without an installation: %v", err)
 	}
 }

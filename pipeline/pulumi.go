@@ -41,6 +41,9 @@ func (p PulumiEnv) envVars() map[string]string {
 		"GITHUB_OWNER":                                "",
 		"GITHUB_ORGANIZATION":                         "",
 		"GITHUB_BASE_URL":                             "",
+		"GITHUB_APP_ID":                               "",
+		"GITHUB_APP_INSTALLATION_ID":                  "",
+		"GITHUB_APP_PEM_FILE":                         "",
 		"GITLAB_TOKEN":                                "",
 		"GITLAB_BASE_URL":                             "",
 	}

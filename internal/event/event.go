@@ -129,12 +129,27 @@ type TagPush struct {
 	Actor  Actor  `json:"actor"`
 }
 
-func (*Ping) isEvent()           {}
-func (*Ignored) isEvent()        {}
-func (*IssueChange) isEvent()    {}
-func (*CommentCreated) isEvent() {}
-func (*PullChange) isEvent()     {}
-func (*TagPush) isEvent()        {}
+func (*Ping) isEvent()               {}
+func (*Ignored) isEvent()            {}
+func (*IssueChange) isEvent()        {}
+func (*CommentCreated) isEvent()     {}
+func (*PullChange) isEvent()         {}
+func (*TagPush) isEvent()            {}
+func (*InstallationChange) isEvent() {}
+
+// InstallationChange is a GitHub App installation created, deleted,
+// suspended or unsuspended, or repositories added to or removed from one.
+// Added and Removed are full names ("owner/name"); a deleted or suspended
+// installation lists its repositories as removed, a new or unsuspended one
+// as added.
+type InstallationChange struct {
+	Action         string
+	InstallationID int64
+	Account        string
+	Added          []string
+	Removed        []string
+	Deleted        bool // the installation is gone (or suspended): none of its tokens work
+}
 
 // Trigger is what an issue change asks of an experiment.
 type Trigger int
