@@ -75,6 +75,15 @@ func scrubbed(cfg config.Config) []string {
 		if k, ok := strings.CutPrefix(v, "whsec_"); ok {
 			out = append(out, k)
 		}
+		if strings.Contains(v, "PRIVATE KEY-----") {
+			// A PEM key (the GitHub App's): its lines, should a part of it
+			// ever be quoted.
+			for _, line := range strings.Split(v, "\n") {
+				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "-----") {
+					out = append(out, line)
+				}
+			}
+		}
 	}
 	return out
 }
@@ -113,7 +122,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.store = store.Scrubbed(st, s.scrub)
-	if err := s.wire(backend, reg); err != nil {
+	if err := s.wire(ctx, backend, reg); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
@@ -140,13 +149,19 @@ func commitMetric(reg prometheus.Registerer) func(synced bool, took time.Duratio
 	}
 }
 
-func (s *Server) wire(backend string, reg *prometheus.Registry) error {
+func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Registry) error {
 	cfg := s.cfg
 
 	clients := map[event.Forge]forge.Client{}
 	forges := map[event.Forge]pipeline.Forge{}
+	var installations pipeline.Installations // GitHub App only
 	if cfg.GitHub.Enabled {
-		c, err := githubforge.New(githubforge.Config{APIURL: cfg.GitHub.APIURL, WebURL: cfg.GitHub.WebURL, Token: cfg.GitHub.Token.Reveal()})
+		ghc := githubforge.Config{APIURL: cfg.GitHub.APIURL, WebURL: cfg.GitHub.WebURL, Token: cfg.GitHub.Token.Reveal()}
+		if cfg.GitHub.AppAuth() {
+			ghc.App = &githubforge.AppConfig{ID: cfg.GitHub.AppID, PrivateKey: []byte(cfg.GitHub.AppPrivateKey.Reveal()),
+				InstallationID: cfg.GitHub.AppInstallationID, OnToken: s.addSecret}
+		}
+		c, err := githubforge.New(ghc)
 		if err != nil {
 			return err
 		}
@@ -155,9 +170,21 @@ func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 		if base == "" {
 			base = "https://api.github.com/"
 		}
-		forges[event.GitHub] = pipeline.Forge{Client: clients[event.GitHub], Provider: pipeline.ProviderConfig{
-			Forge: event.GitHub, BaseURL: withSlash(base), Token: cfg.GitHub.Token.Reveal(), WriteDelayMs: cfg.GitHub.WriteDelayMs,
-		}}
+		prov := pipeline.ProviderConfig{Forge: event.GitHub, BaseURL: withSlash(base), Token: cfg.GitHub.Token.Reveal(), WriteDelayMs: cfg.GitHub.WriteDelayMs}
+		if in := c.Installations(); in != nil {
+			// A wrong key or app id stops start-up here, with GitHub's reason.
+			vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			slug, err := in.Verify(vctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			s.log.Info().Str("app", slug).Int64("app_id", cfg.GitHub.AppID).Int64("installation", cfg.GitHub.AppInstallationID).
+				Msg("GitHub App authentication; comments are signed " + slug + "[bot]")
+			prov.App = &pipeline.ProviderApp{ID: cfg.GitHub.AppID, PEM: cfg.GitHub.AppPrivateKey.Reveal(), Installation: in.InstallationOf}
+			installations = in
+		}
+		forges[event.GitHub] = pipeline.Forge{Client: clients[event.GitHub], Provider: prov}
 	}
 	if cfg.GitLab.Enabled {
 		c, err := gitlabforge.New(gitlabforge.Config{APIURL: cfg.GitLab.APIURL, WebURL: cfg.GitLab.WebURL, Token: cfg.GitLab.Token.Reveal()})
@@ -204,7 +231,7 @@ func (s *Server) wire(backend string, reg *prometheus.Registry) error {
 	if err != nil {
 		return fmt.Errorf("allow: %w", err)
 	}
-	intake = &pipeline.Intake{Store: s.store, Allow: allowList, Sweep: sweepCfg, Forges: clients, Cfg: pipeline.IntakeConfig{
+	intake = &pipeline.Intake{Store: s.store, Allow: allowList, Sweep: sweepCfg, Forges: clients, Installations: installations, Cfg: pipeline.IntakeConfig{
 		Label: cfg.Label, BranchTemplate: cfg.BranchTemplate, DeleteOnRetire: deleteOnRetire,
 	}}
 	hm := handlers.NewMetrics(reg)
@@ -327,6 +354,11 @@ func (s *Server) httpServer() *http.Server {
 		IdleTimeout:       time.Minute,
 	}
 }
+
+// addSecret receives secrets that exist only at run time (GitHub App
+// installation tokens): the scrubber keeps them out of logs, comments and
+// the database like the configured ones.
+func (s *Server) addSecret(v string) { s.scrub.Add(v) }
 
 func reveal(ss []config.Secret) []string {
 	out := make([]string, len(ss))

@@ -93,6 +93,9 @@ type harness struct {
 	cmd     *exec.Cmd
 	log     *os.File
 	gate    atomic.Pointer[gate] // holds matching forge requests (holdRequests)
+	// envSet replaces (or, when empty, removes) variables of the bot's
+	// environment: the GitHub App variant swaps the token for the app's settings.
+	envSet map[string]string
 }
 
 // gate holds the forge requests it matches until opened.
@@ -141,6 +144,13 @@ func newHarness(t testing.TB) *harness {
 // gets the bot's URL.
 func newHarnessSeeded(t testing.TB, seed func(f *state.Forge, botURL string) error) *harness {
 	t.Helper()
+	return newHarnessWith(t, seed, nil, true)
+}
+
+// newHarnessWith is newHarnessSeeded with prepare run on the seeded forge
+// before the bot starts (if start).
+func newHarnessWith(t testing.TB, seed func(f *state.Forge, botURL string) error, prepare func(h *harness, dir string), start bool) *harness {
+	t.Helper()
 	ctx := context.Background()
 	if _, err := pulumicli.Locate(ctx, ""); err != nil {
 		t.Fatalf("end-to-end tests need the Pulumi CLI (run `make pulumi`): %v", err)
@@ -177,7 +187,13 @@ func newHarnessSeeded(t testing.TB, seed func(f *state.Forge, botURL string) err
 			t.Logf("expbot log:\n%s", tail(string(b), 60))
 		}
 	})
-	h.start(srv.URL)
+	if prepare != nil {
+		prepare(h, dir)
+	}
+	forgeURLs.Store(h, srv.URL)
+	if start {
+		h.start(srv.URL)
+	}
 	return h
 }
 
@@ -201,6 +217,20 @@ func (h *harness) env(forgeURL string) []string {
 		"EXPBOT_LOG_LEVEL=debug",
 		"PULUMI_IGNORE_AMBIENT_PLUGINS=true",
 	}
+	if len(h.envSet) > 0 {
+		kept := env[:0]
+		for _, kv := range env {
+			if k, _, _ := strings.Cut(kv, "="); !hasKey(h.envSet, k) {
+				kept = append(kept, kv)
+			}
+		}
+		env = kept
+		for k, v := range h.envSet {
+			if v != "" {
+				env = append(env, k+"="+v)
+			}
+		}
+	}
 	// EXPBOT_PULUMI_IDLE passes so that the benchmarks can measure both
 	// CPU priorities (docs/performance.md).
 	for _, k := range []string{"EXPBOT_PULUMI", "EXPBOT_PULUMI_IDLE", "EXPBOT_CACHE_DIR", "XDG_CACHE_HOME", "GOCACHE", "GOPATH", "GOMODCACHE"} {
@@ -210,6 +240,8 @@ func (h *harness) env(forgeURL string) []string {
 	}
 	return env
 }
+
+func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 
 var forgeURLs sync.Map // harness -> forge URL, for restarts
 

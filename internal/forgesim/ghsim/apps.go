@@ -69,6 +69,9 @@ type AppStats struct {
 	TokensIssued  int // installation tokens created
 	ExpiredTokens int // requests refused because their installation token had expired
 	JWTRejected   int // JWTs refused
+	// FirstExpiry is when the first installation token expired (or will);
+	// LastUsed is when an installation token last authenticated a request.
+	FirstExpiry, LastUsed time.Time
 }
 
 // WebhookSender sends one App webhook (event name and JSON payload) to url,
@@ -109,6 +112,18 @@ func (a *Apps) SetTokenTTL(d time.Duration) { a.mu.Lock(); a.ttl = d; a.mu.Unloc
 // SetClockSkew moves the clock JWTs are checked against, as a GitHub whose
 // clock differs from the client's.
 func (a *Apps) SetClockSkew(d time.Duration) { a.mu.Lock(); a.skew = d; a.mu.Unlock() }
+
+// IssuedTokens lists every installation token made so far, for tests that
+// look for them where they must not be.
+func (a *Apps) IssuedTokens() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]string, 0, len(a.tokens))
+	for t := range a.tokens {
+		out = append(out, t)
+	}
+	return out
+}
 
 // Stats reports counters.
 func (a *Apps) Stats() AppStats { a.mu.Lock(); defer a.mu.Unlock(); return a.stats }
@@ -299,7 +314,11 @@ func (a *Apps) tokenUser(token string) (login string, in Installation, ok bool, 
 		a.stats.ExpiredTokens++
 		return "", Installation{}, true, state.ErrUnauthorized
 	}
-	inst := a.installs[it.install]
+	inst, ok := a.installs[it.install]
+	if !ok {
+		return "", Installation{}, true, state.ErrUnauthorized
+	}
+	a.stats.LastUsed = a.now()
 	return a.apps[inst.AppID].BotLogin(), *inst, true, nil
 }
 
@@ -391,6 +410,9 @@ func (a *Apps) newToken(in Installation) (string, time.Time) {
 	exp := a.f.Now().Add(a.ttl).Truncate(time.Second)
 	a.tokens[tok] = &instToken{install: in.ID, expires: exp}
 	a.stats.TokensIssued++
+	if a.stats.FirstExpiry.IsZero() {
+		a.stats.FirstExpiry = exp
+	}
 	return tok, exp
 }
 
