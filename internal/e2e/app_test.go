@@ -263,6 +263,8 @@ func TestGitHubAppTokenExpiresMidBurst(t *testing.T) {
 		h.waitComment(t, repo, n, "is ready")
 	}
 	st := h.sim.Apps().Stats()
+	t.Logf("%d issues over %s; tokens issued %d, first expiry %s, last use %s", len(issues), time.Since(start).Round(time.Second),
+		st.TokensIssued, st.FirstExpiry.Format(time.TimeOnly), st.LastUsed.Format(time.TimeOnly))
 	if st.ExpiredTokens != 0 || st.JWTRejected != 0 {
 		t.Errorf("requests refused: %+v", st)
 	}
