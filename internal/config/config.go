@@ -68,7 +68,9 @@ func (c Config) Secrets() []string {
 	walk = func(v reflect.Value) {
 		switch {
 		case v.Type() == secretType:
-			out = append(out, v.String())
+			if v.String() != "" { // an unset one, e.g. the token when a GitHub App authenticates
+				out = append(out, v.String())
+			}
 		case v.Kind() == reflect.Struct:
 			for i := range v.NumField() {
 				walk(v.Field(i))
