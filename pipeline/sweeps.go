@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -48,25 +49,15 @@ type sweepTask struct {
 
 func tagPrefix(tag string) string { return "tag:" + tag + ":" }
 
-// recordTag turns a tag push into work: a created or moved tag queues its
-// sweep (reading the file needs the API); a deleted one retires it.
+// recordTag turns a tag push into a task: a created or moved tag's sweep
+// file must be read, and whether the push is still the tag's newest is
+// known only by reading the tag (GitLab's tag push hooks carry no time), so
+// a deleted tag is queued as well (SHA "").
 func (in *Intake) recordTag(ctx context.Context, d handlers.Delivery, p *event.TagPush) (handlers.Outcome, error) {
 	if ok, _ := path.Match(in.Sweep.pattern(), p.Tag); !ok {
 		return handlers.Ignored, nil
 	}
 	repo := store.RepoKey{Forge: p.Repo.Forge, Path: p.Repo.Path}
-	if p.After == "" {
-		retire, err := in.retireKeyPrefix(ctx, repo, tagPrefix(p.Tag), in.Sweep.DeleteOnRetire)
-		if err != nil {
-			return 0, err
-		}
-		if len(retire) == 0 {
-			return handlers.Ignored, nil
-		}
-		return in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
-			return applyAndQueue(ctx, tx, repo, retire)
-		})
-	}
 	payload, err := json.Marshal(sweepTask{Delivery: d.ID, Repo: repo, Tag: p.Tag, SHA: p.After, Actor: p.Actor})
 	if err != nil {
 		return 0, fmt.Errorf("encode sweep task: %w", err)
@@ -74,16 +65,6 @@ func (in *Intake) recordTag(ctx context.Context, d handlers.Delivery, p *event.T
 	return in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
 		return tx.EnqueueTask(ctx, TaskSweep, payload)
 	})
-}
-
-// retireKeyPrefix lists the changes that retire every active experiment
-// whose key starts with prefix.
-func (in *Intake) retireKeyPrefix(ctx context.Context, repo store.RepoKey, prefix string, deleteBranch bool) ([]store.Change, error) {
-	all, err := in.Store.Experiments(ctx, repo)
-	if err != nil {
-		return nil, fmt.Errorf("load experiments of %s: %w", repo.Path, err)
-	}
-	return retireChanges(all, prefix, deleteBranch, nil), nil
 }
 
 // retireChanges retires the active experiments under prefix, except those
@@ -144,6 +125,30 @@ func (s *Sweeps) Run(ctx context.Context, payload json.RawMessage) error {
 	if !ok {
 		return store.Permanent(fmt.Errorf("forge %s is not configured", t.Repo.Forge))
 	}
+	// Pushes of one tag arrive in any order: act only on the one that is
+	// the tag's state now; the push that made it so has a task of its own.
+	// The time of the read orders tasks that race (docs/ordering.md).
+	readAt := time.Now()
+	now, err := client.TagTarget(ctx, t.Repo.Path, t.Tag)
+	if errors.Is(err, forge.ErrNotFound) {
+		now, err = "", nil
+	}
+	if err != nil {
+		return fmt.Errorf("read tag %s: %w", t.Tag, err)
+	}
+	if now != t.SHA {
+		s.Log.Info().Str("forge", string(t.Repo.Forge)).Str("repo", t.Repo.Path).Str("tag", t.Tag).Str("delivery", t.Delivery).
+			Msg("tag push superseded: the tag has moved or gone since")
+		return nil
+	}
+	src := store.Source{Repo: t.Repo, Key: "tag:" + t.Tag, At: readAt, State: now}
+	if t.SHA == "" {
+		all, err := s.Store.Experiments(ctx, t.Repo)
+		if err != nil {
+			return fmt.Errorf("load experiments: %w", err)
+		}
+		return s.apply(ctx, src, retireChanges(all, tagPrefix(t.Tag), s.Cfg.DeleteOnRetire, nil))
+	}
 	thread := event.Thread{Kind: event.CommitThread, SHA: t.SHA}
 	file := s.Cfg.File
 	if file == "" {
@@ -195,8 +200,18 @@ func (s *Sweeps) Run(ctx context.Context, payload json.RawMessage) error {
 		})
 	}
 	changes = append(changes, retireChanges(all, tagPrefix(t.Tag), s.Cfg.DeleteOnRetire, keep)...)
+	return s.apply(ctx, src, changes)
+}
+
+// apply records the tag's state and applies changes, unless a task that
+// read the tag later applied its own already.
+func (s *Sweeps) apply(ctx context.Context, src store.Source, changes []store.Change) error {
 	return s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return applyAndQueue(ctx, tx, t.Repo, changes)
+		o, err := tx.AdvanceSource(ctx, src, true)
+		if err != nil || o == store.Older {
+			return err
+		}
+		return applyAndQueue(ctx, tx, src.Repo, changes)
 	})
 }
 

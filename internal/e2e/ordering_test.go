@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,107 @@ func TestLateIssueDeliveriesNeverUndoNewerOnes(t *testing.T) {
 			if b := h.branch(repo, branch); b.head != head || !strings.Contains(b.file, "lr: 0.04") {
 				t.Fatalf("late deliveries moved the branch: %+v", b)
 			}
+		})
+	}
+}
+
+// tagEvent is the webhook event name of a tag push per flavour.
+var tagEvent = map[string]string{"github": "push", "gitlab": "Tag Push Hook"}
+
+// resend sends an earlier delivery's exact bytes again under a new id and
+// checks that it was taken (tag pushes are ordered when their task runs).
+func (h *harness) resend(t *testing.T, d forgesim.Delivery, newID string) {
+	t.Helper()
+	again, err := h.sim.ResendAs(context.Background(), d.ID, newID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Status != http.StatusAccepted {
+		t.Fatalf("delivery %s sent again answered %d %s", d.ID, again.Status, again.ResponseBody)
+	}
+}
+
+// sweepState is what a sweep looks like from the outside: each branch's
+// parent, and the comments on the tagged commits.
+func (h *harness) sweepState(repo, tag string, shas ...string) string {
+	var lines []string
+	for name, br := range h.sweepBranches(repo, tag) {
+		lines = append(lines, fmt.Sprintf("%s on %s (%s)\n", name, br.parent, br.head))
+	}
+	slices.Sort(lines)
+	var b strings.Builder
+	b.WriteString(strings.Join(lines, ""))
+	for _, sha := range shas {
+		c, _ := h.commitComment(repo, sha)
+		fmt.Fprintf(&b, "comment on %s: %s\n", sha, c.Body)
+	}
+	return b.String()
+}
+
+// TestLateTagPushesNeverUndoNewerOnes: a sweep tag created, moved, deleted
+// and created again, with every earlier push delivered again late (under a
+// new id) after each later one, on both forges: the sweep follows the tag
+// as it is.
+func TestLateTagPushesNeverUndoNewerOnes(t *testing.T) {
+	h := newHarness(t)
+	for _, flavor := range []string{"github", "gitlab"} {
+		t.Run(flavor, func(t *testing.T) {
+			repo, ev, tag := repoFor[flavor], tagEvent[flavor], "sweep-late"
+			c1 := push(t, h, repo, map[string]string{".expbot/sweep.yaml": sweepFile})
+			c2 := push(t, h, repo, map[string]string{"train.py": "print('v2')\n"})
+			c3 := push(t, h, repo, map[string]string{"train.py": "print('v3')\n"})
+			late := 0
+			lateID := func() string { late++; return fmt.Sprintf("late-tag-%s-%d", flavor, late) }
+			// settled waits for the bot to be idle and checks the sweep
+			// looks as it did before the late deliveries.
+			settled := func(what, want string) {
+				t.Helper()
+				h.waitIdle(t)
+				if got := h.sweepState(repo, tag, c1, c2, c3); got != want {
+					t.Fatalf("%s changed the sweep:\n%s\nwant\n%s", what, got, want)
+				}
+			}
+			onAll := func(sha string) {
+				t.Helper()
+				bs := h.sweepBranches(repo, tag)
+				if len(bs) != 4 {
+					t.Fatalf("sweep branches %v, want 4", bs)
+				}
+				for name, b := range bs {
+					if b.parent != sha {
+						t.Fatalf("branch %s on %s, want %s", name, b.parent, sha)
+					}
+				}
+			}
+
+			created := h.act(t, ev, func() ([]state.Event, error) { return h.forge.PushTag(repo, "alice", tag, c1) })
+			h.waitCommitComment(t, repo, c1, "all 4 branches ready")
+			moved := h.act(t, ev, func() ([]state.Event, error) { return h.forge.PushTag(repo, "alice", tag, c2) })
+			h.waitCommitComment(t, repo, c2, "all 4 branches ready")
+			h.waitIdle(t)
+			onAll(c2)
+			want := h.sweepState(repo, tag, c1, c2, c3)
+			h.resend(t, created, lateID()) // create after move
+			settled("the late create", want)
+
+			deleted := h.act(t, ev, func() ([]state.Event, error) { return h.forge.RemoveTag(repo, "alice", tag) })
+			h.waitCommitComment(t, repo, c2, "retired")
+			h.waitIdle(t)
+			want = h.sweepState(repo, tag, c1, c2, c3)
+			h.resend(t, moved, lateID()) // move after delete
+			h.resend(t, created, lateID())
+			settled("late pushes after the delete", want)
+
+			h.act(t, ev, func() ([]state.Event, error) { return h.forge.PushTag(repo, "alice", tag, c3) })
+			h.waitCommitComment(t, repo, c3, "all 4 branches ready")
+			h.waitIdle(t)
+			onAll(c3)
+			want = h.sweepState(repo, tag, c1, c2, c3)
+			h.resend(t, deleted, lateID()) // delete after create
+			h.resend(t, moved, lateID())
+			h.resend(t, created, lateID())
+			settled("late pushes after the tag was made again", want)
+			onAll(c3)
 		})
 	}
 }
