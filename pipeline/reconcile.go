@@ -187,7 +187,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 	if upErr != nil {
 		outcome = "failed"
 	}
-	log.Info().Str("outcome", outcome).Dur("took", took).Int("experiments", len(specs)).Msg("reconciled")
+	// The error quotes the providers; the log's writer scrubs it.
+	log.Info().Str("outcome", outcome).Dur("took", took).Int("experiments", len(specs)).Err(upErr).Msg("reconciled")
 	return r.finish(ctx, run, outcome, summary, nil)
 }
 

@@ -42,6 +42,8 @@ subgroups is escaped as grp%2Fsub):
   GET    /_sim/deliveries/{id}
   POST   /_sim/deliveries/{id}/redeliver
   POST   /_sim/webhooks                       {flavor, url, secret, event, payload, delivery_id}
+  POST   /_sim/faults                         {method, path_suffix, status, echo_auth, times}: API requests fail
+  DELETE /_sim/faults                         clear them
 Actions return the webhook deliveries they caused, sent before the answer.
 `
 
@@ -72,6 +74,8 @@ func (s *Server) routeAdmin(mux *http.ServeMux) {
 		"GET /_sim/deliveries/{id}":                s.getDelivery,
 		"POST /_sim/deliveries/{id}/redeliver":     s.postRedeliver,
 		"POST /_sim/webhooks":                      s.postWebhook,
+		"POST /_sim/faults":                        s.postFault,
+		"DELETE /_sim/faults":                      s.deleteFaults,
 	}
 	for pattern, fn := range routes {
 		mux.Handle(pattern, serveJSON(fn))

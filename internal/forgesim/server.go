@@ -59,6 +59,7 @@ type Server struct {
 	baseURL string
 	seq     int64
 	records []record
+	faults  []*fault
 }
 
 // Option configures a Server.
@@ -137,6 +138,9 @@ func (s *Server) Apps() *ghsim.Apps { return s.apps }
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.learnBaseURL(r)
+		if s.injectFault(w, r) {
+			return
+		}
 		s.mux.ServeHTTP(w, r)
 	})
 }
