@@ -137,12 +137,12 @@ func (h *harness) gated(next http.Handler) http.Handler {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	return newHarnessSeeded(t, demo.Seed, extraEnv...)
+	return newHarnessSeeded(t, demo.Seed)
 }
 
 // newHarnessSeeded is newHarness with another seed of the forge, which
 // gets the bot's URL.
-func newHarnessSeeded(t testing.TB, seed func(f *state.Forge, botURL string) error, extraEnv ...string) *harness {
+func newHarnessSeeded(t testing.TB, seed func(f *state.Forge, botURL string) error) *harness {
 	t.Helper()
 	return newHarnessWith(t, seed, nil, true)
 }
