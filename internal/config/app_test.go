@@ -61,7 +61,7 @@ func TestGitHubAppAuthValidation(t *testing.T) {
 		{"token only", nil, ""},
 		{"app with key file", app(nil), ""},
 		{"app with key in the environment", app(map[string]string{"EXPBOT_GITHUB_APP_PRIVATE_KEY_FILE": "", "EXPBOT_GITHUB_APP_PRIVATE_KEY": key}), ""},
-		{"app with a PKCS#8 key", app(map[string]string{"EXPBOT_GITHUB_APP_PRIVATE_KEY_FILE": writeFile(t, dir, "p8.pem", rsaPEM(t, true))}), ""},
+		{"app with a PKCS#8 key", app(map[string]string{"EXPBOT_GITHUB_APP_PRIVATE_KEY_FILE": writeFile(t, dir, "p8.pem", rsaPEM(t, true))}), "openssl rsa"},
 		{"app with a fixed installation", app(map[string]string{"EXPBOT_GITHUB_APP_INSTALLATION_ID": "77"}), ""},
 		{"both token and app", app(map[string]string{"EXPBOT_GITHUB_TOKEN": "ghp_x"}), "use one, either EXPBOT_GITHUB_TOKEN"},
 		{"neither", map[string]string{"EXPBOT_GITHUB_TOKEN": ""}, "has no credentials: set EXPBOT_GITHUB_TOKEN or github.token_file, or for a GitHub App github.app_id"},

@@ -450,8 +450,9 @@ func (g GitHub) validateAuth() []error {
 	return errs
 }
 
-// CheckRSAKey accepts an RSA private key in PEM (PKCS#1 or PKCS#8), as
-// GitHub issues them. The error never quotes the key.
+// CheckRSAKey accepts an RSA private key in the PKCS#1 PEM form GitHub
+// issues ("BEGIN RSA PRIVATE KEY"): the pulumi-github provider reads no
+// other. The error never quotes the key.
 func CheckRSAKey(pemText string) error {
 	block, _ := pem.Decode([]byte(pemText))
 	if block == nil {
@@ -460,14 +461,13 @@ func CheckRSAKey(pemText string) error {
 	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
 		return nil
 	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return fmt.Errorf("the PEM block (%s) is not a readable private key", block.Type)
+	if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+		if _, ok := k.(*rsa.PrivateKey); !ok {
+			return errors.New("the private key is not an RSA key; GitHub Apps sign with RS256")
+		}
+		return errors.New("the key is in PKCS#8 form (BEGIN PRIVATE KEY), which the pulumi-github provider cannot read: use the .pem file as GitHub gave it (BEGIN RSA PRIVATE KEY), or convert it with `openssl rsa -in key.pem -traditional -out app.pem`")
 	}
-	if _, ok := k.(*rsa.PrivateKey); !ok {
-		return errors.New("the private key is not an RSA key; GitHub Apps sign with RS256")
-	}
-	return nil
+	return fmt.Errorf("the PEM block (%s) is not a readable RSA private key", block.Type)
 }
 
 // BackendURL is the Pulumi state backend, by default next to the database.

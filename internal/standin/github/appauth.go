@@ -107,11 +107,7 @@ func (a *appAuth) token(ctx context.Context, httpc *http.Client, restBase string
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusCreated {
-		var e struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(body, &e)
-		return "", fmt.Errorf("installation token: POST %s: %d %s", u, resp.StatusCode, e.Message)
+		return "", fmt.Errorf("failed to create OAuth token from GitHub App: %s", body)
 	}
 	var out struct {
 		Token string `json:"token"`
@@ -122,23 +118,13 @@ func (a *appAuth) token(ctx context.Context, httpc *http.Client, restBase string
 	return out.Token, nil
 }
 
+// parseRSAKey reads the key as the official provider does: PKCS#1 only.
 func parseRSAKey(text string) (*rsa.PrivateKey, error) {
 	block, _ := pem.Decode([]byte(text))
 	if block == nil {
-		return nil, errors.New("appAuth.pemFile: no PEM block")
+		return nil, errors.New("no decodeable PEM data found")
 	}
-	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-		return k, nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, errors.New("appAuth.pemFile: not a private key")
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, errors.New("appAuth.pemFile: not an RSA key")
-	}
-	return rk, nil
+	return x509.ParsePKCS1PrivateKey(block.Bytes)
 }
 
 func signJWT(key *rsa.PrivateKey, claims map[string]any) (string, error) {
