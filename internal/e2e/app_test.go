@@ -75,9 +75,20 @@ func newAppHarness(t testing.TB, tokenTTL time.Duration, start bool) (*harness, 
 		if _, err := h.forge.AddHook(outsideRepo, "github", "http://"+h.addr+"/webhooks/github", githubSecret); err != nil {
 			t.Fatal(err)
 		}
-		// Installed before the bot runs: the installation webhook finds no one.
+		// Installed before the bot runs: the installation webhook finds no
+		// one. acme/llm's events now reach the bot through the app's
+		// webhook, as they do for an App: its repository hook goes.
 		if ae.inst, err = apps.Install(context.Background(), ae.app.ID, "acme", "acme/llm"); err != nil {
 			t.Fatal(err)
+		}
+		hooks, err := h.forge.ScopeHooks(state.Scope{Repo: "acme/llm"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, hk := range hooks {
+			if err := h.forge.DeleteHook(state.Scope{Repo: "acme/llm"}, hk.ID); err != nil {
+				t.Fatal(err)
+			}
 		}
 		h.envSet = map[string]string{
 			"EXPBOT_GITHUB_TOKEN":                "",
@@ -134,6 +145,9 @@ func TestGitHubAppEndToEnd(t *testing.T) {
 	if c.Author != appBot {
 		t.Errorf("status comment by %q, want %q", c.Author, appBot)
 	}
+	if d := h.lastDelivery(t, repo, ""); !strings.Contains(string(d.Payload), `"installation":{"id":`) || d.URL != "http://"+h.addr+"/webhooks/github" {
+		t.Errorf("acme/llm's events did not come through the app's webhook: %s", d.Payload)
+	}
 	branch := fmt.Sprintf("exp/%d-app-lr", issue.Number)
 	if b := h.branch(repo, branch); !b.exists || !strings.Contains(b.file, "lr: 0.01") {
 		t.Fatalf("branch %s = %+v", branch, b)
@@ -180,6 +194,11 @@ func TestGitHubAppEndToEnd(t *testing.T) {
 	}
 	if d := h.lastDelivery(t, "", "installation_repositories"); d.Status != 200 {
 		t.Fatalf("installation_repositories answered %d %s", d.Status, d.ResponseBody)
+	}
+	// GitHub sends the app nothing more about it; a repository webhook
+	// someone left there still reaches the bot, which must stay silent.
+	if _, err := h.forge.AddHook(repo, "github", "http://"+h.addr+"/webhooks/github", githubSecret); err != nil {
+		t.Fatal(err)
 	}
 	before := len(h.commentsOn(repo))
 	late, _, err := h.forge.OpenIssue(repo, "alice", "late", request("late", "0.3"), []string{label})

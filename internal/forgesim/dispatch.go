@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
+	"github.com/expbot/expbot/internal/forgesim/ghsim"
 	"github.com/expbot/expbot/internal/forgesim/glsim"
 	"github.com/expbot/expbot/internal/forgesim/state"
 )
@@ -79,6 +81,42 @@ func (s *Server) dispatch(evs []state.Event) {
 		for _, h := range hooks {
 			s.deliver(s.ctx, batch, ev, h)
 		}
+		for _, ah := range s.apps.HooksFor(ev.Repo.FullName) {
+			s.deliverApp(s.ctx, batch, ev, ah)
+		}
+	}
+}
+
+// deliverApp sends a GitHub App the event as GitHub does: to the app's
+// webhook, signed with its secret, the installation named in the payload.
+func (s *Server) deliverApp(ctx context.Context, batch *state.Event, ev state.Event, ah ghsim.AppHook) {
+	id := newUUID()
+	h := state.Hook{ID: ah.AppID, Flavor: GitHub, URL: ah.URL, Secret: ah.Secret, Events: ghsim.AppEvents}
+	base := Delivery{ID: id, Flavor: GitHub, Kind: ev.Kind, Repo: ev.Repo.FullName, HookID: h.ID, URL: shownURL(h.URL)}
+	reqs, err := s.build(ctx, ev, h, id)
+	for _, req := range reqs {
+		sr, cerr := capture(req)
+		if cerr == nil {
+			sr.body, cerr = ghsim.WithInstallation(sr.body, ah.InstallationID)
+		}
+		d := base
+		if cerr != nil {
+			d.At, d.Error = s.clock(), cerr.Error()
+			s.store(record{d: d, batch: batch})
+			continue
+		}
+		if !subscribed(h, sr.header) {
+			continue
+		}
+		signed := githubHeaders(sr.header.Get("X-GitHub-Event"), id, h.ID, h.Secret, sr.body)
+		signed.Set("X-GitHub-Hook-Installation-Target-Type", "integration")
+		signed.Set("X-GitHub-Hook-Installation-Target-ID", strconv.FormatInt(ah.AppID, 10))
+		sr.header = signed
+		s.send(ctx, d, sr, batch)
+	}
+	if err != nil {
+		base.At, base.Error = s.clock(), err.Error()
+		s.store(record{d: base, batch: batch})
 	}
 }
 

@@ -537,3 +537,43 @@ func integrationForbidden(r *http.Request, in Installation) bool {
 	full := parts[0] + "/" + parts[1]
 	return !slices.ContainsFunc(in.Repos, func(x string) bool { return strings.EqualFold(x, full) })
 }
+
+// AppHook is where an app hears about events in a repository it is
+// installed on: its webhook, with the installation named in each payload.
+type AppHook struct {
+	AppID, InstallationID int64
+	URL, Secret           string
+}
+
+// AppEvents are the repository events the simulated apps subscribe to.
+var AppEvents = []string{"create", "delete", "issue_comment", "issues", "pull_request", "push"}
+
+// HooksFor lists the app webhooks that hear about events in repo.
+func (a *Apps) HooksFor(repo string) []AppHook {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []AppHook
+	for _, in := range a.installs {
+		app := a.apps[in.AppID]
+		if app.WebhookURL != "" && slices.ContainsFunc(in.Repos, func(r string) bool { return strings.EqualFold(r, repo) }) {
+			out = append(out, AppHook{AppID: app.ID, InstallationID: in.ID, URL: app.WebhookURL, Secret: app.WebhookSecret})
+		}
+	}
+	slices.SortFunc(out, func(x, y AppHook) int { return int(x.InstallationID - y.InstallationID) })
+	return out
+}
+
+// WithInstallation adds the "installation" member GitHub puts in the
+// payloads it sends to an app.
+func WithInstallation(payload []byte, installationID int64) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	inst, err := json.Marshal(map[string]any{"id": installationID, "node_id": nodeID("Installation", installationID)})
+	if err != nil {
+		return nil, err
+	}
+	m["installation"] = inst
+	return marshal(m)
+}
