@@ -30,11 +30,13 @@ const (
 	appSlug     = "expbot-app"
 	appBot      = appSlug + "[bot]"
 	outsideRepo = "acme/outside"
+	labsRepo    = "labs/rl" // in a second installation
 )
 
 type appEnv struct {
 	app     ghsim.App
 	inst    ghsim.Installation
+	labs    ghsim.Installation
 	key     *rsa.PrivateKey
 	keyFile string
 	pem     string
@@ -79,6 +81,18 @@ func newAppHarness(t testing.TB, tokenTTL time.Duration, start bool) (*harness, 
 		// one. acme/llm's events now reach the bot through the app's
 		// webhook, as they do for an App: its repository hook goes.
 		if ae.inst, err = apps.Install(context.Background(), ae.app.ID, "acme", "acme/llm"); err != nil {
+			t.Fatal(err)
+		}
+		// A second organisation with an installation of its own.
+		h.forge.AddOrg("labs")
+		if _, err := h.forge.CreateRepo(labsRepo, "main", map[string]string{"train.py": "print(2)\n"},
+			state.Signature{Name: "Alice Example", Email: "alice@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.forge.SetAccess(labsRepo, "alice", state.Maintainer); err != nil {
+			t.Fatal(err)
+		}
+		if ae.labs, err = apps.Install(context.Background(), ae.app.ID, "labs", labsRepo); err != nil {
 			t.Fatal(err)
 		}
 		hooks, err := h.forge.ScopeHooks(state.Scope{Repo: "acme/llm"})
@@ -151,6 +165,18 @@ func TestGitHubAppEndToEnd(t *testing.T) {
 	branch := fmt.Sprintf("exp/%d-app-lr", issue.Number)
 	if b := h.branch(repo, branch); !b.exists || !strings.Contains(b.file, "lr: 0.01") {
 		t.Fatalf("branch %s = %+v", branch, b)
+	}
+
+	// The second installation, at the same time.
+	li, _, err := h.forge.OpenIssue(labsRepo, "alice", "rl", request("labs-lr", "0.2"), []string{label})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lc := h.waitComment(t, labsRepo, li.Number, "is ready"); lc.Author != appBot {
+		t.Errorf("labs status comment by %q", lc.Author)
+	}
+	if b := h.branch(labsRepo, fmt.Sprintf("exp/%d-labs-lr", li.Number)); !b.exists {
+		t.Error("no branch in the second installation's repository")
 	}
 
 	// Commands in a pull request; the commenter's own permission decides.

@@ -36,9 +36,13 @@ type AppConfig struct {
 // installed on.
 var ErrNotInstalled = errors.New("the GitHub App is not installed on this repository")
 
-// notInstalledTTL is how long "not installed" is believed without an
-// installation event saying otherwise.
-const notInstalledTTL = 5 * time.Minute
+// How long a repository's installation (or its absence) is believed
+// without an installation event saying otherwise: events keep it current,
+// these bound the damage of one that never came.
+const (
+	installedTTL    = time.Hour
+	notInstalledTTL = 5 * time.Minute
+)
 
 // Installations hands out installation tokens: one token cache per
 // installation (ghinstallation refreshes a token a minute before it
@@ -188,7 +192,7 @@ func (in *Installations) installationOf(ctx context.Context, repo string) (int64
 	in.mu.Lock()
 	e, ok := in.repos[key]
 	in.mu.Unlock()
-	if ok && (e.id != 0 || time.Since(e.seen) < notInstalledTTL) {
+	if ok && ((e.id != 0 && time.Since(e.seen) < installedTTL) || time.Since(e.seen) < notInstalledTTL) {
 		return e.id, nil
 	}
 	owner, name, err := splitRepo(repo)
