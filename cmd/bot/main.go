@@ -5,6 +5,7 @@
 //	expbot demo            run a self-contained walk-through on a simulated forge
 //	expbot setup --config forges.yaml [--preview|--destroy]
 //	                       register the webhooks and labels on the forges
+//	expbot healthcheck     ask a running server's /healthz (the image's HEALTHCHECK)
 package main
 
 import (
@@ -41,6 +42,7 @@ commands:
   serve   run the webhook server
   demo    walk through label -> branch -> comment -> edit -> close on a simulated forge
   setup   register webhooks and the trigger label on the forges: setup --config forges.yaml [--preview|--destroy]
+  healthcheck  exit 0 when a running server answers /healthz (for container HEALTHCHECKs)
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "setup":
 		return setup(ctx, args[1:], getenv, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], getenv, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -78,6 +82,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	log, err := newLogger(out, cfg.LogLevel)
 	if err != nil {
 		return err
+	}
+	// The container image points TMPDIR into the data volume (its root
+	// file system is read-only), and a fresh volume lacks the directory.
+	if dir := getenv("TMPDIR"); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("TMPDIR: %w", err)
+		}
 	}
 	srv, err := app.New(ctx, cfg, log, app.WithScrubber(sc))
 	if err != nil {

@@ -98,6 +98,11 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	if cfg.Pulumi.PluginDir != "" {
+		if err := pulumicli.LinkPlugins(cfg.Pulumi.Home, cfg.Pulumi.PluginDir); err != nil {
+			return nil, err
+		}
+	}
 	cli, err := pulumicli.Locate(ctx, cfg.Pulumi.CLI)
 	if err != nil {
 		return nil, err

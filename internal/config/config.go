@@ -127,6 +127,7 @@ const MinDeliveryRetention = 72 * time.Hour
 type Pulumi struct {
 	CLI            string `yaml:"cli"`         // path to the pulumi binary; empty = lookup
 	Home           string `yaml:"home"`        // PULUMI_HOME; empty = the CLI's default
+	PluginDir      string `yaml:"plugin_dir"`  // read-only plugins, linked as Home/plugins (the container image)
 	BackendURL     string `yaml:"backend_url"` // empty = file://<data_dir>/pulumi/state
 	Nice           int    `yaml:"nice"`        // CPU priority steps below the bot's; 0 = same
 	Idle           bool   `yaml:"idle"`        // only CPU time nothing else wants (Linux SCHED_IDLE)
@@ -417,6 +418,9 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir must be set"))
 	}
+	if c.Pulumi.PluginDir != "" && c.Pulumi.Home == "" {
+		errs = append(errs, errors.New("pulumi.plugin_dir needs pulumi.home: the writable PULUMI_HOME whose plugins link to it"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -570,6 +574,7 @@ var options = []option{
 	{"delivery_retention", "EXPBOT_DELIVERY_RETENTION", "delivery-retention", "how long delivery ids are kept to spot redeliveries", duration(func(c *Config) *time.Duration { return &c.DeliveryRetention })},
 	{"pulumi.cli", "EXPBOT_PULUMI", "pulumi", "path of the pulumi CLI", str(func(c *Config) *string { return &c.Pulumi.CLI })},
 	{"pulumi.home", "EXPBOT_PULUMI_HOME", "pulumi-home", "PULUMI_HOME holding the provider plugins", str(func(c *Config) *string { return &c.Pulumi.Home })},
+	{"pulumi.plugin_dir", "EXPBOT_PULUMI_PLUGIN_DIR", "pulumi-plugin-dir", "provider plugins on a read-only file system, linked as pulumi.home's plugins", str(func(c *Config) *string { return &c.Pulumi.PluginDir })},
 	{"pulumi.nice", "EXPBOT_PULUMI_NICE", "pulumi-nice", "how much lower the CPU priority of Pulumi runs is", integer(func(c *Config) *int { return &c.Pulumi.Nice })},
 	{"pulumi.idle", "EXPBOT_PULUMI_IDLE", "pulumi-idle", "Pulumi runs get only CPU time nothing else wants (Linux SCHED_IDLE)", boolean(func(c *Config) *bool { return &c.Pulumi.Idle })},
 	{"pulumi.backend_url", "EXPBOT_PULUMI_BACKEND_URL", "pulumi-backend-url", "Pulumi state backend (file://, postgres://, s3://...)", str(func(c *Config) *string { return &c.Pulumi.BackendURL })},
