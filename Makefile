@@ -1,8 +1,11 @@
-# expbot's everyday commands. `make test` is what CI runs (.ci/run).
+# expbot's everyday commands. CI (.ci/run) runs `make test` and `make image-test`.
 GO ?= go
 SEED ?= internal/forgesim/testdata/seed.yaml
+# A Docker client that builds with BuildKit (buildx, or a 20.10 client).
+DOCKER ?= docker
+IMAGE ?= expbot:latest
 
-.PHONY: all build vet test test-short pulumi plugins demo forgesim bench bench-e2e fmt clean
+.PHONY: all build vet test test-short pulumi plugins demo forgesim bench bench-e2e fmt clean image image-test deploy-test
 
 all: build vet
 
@@ -13,14 +16,33 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags imagetest ./internal/imagetest/
+	cd deploy/kubernetes && $(GO) vet ./...
 
 # The Pulumi CLI, built once into the cache directory (see tools/pulumi/install.sh).
 pulumi:
 	@tools/pulumi/install.sh >/dev/null
 
-# Everything, including the tests that drive the real Pulumi engine.
-test: pulumi vet
+# Everything but the container image's test, including the tests that drive
+# the real Pulumi engine and the Kubernetes manifests' (their own module).
+test: pulumi vet deploy-test
 	$(GO) test -count=1 -timeout 30m ./...
+
+deploy-test:
+	cd deploy/kubernetes && $(GO) test -count=1 ./...
+
+# The container image, everything built from source inside the build
+# (Dockerfile; README "Deploying").
+image:
+	DOCKER_BUILDKIT=1 $(DOCKER) build -t $(IMAGE) \
+	  --build-arg VERSION=$$(git describe --tags --always --dirty) \
+	  --build-arg REVISION=$$(git rev-parse HEAD) \
+	  --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) .
+
+# The image built from binaries built here, with the stand-in plugins, run
+# against the simulated forge (internal/imagetest). Needs a Docker engine.
+image-test: pulumi
+	EXPBOT_DOCKER=$(DOCKER) $(GO) test -tags imagetest -count=1 -timeout 30m -v ./internal/imagetest/
 
 # The walk-through: simulated GitHub+GitLab, stand-in plugins, SQLite, real Pulumi.
 demo: pulumi
