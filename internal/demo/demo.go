@@ -96,7 +96,8 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if logOut == nil {
 		logOut = io.Discard
 	}
-	srv, err := app.New(ctx, cfg, zerolog.New(logOut).With().Timestamp().Logger())
+	sc := app.Scrubber(cfg) // the log, like everything else, without the demo's secrets
+	srv, err := app.New(ctx, cfg, zerolog.New(sc.Writer(logOut)).With().Timestamp().Logger(), app.WithScrubber(sc))
 	if err != nil {
 		_ = forgeSrv.Close()
 		return nil, err
