@@ -258,7 +258,8 @@ func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Regis
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Uncompressed, so that the answer scrubber reads the text.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true}))
 	s.handler = s.scrub.Handler(mux)
 	return nil
 }
