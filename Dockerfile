@@ -53,9 +53,15 @@ FROM ${GO_IMAGE} AS plugins-official
 ARG GITHUB_PLUGIN_VERSION=6.12.1
 ARG GITLAB_PLUGIN_VERSION=8.11.0
 COPY --from=inputs /out/ /inputs/
-RUN PULUMI_HOME=/out/opt/pulumi /inputs/usr/local/bin/pulumi plugin install resource github ${GITHUB_PLUGIN_VERSION} \
- && PULUMI_HOME=/out/opt/pulumi /inputs/usr/local/bin/pulumi plugin install resource gitlab ${GITLAB_PLUGIN_VERSION} \
- && rm -f /out/opt/pulumi/plugins/*.lock
+# Only the plugins are kept: the CLI also leaves logs in its PULUMI_HOME.
+RUN export PULUMI_HOME=/tmp/pulumi-home PULUMI_SKIP_UPDATE_CHECK=true \
+ && /inputs/usr/local/bin/pulumi plugin install resource github ${GITHUB_PLUGIN_VERSION} \
+ && /inputs/usr/local/bin/pulumi plugin install resource gitlab ${GITLAB_PLUGIN_VERSION} \
+ && mkdir -p /out/opt/pulumi \
+ && cp -a /tmp/pulumi-home/plugins /out/opt/pulumi/ \
+ && rm -f /out/opt/pulumi/plugins/*.lock /out/opt/pulumi/plugins/*.lastused \
+ && test -x /out/opt/pulumi/plugins/resource-github-v${GITHUB_PLUGIN_VERSION}/pulumi-resource-github \
+ && test -x /out/opt/pulumi/plugins/resource-gitlab-v${GITLAB_PLUGIN_VERSION}/pulumi-resource-gitlab
 
 # ---- TEST BUILDS ONLY: stand-ins in the official plugins' place
 FROM scratch AS plugins-test-standins
