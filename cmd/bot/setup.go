@@ -9,6 +9,7 @@ import (
 
 	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/forgesetup"
+	"github.com/expbot/expbot/internal/forgesetup/forges"
 	"github.com/expbot/expbot/internal/pulumicli"
 )
 
@@ -30,7 +31,7 @@ func setup(ctx context.Context, args []string, getenv func(string) string, stdou
 	case *preview && *destroy:
 		return errors.New("setup: --preview and --destroy exclude each other")
 	}
-	forges, err := forgesetup.Load(*path)
+	file, err := forges.Load(*path)
 	if err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func setup(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	secrets, err := forgesetup.SecretsFrom(forges, env)
+	secrets, err := forgesetup.SecretsFrom(file, env)
 	if err != nil {
 		return err
 	}
@@ -52,10 +53,10 @@ func setup(ctx context.Context, args []string, getenv func(string) string, stdou
 	} else if *destroy {
 		mode = forgesetup.Destroy
 	}
-	sum, err := forgesetup.Run(ctx, forgesetup.Options{Forges: forges, Env: env, CLI: cli.Command, Mode: mode, Out: stderr, Secrets: secrets})
+	sum, err := forgesetup.Run(ctx, forgesetup.Options{Forges: file, Env: env, CLI: cli.Command, Mode: mode, Out: stderr, Secrets: secrets})
 	if err != nil {
 		return fmt.Errorf("setup %s: %w", mode, err)
 	}
-	fmt.Fprintf(stdout, "expbot setup %s: stack %s: %s\n", mode, forges.Stack, sum)
+	fmt.Fprintf(stdout, "expbot setup %s: stack %s: %s\n", mode, file.Stack, sum)
 	return nil
 }

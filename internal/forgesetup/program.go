@@ -1,3 +1,8 @@
+// Package forgesetup sets the forges up for expbot as code: from a forges
+// file (package forges) it registers the webhook (events, URL, secret) and
+// the trigger label through the Pulumi Automation API and the official
+// github and gitlab providers. Running it again changes nothing; a preview
+// shows what would change; destroy removes what it made.
 package forgesetup
 
 import (
@@ -10,6 +15,8 @@ import (
 	"github.com/pulumi/pulumi-github/sdk/v6/go/github"
 	"github.com/pulumi/pulumi-gitlab/sdk/v8/go/gitlab"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/expbot/expbot/internal/forgesetup/forges"
 )
 
 // GitHubEvents are the webhook events the bot handles on GitHub (README,
@@ -28,7 +35,7 @@ type Secrets struct {
 }
 
 // Program is the inline Pulumi program for f.
-func Program(f Forges, s Secrets) pulumi.RunFunc {
+func Program(f forges.File, s Secrets) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		if f.GitHub != nil {
 			if err := githubProgram(ctx, f.Label, *f.GitHub, s); err != nil {
@@ -48,7 +55,7 @@ func secret(v string) pulumi.StringPtrInput {
 	return pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput).ToStringPtrOutput()
 }
 
-func githubProgram(ctx *pulumi.Context, label Label, g GitHub, s Secrets) error {
+func githubProgram(ctx *pulumi.Context, label forges.Label, g forges.GitHub, s Secrets) error {
 	providers := map[string]*github.Provider{}
 	provider := func(owner string) (pulumi.ResourceOption, error) {
 		key := strings.ToLower(owner)
@@ -120,7 +127,7 @@ func githubProgram(ctx *pulumi.Context, label Label, g GitHub, s Secrets) error 
 	return nil
 }
 
-func gitlabProgram(ctx *pulumi.Context, label Label, g GitLab, s Secrets) error {
+func gitlabProgram(ctx *pulumi.Context, label forges.Label, g forges.GitLab, s Secrets) error {
 	p, err := gitlab.NewProvider(ctx, "gitlab", &gitlab.ProviderArgs{Token: secret(s.GitLabToken), BaseUrl: pulumi.StringPtr(g.APIURL)})
 	if err != nil {
 		return fmt.Errorf("gitlab provider: %w", err)

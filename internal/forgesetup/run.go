@@ -16,6 +16,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 
 	"github.com/expbot/expbot/internal/config"
+	"github.com/expbot/expbot/internal/forgesetup/forges"
+	"github.com/expbot/expbot/internal/scrub"
 )
 
 // Mode is what a run does.
@@ -33,7 +35,7 @@ func (m Mode) String() string {
 
 // Options are one run's inputs.
 type Options struct {
-	Forges  Forges
+	Forges  forges.File
 	Env     config.Setup
 	CLI     auto.PulumiCommand // nil: the Automation API's lookup
 	Mode    Mode
@@ -43,7 +45,7 @@ type Options struct {
 
 // SecretsFrom takes the secrets out of the environment settings and checks
 // that each forge the file names has what it needs.
-func SecretsFrom(f Forges, env config.Setup) (Secrets, error) {
+func SecretsFrom(f forges.File, env config.Setup) (Secrets, error) {
 	s := Secrets{
 		GitHubToken: env.GitHubToken.Reveal(), GitLabToken: env.GitLabToken.Reveal(),
 		GitHubWebhookSecret: env.GitHubWebhookSecret.Reveal(), GitLabWebhookToken: env.GitLabWebhookToken.Reveal(),
@@ -100,9 +102,13 @@ func (s Summary) Changed() bool {
 // and Preview refresh first, so that a hook or label removed by hand is
 // made again. Errors never carry the secrets.
 func Run(ctx context.Context, o Options) (Summary, error) {
-	sum, err := run(ctx, o)
-	return sum, scrub(err, o.Secrets.GitHubToken, o.Secrets.GitLabToken, o.Secrets.GitHubWebhookSecret,
+	sc := scrub.New(o.Secrets.GitHubToken, o.Secrets.GitLabToken, o.Secrets.GitHubWebhookSecret,
 		o.Secrets.GitLabWebhookToken, o.Env.Passphrase.Reveal())
+	if o.Out != nil {
+		o.Out = sc.Writer(o.Out)
+	}
+	sum, err := run(ctx, o)
+	return sum, sc.Error(err)
 }
 
 func run(ctx context.Context, o Options) (Summary, error) {
@@ -179,21 +185,4 @@ func summary(m *map[string]int) Summary {
 		}
 	}
 	return sum
-}
-
-// scrub replaces every secret in err's text.
-func scrub(err error, secrets ...string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-		}
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return errors.New(msg)
 }

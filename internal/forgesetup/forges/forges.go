@@ -1,10 +1,8 @@
-// Package forgesetup sets the forges up for expbot as code: from one file
-// listing repositories, organisations, projects and groups it registers the
-// webhook (events, URL, secret) and the trigger label, through the Pulumi
-// Automation API and the official github and gitlab providers. Running it
-// again changes nothing; preview shows what would change; destroy removes
-// what it made.
-package forgesetup
+// Package forges reads the forges file of `expbot setup`: the repositories,
+// organisations, projects and groups to set up, the bot's webhook URLs and
+// the trigger label. It is strict (unknown keys are errors) and fills in
+// the defaults from internal/config.
+package forges
 
 import (
 	"bytes"
@@ -22,8 +20,8 @@ import (
 	"github.com/expbot/expbot/internal/config"
 )
 
-// Forges is the forges file (deploy/forge/forges.example.yaml).
-type Forges struct {
+// File is the forges file (deploy/forge/forges.example.yaml).
+type File struct {
 	Stack  string  `yaml:"stack"`
 	Label  Label   `yaml:"label"`
 	GitHub *GitHub `yaml:"github"`
@@ -55,41 +53,41 @@ type GitLab struct {
 
 // Load reads a forges file strictly: unknown keys are errors, and so is
 // anything Validate rejects. Defaults are filled in.
-func Load(path string) (Forges, error) {
+func Load(path string) (File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return Forges{}, fmt.Errorf("read forges file: %w", err)
+		return File{}, fmt.Errorf("read forges file: %w", err)
 	}
 	f, err := Parse(b)
 	if err != nil {
-		return Forges{}, fmt.Errorf("forges file %s: %w", path, err)
+		return File{}, fmt.Errorf("forges file %s: %w", path, err)
 	}
 	return f, nil
 }
 
 // Parse decodes and validates a forges file's content.
-func Parse(b []byte) (Forges, error) {
-	var f Forges
+func Parse(b []byte) (File, error) {
+	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
 		if errors.Is(err, io.EOF) {
-			return Forges{}, errors.New("empty: list github repositories/organizations or gitlab projects/groups")
+			return File{}, errors.New("empty: list github repositories/organizations or gitlab projects/groups")
 		}
-		return Forges{}, err
+		return File{}, err
 	}
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return Forges{}, errors.New("holds more than one YAML document")
+		return File{}, errors.New("holds more than one YAML document")
 	}
 	f.defaults()
 	if err := f.Validate(); err != nil {
-		return Forges{}, err
+		return File{}, err
 	}
 	return f, nil
 }
 
-func (f *Forges) defaults() {
+func (f *File) defaults() {
 	if f.Stack == "" {
 		f.Stack = config.SetupStack
 	}
@@ -119,7 +117,7 @@ var (
 )
 
 // Validate reports every problem at once.
-func (f Forges) Validate() error {
+func (f File) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if !stackName.MatchString(f.Stack) {
