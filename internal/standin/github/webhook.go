@@ -241,8 +241,9 @@ func (w *webhook) read(ctx context.Context, c *conn, id, etag string, outs resou
 	kit.SetStr(cfg, "contentType", got.Config.ContentType)
 	kit.SetBool(cfg, "insecureSsl", fmt.Sprint(got.Config.InsecureSSL) == "1")
 	if old := kit.Plain(outs["configuration"]); old.IsObject() && got.Config.Secret != "" {
+		// The secret is sensitive in the official schema: always a secret.
 		if s := kit.Str(old.ObjectValue(), "secret"); s != "" {
-			kit.SetStr(cfg, "secret", s)
+			cfg["secret"] = resource.MakeSecret(resource.NewStringProperty(s))
 		}
 	}
 	outs["configuration"] = resource.NewObjectProperty(cfg)

@@ -196,6 +196,10 @@ func (h *Hook) read(ctx context.Context, api *kit.Client, id string, outs resour
 		v, _ := got[fl.api].(bool)
 		kit.SetBool(outs, fl.prop, v)
 	}
+	// The token is sensitive in the official schema: always a secret.
+	if v, ok := outs["token"]; ok && !v.IsSecret() {
+		outs["token"] = resource.MakeSecret(v)
+	}
 	if n, ok := got["id"].(float64); ok {
 		kit.SetNum(outs, "hookId", n)
 	}
