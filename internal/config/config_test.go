@@ -122,6 +122,9 @@ func TestFailsClosed(t *testing.T) {
 		{"delivery retention too short", map[string]string{"EXPBOT_DELIVERY_RETENTION": "24h"}, "delivery_retention"},
 		{"bad duration", map[string]string{"EXPBOT_DELIVERY_RETENTION": "a month"}, "EXPBOT_DELIVERY_RETENTION"},
 		{"bad bool", map[string]string{"EXPBOT_GITLAB_ENABLED": "yes please"}, "EXPBOT_GITLAB_ENABLED"},
+		{"budget below twice the body limit", map[string]string{"EXPBOT_BODY_LIMIT": "1000", "EXPBOT_UNVERIFIED_BODY_BUDGET": "1999"}, "unverified_body_budget"},
+		{"bad budget", map[string]string{"EXPBOT_UNVERIFIED_BODY_BUDGET": "64MiB"}, "EXPBOT_UNVERIFIED_BODY_BUDGET"},
+		{"body timeout too short", map[string]string{"EXPBOT_BODY_TIMEOUT": "500ms"}, "body_timeout"},
 		{"missing secret file", map[string]string{"EXPBOT_GITHUB_TOKEN": "", "EXPBOT_GITHUB_TOKEN_FILE": "/nonexistent/token"}, "read secret file"},
 	}
 	for _, tt := range tests {
