@@ -61,7 +61,11 @@ func (s Secret) Reveal() string { return string(s) }
 // Secrets returns the value of every Secret field of c, at any depth, so
 // that a secret added to the configuration is scrubbed from output without
 // further wiring.
-func (c Config) Secrets() []string {
+func (c Config) Secrets() []string { return SecretsOf(c) }
+
+// SecretsOf returns the value of every set Secret in v (a configuration
+// struct, or anything holding Secrets), at any depth.
+func SecretsOf(v any) []string {
 	var out []string
 	secretType := reflect.TypeFor[Secret]()
 	var walk func(v reflect.Value)
@@ -87,7 +91,7 @@ func (c Config) Secrets() []string {
 			walk(v.Elem())
 		}
 	}
-	walk(reflect.ValueOf(c))
+	walk(reflect.ValueOf(v))
 	return out
 }
 
