@@ -38,6 +38,11 @@ subgroups is escaped as grp%2Fsub):
   POST   /_sim/repos/{o}/{r}/commits/{sha}/comments  {actor, body}
   PUT    /_sim/repos/{o}/{r}/tags/{tag}       {actor, ref}
   DELETE /_sim/repos/{o}/{r}/tags/{tag}       {actor}
+  POST   /_sim/apps                           {slug, public_key (PEM), webhook_url, webhook_secret}
+  POST   /_sim/apps/{id}/installations        {account, repositories: [o/r]}
+  POST   /_sim/installations/{id}/repositories  {add: [o/r], remove: [o/r]}
+  DELETE /_sim/installations/{id}
+  PUT    /_sim/apps/clock                     {token_ttl: "70s", clock_skew: "-30s"}
   GET    /_sim/deliveries[?repo=o/r]
   GET    /_sim/deliveries/{id}
   POST   /_sim/deliveries/{id}/redeliver
@@ -77,6 +82,7 @@ func (s *Server) routeAdmin(mux *http.ServeMux) {
 		"POST /_sim/faults":                        s.postFault,
 		"DELETE /_sim/faults":                      s.deleteFaults,
 	}
+	s.appRoutes(routes)
 	for pattern, fn := range routes {
 		mux.Handle(pattern, serveJSON(fn))
 	}

@@ -89,6 +89,7 @@ type Apps struct {
 	ttl      time.Duration
 	skew     time.Duration
 	send     WebhookSender
+	baseURL  func() string // the forge's external URL, for links in payloads
 	stats    AppStats
 }
 
@@ -102,8 +103,13 @@ func NewApps(f *state.Forge) *Apps {
 	return &Apps{f: f, apps: map[int64]*App{}, installs: map[int64]*Installation{}, tokens: map[string]*instToken{}, ttl: DefaultTokenTTL}
 }
 
-// SetWebhookSender sets how installation events are delivered.
-func (a *Apps) SetWebhookSender(s WebhookSender) { a.mu.Lock(); a.send = s; a.mu.Unlock() }
+// SetWebhookSender sets how installation events are delivered, and where
+// the forge is (baseURL, e.g. "http://127.0.0.1:8900") for the payloads' links.
+func (a *Apps) SetWebhookSender(s WebhookSender, baseURL func() string) {
+	a.mu.Lock()
+	a.send, a.baseURL = s, baseURL
+	a.mu.Unlock()
+}
 
 // SetTokenTTL changes the lifetime of installation tokens created from now
 // on (tests make it short to prove refreshing).
@@ -257,12 +263,15 @@ func repoList(f *state.Forge, repos []string) []any {
 // notify sends an installation event to the app's webhook, if it has one.
 func (a *Apps) notify(ctx context.Context, app App, event string, fields map[string]any, in Installation) {
 	a.mu.Lock()
-	send := a.send
+	send, base := a.send, a.baseURL
 	a.mu.Unlock()
 	if send == nil || app.WebhookURL == "" {
 		return
 	}
 	l := links{root: "http://github.invalid"}
+	if base != nil {
+		l.root = base()
+	}
 	fields["installation"] = installationJSON(l, app, in, a.f)
 	fields["sender"] = accountObject(l, in.Account, 0, "User")
 	body, err := json.Marshal(fields)

@@ -206,7 +206,7 @@ func TestInstallationWebhooks(t *testing.T) {
 		var m map[string]any
 		must(t, json.Unmarshal(payload, &m))
 		got = append(got, sent{url, secret, event, m})
-	})
+	}, func() string { return "http://sim.test" })
 	key := newKey(t)
 	app := fx.apps.AddApp("expbot-app", &key.PublicKey, "http://bot.invalid/webhooks/github", "s3cret")
 	in, err := fx.apps.Install(ctx, app.ID, "acme", "acme/llm")
@@ -229,7 +229,7 @@ func TestInstallationWebhooks(t *testing.T) {
 		repos, _ := g.payload[w.key].([]any)
 		if g.event != w.event || g.payload["action"] != w.action || g.url != app.WebhookURL || g.secret != "s3cret" ||
 			inst == nil || int64(inst["id"].(float64)) != in.ID || inst["app_slug"] != "expbot-app" || len(repos) != 1 ||
-			repos[0].(map[string]any)["full_name"] != w.repo {
+			repos[0].(map[string]any)["full_name"] != w.repo || !strings.HasPrefix(inst["access_tokens_url"].(string), "http://sim.test/api/v3/") {
 			t.Errorf("webhook %d: %s %v", i, g.event, g.payload)
 		}
 	}
