@@ -260,7 +260,7 @@ func TestGitHubAppEndToEnd(t *testing.T) {
 	if len(secrets) < 3 {
 		t.Fatalf("only %d secrets to look for", len(secrets))
 	}
-	files := 0
+	files, withAppAuth := 0, 0
 	for _, root := range []string{h.dataDir, h.log.Name()} {
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
@@ -271,6 +271,12 @@ func TestGitHubAppEndToEnd(t *testing.T) {
 				return err
 			}
 			files++
+			if bytes.Contains(b, []byte(`"appAuth"`)) && strings.HasSuffix(path, ".json") {
+				withAppAuth++
+				if !bytes.Contains(b, []byte(`"ciphertext"`)) {
+					t.Errorf("%s holds appAuth without encrypted secrets", path)
+				}
+			}
 			for _, s := range secrets {
 				if bytes.Contains(b, []byte(s)) {
 					t.Errorf("%s holds a secret in plain text", path)
@@ -282,8 +288,8 @@ func TestGitHubAppEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if files < 5 {
-		t.Fatalf("only %d files looked at", files)
+	if files < 5 || withAppAuth == 0 {
+		t.Fatalf("only %d files looked at, %d stack states with appAuth", files, withAppAuth)
 	}
 }
 
