@@ -212,9 +212,12 @@ func (w *webhook) read(ctx context.Context, c *conn, id, etag string, outs resou
 	case http.StatusNotModified:
 		return true, nil
 	case http.StatusNotFound:
-		// As the official provider does, list the hooks to tell a
-		// vanished hook from missing rights; either way it is gone.
-		_, _ = c.api.Do(ctx, kit.Request{Method: http.MethodGet, Path: w.hooksPath(c, outs), Query: url.Values{"per_page": []string{"1"}}})
+		// For a repository hook the official provider lists the hooks
+		// to tell a vanished hook from missing rights; either way it is
+		// gone from the state.
+		if !w.org {
+			_, _ = c.api.Do(ctx, kit.Request{Method: http.MethodGet, Path: w.hooksPath(c, outs), Query: url.Values{"per_page": []string{"1"}}})
+		}
 		return false, nil
 	}
 	if err := resp.Expect(http.StatusOK); err != nil {
