@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -35,6 +36,10 @@ type commandTask struct {
 	Actor      event.Actor   `json:"actor"`
 	HeadBranch string        `json:"head_branch,omitempty"`
 	HeadSHA    string        `json:"head_sha,omitempty"`
+	// When the comment was written, and whether the request was closed or
+	// merged by then, as the payload says (docs/ordering.md).
+	At         time.Time `json:"at,omitzero"`
+	PullClosed bool      `json:"pull_closed,omitempty"`
 }
 
 // CommandConfig rules who may run commands and how branches are named.
@@ -135,9 +140,11 @@ func (c *Commands) Run(ctx context.Context, payload json.RawMessage) error {
 		}
 	}
 	if len(changes) > 0 {
-		if err := c.apply(ctx, t, changes); err != nil {
+		why, err := c.apply(ctx, t, changes)
+		if err != nil {
 			return err
 		}
+		replies = append(replies, why...)
 	}
 	if len(replies) > 0 {
 		return c.reply(ctx, client, t, strings.Join(replies, "\n\n---\n\n"))
@@ -287,11 +294,59 @@ func pretend(e store.Experiment, ch store.Change) store.Experiment {
 	return e
 }
 
-// apply records the changes in one transaction and queues their work.
-func (c *Commands) apply(ctx context.Context, t commandTask, changes []store.Change) error {
-	return c.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return applyAndQueue(ctx, tx, t.Repo, changes)
+// apply records the changes in one transaction and queues their work,
+// unless the request was closed or merged when the comment was written or
+// since, or a newer command on the same experiment was applied already: a
+// late command never undoes newer state (docs/ordering.md). why explains
+// what was not done.
+func (c *Commands) apply(ctx context.Context, t commandTask, changes []store.Change) (why []string, err error) {
+	if t.PullClosed {
+		return []string{"This request is closed or merged: commands that change experiments run only while it is open. Nothing was changed."}, nil
+	}
+	err = c.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		why = nil
+		pull, err := tx.Source(ctx, t.Repo, pullSourceKey(t.Thread.Number))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && pull.State != pullOpen && !t.At.IsZero() && !pull.At.Before(t.At) {
+			why = append(why, "This request was closed or merged after this comment was written. Nothing was changed.")
+			return nil
+		}
+		var apply []store.Change
+		for _, ch := range changes {
+			ok, err := commandIsNewest(ctx, tx, t, ch.Key)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				why = append(why, fmt.Sprintf("A newer command for %s was applied before this one arrived, so this one was not.", codeSpan(ch.Name)))
+				continue
+			}
+			apply = append(apply, ch)
+		}
+		return applyAndQueue(ctx, tx, t.Repo, apply)
 	})
+	return why, err
+}
+
+// commandIsNewest records the command's comment as the newest source of an
+// experiment, unless a comment written later was applied to it already.
+// Comments written in the same second are ordered by id: both forges
+// number comments in the order they are made.
+func commandIsNewest(ctx context.Context, tx store.Tx, t commandTask, key string) (bool, error) {
+	src := store.Source{Repo: t.Repo, Key: key, At: t.At, State: strconv.FormatInt(t.CommentID, 10)}
+	stored, err := tx.Source(ctx, t.Repo, key)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	settled := t.At.IsZero() // no time to order by: as before, apply
+	if err == nil && stored.At.Equal(t.At) {
+		id, _ := strconv.ParseInt(stored.State, 10, 64)
+		settled = t.CommentID >= id
+	}
+	o, err := tx.AdvanceSource(ctx, src, settled)
+	return o == store.Newer || o == store.Same, err
 }
 
 func (c *Commands) reply(ctx context.Context, client forge.Client, t commandTask, body string) error {

@@ -3,7 +3,9 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/expbot/expbot/handlers"
@@ -25,7 +27,7 @@ func (in *Intake) recordComment(ctx context.Context, d handlers.Delivery, c *eve
 	payload, err := json.Marshal(commandTask{
 		Delivery: d.ID, Repo: store.RepoKey{Forge: c.Repo.Forge, Path: c.Repo.Path}, Thread: c.Thread,
 		CommentID: c.CommentID, CommentURL: c.URL, Body: c.Body, Actor: c.Actor,
-		HeadBranch: c.HeadBranch, HeadSHA: c.HeadSHA,
+		HeadBranch: c.HeadBranch, HeadSHA: c.HeadSHA, At: c.At, PullClosed: c.PullClosed,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("encode command task: %w", err)
@@ -35,44 +37,68 @@ func (in *Intake) recordComment(ctx context.Context, d handlers.Delivery, c *eve
 	})
 }
 
-// recordPull retires the experiments of a pull/merge request that was
-// merged or closed.
+// The states of a pull/merge request kept as its source.
+const (
+	pullOpen   = "open"
+	pullClosed = "closed"
+)
+
+func pullSourceKey(number int) string { return "pull:" + strconv.Itoa(number) }
+
+// recordPull keeps the request's state with its time, and retires its
+// experiments when it was merged or closed. A late delivery (older than the
+// stored state) changes nothing; experiments made by commands written after
+// the close are not retired by it. A close and a reopen in the same second
+// cannot be ordered from their payloads: the close wins, as experiments on
+// a closed request would be the worse mistake (docs/ordering.md).
 func (in *Intake) recordPull(ctx context.Context, d handlers.Delivery, p *event.PullChange) (handlers.Outcome, error) {
-	if p.Open || !p.WasOpen {
-		return handlers.Ignored, nil
-	}
 	repo := store.RepoKey{Forge: p.Repo.Forge, Path: p.Repo.Path}
-	all, err := in.Store.Experiments(ctx, repo)
-	if err != nil {
-		return 0, fmt.Errorf("load experiments of %s: %w", repo.Path, err)
+	src := store.Source{Repo: repo, Key: pullSourceKey(p.Number), At: p.At, State: pullOpen}
+	if !p.Open {
+		src.State = pullClosed
 	}
-	var retire []store.Change
-	for _, e := range all {
-		if e.Desired == store.Active && strings.HasPrefix(e.Key, pullPrefix(p.Number)) {
+	var old, retired bool
+	out, err := in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
+		o, err := tx.AdvanceSource(ctx, src, !p.Open)
+		if err != nil {
+			return err
+		}
+		if o == store.Older || o == store.Tied {
+			old = true
+			return nil
+		}
+		if p.Open || !p.WasOpen || o == store.Same {
+			return nil
+		}
+		all, err := in.Store.Experiments(ctx, repo)
+		if err != nil {
+			return fmt.Errorf("load experiments of %s: %w", repo.Path, err)
+		}
+		var retire []store.Change
+		for _, e := range all {
+			if e.Desired != store.Active || !strings.HasPrefix(e.Key, pullPrefix(p.Number)) {
+				continue
+			}
+			made, err := tx.Source(ctx, repo, e.Key)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err == nil && !p.At.IsZero() && made.At.After(p.At) {
+				continue // asked for after this close, while reopened
+			}
 			retire = append(retire, store.Change{
 				Repo: repo, Key: e.Key, Desired: store.Retired, DeleteBranch: in.Cfg.DeleteOnRetire, Status: store.Pending,
 				Name: e.Name, Branch: e.Branch, BaseRef: e.BaseRef, Request: e.Request,
 				SourceURL: e.SourceURL, Requester: e.Requester, Thread: e.Thread,
 			})
 		}
-	}
-	if len(retire) == 0 {
-		return handlers.Ignored, nil
-	}
-	return in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
-		for _, ch := range retire {
-			e, changed, err := tx.ApplyChange(ctx, ch)
-			if err != nil {
-				return err
-			}
-			if changed {
-				if err := tx.EnqueueReport(ctx, e.ID); err != nil {
-					return err
-				}
-			}
-		}
-		return tx.EnqueueReconcile(ctx, repo)
+		retired = len(retire) > 0
+		return applyAndQueue(ctx, tx, repo, retire)
 	})
+	if out == handlers.Accepted && !old && !retired {
+		out = handlers.Ignored // recorded, for order and dedupe; nothing to do
+	}
+	return stale(out, old), err
 }
 
 // inTx records the delivery and, unless it is a duplicate, runs fn in the

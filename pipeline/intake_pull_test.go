@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/expbot/expbot/handlers"
 	"github.com/expbot/expbot/internal/allow"
@@ -32,7 +33,7 @@ func commentOn(path, body string) *event.CommentCreated {
 func pullChange(path string, number int, open, wasOpen, merged bool) *event.PullChange {
 	return &event.PullChange{
 		Repo: pullRepo(path), Number: number, Open: open, WasOpen: wasOpen, Merged: merged,
-		Actor: event.Actor{ID: 3, Login: "alice"},
+		Actor: event.Actor{ID: 3, Login: "alice"}, At: testTime,
 	}
 }
 
@@ -274,8 +275,18 @@ func TestIntakeRecordPull(t *testing.T) {
 			if n := db.queueDepth(t); n != depth {
 				t.Errorf("QueueDepth %d after the redelivery, was %d", n, depth)
 			}
-			// A later close (another delivery) retires it.
-			if out := record(t, in, "d-2", "pull_request", tt.change); out != handlers.Accepted {
+			// The same close sent again under a new id is a repeat and
+			// retires nothing; a later close (reopened and closed again)
+			// retires it.
+			if out := record(t, in, "d-2", "pull_request", tt.change); out != handlers.Ignored {
+				t.Errorf("the same close under a new id: outcome %v, want Ignored", out)
+			}
+			if z := seedless(t, db)["pull:7:z"]; z.Desired != store.Active {
+				t.Errorf("a repeated close retired %+v", z)
+			}
+			later := *tt.change
+			later.At = later.At.Add(time.Second)
+			if out := record(t, in, "d-3", "pull_request", &later); out != handlers.Accepted {
 				t.Errorf("second close outcome %v, want Accepted", out)
 			}
 			if z := seedless(t, db)["pull:7:z"]; z.Desired != store.Retired {

@@ -242,3 +242,76 @@ func TestLateTagPushesNeverUndoNewerOnes(t *testing.T) {
 		})
 	}
 }
+
+// pullEvents are the webhook event names of a request's state change and
+// of a comment on it, per flavour.
+var pullEvents = map[string][2]string{"github": {"pull_request", "issue_comment"}, "gitlab": {"Merge Request Hook", "Note Hook"}}
+
+// TestLateCommandsAndRequestStates: commands and merge/close/reopen of a
+// pull/merge request, delivered late under new ids, on both forges. A
+// command written before the request was merged changes nothing once the
+// merge is known; a command on a closed request is refused; a late close
+// does not retire what was asked for after the request was reopened.
+func TestLateCommandsAndRequestStates(t *testing.T) {
+	h := newHarness(t)
+	for _, flavor := range []string{"github", "gitlab"} {
+		t.Run(flavor, func(t *testing.T) {
+			repo, ev := repoFor[flavor], pullEvents[flavor]
+			late := 0
+			lateID := func() string { late++; return fmt.Sprintf("late-pull-%s-%d", flavor, late) }
+
+			// A command, then the merge; the command again, late.
+			number, _ := openPull(t, h, repo, "feature/late-"+flavor)
+			cmdA := h.act(t, ev[1], func() ([]state.Event, error) {
+				_, evs, err := h.forge.Comment(repo, number, "", "alice", "/experiment new late-a lr=0.1")
+				return evs, err
+			})
+			h.waitBotComment(t, repo, number, "late-a", "is ready")
+			nextSecond()
+			h.act(t, ev[0], func() ([]state.Event, error) { return h.forge.SetIssueState(repo, number, "alice", "merged") })
+			h.waitBotComment(t, repo, number, "late-a", "retired")
+			h.waitIdle(t)
+			h.resend(t, cmdA, lateID())
+			h.waitBotComment(t, repo, number, "closed or merged after this comment was written")
+			h.waitIdle(t)
+			if cs := h.statusComments(repo, number); !slices.ContainsFunc(cs, func(c state.Comment) bool {
+				return strings.Contains(c.Body, "late-a") && strings.Contains(c.Body, "retired")
+			}) || slices.ContainsFunc(cs, func(c state.Comment) bool {
+				return strings.Contains(c.Body, "late-a") && strings.Contains(c.Body, "is ready")
+			}) {
+				t.Fatalf("a late command brought late-a back: %+v", cs)
+			}
+
+			// A command written on the merged request is refused.
+			comment(t, h, repo, number, "alice", "/experiment new late-b lr=0.2")
+			h.waitBotComment(t, repo, number, "This request is closed or merged")
+			h.waitIdle(t)
+			if b := h.branch(repo, fmt.Sprintf("exp/mr-%d-late-b", number)); b.exists {
+				t.Fatalf("a command on a merged request made %+v", b)
+			}
+
+			// Close, reopen, a new command; the close again, late.
+			number, _ = openPull(t, h, repo, "feature/reopen-"+flavor)
+			comment(t, h, repo, number, "alice", "/experiment new late-x lr=0.3")
+			h.waitBotComment(t, repo, number, "late-x", "is ready")
+			nextSecond()
+			closed := h.act(t, ev[0], func() ([]state.Event, error) { return h.forge.SetIssueState(repo, number, "alice", "closed") })
+			h.waitBotComment(t, repo, number, "late-x", "retired")
+			nextSecond()
+			// (A reopen is recorded and answered 200: it changes no experiment.)
+			if _, err := h.forge.SetIssueState(repo, number, "alice", "open"); err != nil {
+				t.Fatal(err)
+			}
+			comment(t, h, repo, number, "alice", "/experiment new late-y lr=0.4")
+			h.waitBotComment(t, repo, number, "late-y", "is ready")
+			h.waitIdle(t)
+			h.resendLate(t, closed, lateID())
+			h.waitIdle(t)
+			if cs := h.statusComments(repo, number); slices.ContainsFunc(cs, func(c state.Comment) bool {
+				return strings.Contains(c.Body, "late-y") && strings.Contains(c.Body, "retired")
+			}) {
+				t.Fatalf("a late close retired late-y: %+v", cs)
+			}
+		})
+	}
+}
