@@ -11,7 +11,6 @@ import (
 	"github.com/expbot/expbot/internal/forgesetup"
 	"github.com/expbot/expbot/internal/forgesetup/forges"
 	"github.com/expbot/expbot/internal/pulumicli"
-	"github.com/expbot/expbot/internal/scrub"
 )
 
 // setup runs `expbot setup --config forges.yaml [--preview|--destroy]`.
@@ -40,9 +39,6 @@ func setup(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	// Pulumi's output and errors may quote the providers' requests.
-	sc := scrub.New(config.SecretsOf(env)...)
-	stdout, stderr = sc.Writer(stdout), sc.Writer(stderr)
 	secrets, err := forgesetup.SecretsFrom(file, env)
 	if err != nil {
 		return err
@@ -59,7 +55,7 @@ func setup(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	sum, err := forgesetup.Run(ctx, forgesetup.Options{Forges: file, Env: env, CLI: cli.Command, Mode: mode, Out: stderr, Secrets: secrets})
 	if err != nil {
-		return sc.Error(fmt.Errorf("setup %s: %w", mode, err))
+		return fmt.Errorf("setup %s: %w", mode, err)
 	}
 	fmt.Fprintf(stdout, "expbot setup %s: stack %s: %s\n", mode, file.Stack, sum)
 	return nil
