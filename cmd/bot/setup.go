@@ -43,6 +43,11 @@ func setup(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	if env.PluginDir != "" { // the container image's read-only plugins, as for serve
+		if err := pulumicli.LinkPlugins(env.PulumiHome, env.PluginDir); err != nil {
+			return err
+		}
+	}
 	cli, err := pulumicli.Locate(ctx, env.PulumiCLI)
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 )
 
 // Defaults of `expbot setup` (the forges set up as code, internal/forgesetup).
@@ -22,13 +21,15 @@ const (
 	GitHubAPIURL = "https://api.github.com/"
 )
 
-// Setup is what `expbot setup` reads from the environment, where the bot
-// reads it too: the Pulumi settings and, only from env or files, the
-// secrets. The hooks get the first webhook secret/token the bot accepts.
+// Setup is what `expbot setup` reads where the bot reads it: the bot's
+// YAML file (EXPBOT_CONFIG) and EXPBOT_* environment for the Pulumi settings,
+// and, only from the environment or files, the secrets. The hooks get the
+// first webhook secret/token the bot accepts.
 type Setup struct {
 	DataDir      string
 	PulumiCLI    string
 	PulumiHome   string
+	PluginDir    string // read-only plugins linked as PulumiHome/plugins
 	BackendURL   string
 	WriteDelayMs int // GitHub provider's pause between writes; 0 = its default
 
@@ -41,31 +42,38 @@ type Setup struct {
 
 // LoadSetup reads the set-up settings through getenv.
 func LoadSetup(getenv func(string) string) (Setup, error) {
-	s := Setup{
-		DataDir:    Defaults().DataDir,
-		PulumiCLI:  getenv("EXPBOT_PULUMI"),
-		PulumiHome: getenv("EXPBOT_PULUMI_HOME"),
-		BackendURL: getenv("EXPBOT_PULUMI_BACKEND_URL"),
-	}
-	if v := getenv("EXPBOT_DATA_DIR"); v != "" {
-		s.DataDir = v
-	}
-	if v := getenv("EXPBOT_GITHUB_WRITE_DELAY_MS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return Setup{}, fmt.Errorf("EXPBOT_GITHUB_WRITE_DELAY_MS: %q is not a non-negative integer", v)
+	c := Defaults()
+	if path := getenv("EXPBOT_CONFIG"); path != "" {
+		if err := loadYAML(&c, path); err != nil {
+			return Setup{}, err
 		}
-		s.WriteDelayMs = n
+	}
+	for _, o := range options {
+		if v := getenv(o.env); v != "" {
+			if err := o.set(&c, v); err != nil {
+				return Setup{}, fmt.Errorf("%s: %w", o.env, err)
+			}
+		}
+	}
+	if err := c.loadSecrets(getenv); err != nil {
+		return Setup{}, err
+	}
+	s := Setup{
+		DataDir: c.DataDir, PulumiCLI: c.Pulumi.CLI, PulumiHome: c.Pulumi.Home, PluginDir: c.Pulumi.PluginDir,
+		BackendURL: c.Pulumi.BackendURL, WriteDelayMs: c.GitHub.WriteDelayMs, Passphrase: c.Pulumi.Passphrase,
+	}
+	if len(c.GitHub.WebhookSecrets) > 0 {
+		s.GitHubWebhookSecret = c.GitHub.WebhookSecrets[0]
+	}
+	if len(c.GitLab.WebhookTokens) > 0 {
+		s.GitLabWebhookToken = c.GitLab.WebhookTokens[0]
 	}
 	for _, src := range []struct {
 		env string
 		to  *Secret
 	}{
-		{"EXPBOT_PULUMI_PASSPHRASE", &s.Passphrase},
 		{"EXPBOT_SETUP_GITHUB_TOKEN", &s.GitHubToken},
 		{"EXPBOT_SETUP_GITLAB_TOKEN", &s.GitLabToken},
-		{"EXPBOT_GITHUB_WEBHOOK_SECRETS", &s.GitHubWebhookSecret},
-		{"EXPBOT_GITLAB_WEBHOOK_TOKENS", &s.GitLabWebhookToken},
 	} {
 		v, err := firstSecret(getenv, src.env)
 		if err != nil {
@@ -73,14 +81,21 @@ func LoadSetup(getenv func(string) string) (Setup, error) {
 		}
 		*src.to = v
 	}
-	if s.Passphrase == "" {
+	switch {
+	case s.Passphrase == "":
 		return Setup{}, errors.New("no Pulumi passphrase (it encrypts the webhook secrets in the state): set EXPBOT_PULUMI_PASSPHRASE or EXPBOT_PULUMI_PASSPHRASE_FILE")
+	case s.DataDir == "":
+		return Setup{}, errors.New("data_dir must be set")
+	case s.WriteDelayMs < 0:
+		return Setup{}, errors.New("github.write_delay_ms must not be negative")
+	case s.PluginDir != "" && s.PulumiHome == "":
+		return Setup{}, errors.New("pulumi.plugin_dir needs pulumi.home: the writable PULUMI_HOME whose plugins link to it")
 	}
 	return s, nil
 }
 
 // firstSecret reads env, or the file env_FILE names, and keeps the first
-// value of the list (the one being rotated in comes first).
+// value of the list.
 func firstSecret(getenv func(string) string, env string) (Secret, error) {
 	raw := getenv(env)
 	if raw == "" {

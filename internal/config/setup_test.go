@@ -13,6 +13,17 @@ func TestLoadSetup(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("gl-admin-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	hookTokens := filepath.Join(dir, "gl-hooks")
+	botYAML, badYAML := filepath.Join(dir, "bot.yaml"), filepath.Join(dir, "bad.yaml")
+	for path, content := range map[string]string{
+		hookTokens: "gl-hook-token\nold-token\n",
+		botYAML:    "data_dir: /srv/bot\npulumi:\n  home: /srv/home\ngitlab:\n  webhook_tokens_file: " + hookTokens + "\n",
+		badYAML:    "nope: 1\n",
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tc := range []struct {
 		name    string
 		env     map[string]string
@@ -45,9 +56,19 @@ func TestLoadSetup(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "the bot's YAML file and its secret files",
+			env:  map[string]string{"EXPBOT_CONFIG": botYAML, "EXPBOT_PULUMI_PASSPHRASE": "pp"},
+			check: func(t *testing.T, s Setup) {
+				if s.DataDir != "/srv/bot" || s.PulumiHome != "/srv/home" || s.GitLabWebhookToken.Reveal() != "gl-hook-token" {
+					t.Errorf("the bot's file was not read: data %q home %q token set %v", s.DataDir, s.PulumiHome, s.GitLabWebhookToken != "")
+				}
+			},
+		},
 		{name: "no passphrase", env: map[string]string{}, wantErr: "passphrase"},
+		{name: "unknown key in the bot's file", env: map[string]string{"EXPBOT_CONFIG": badYAML, "EXPBOT_PULUMI_PASSPHRASE": "pp"}, wantErr: "nope"},
 		{name: "missing secret file", env: map[string]string{"EXPBOT_PULUMI_PASSPHRASE": "pp", "EXPBOT_SETUP_GITHUB_TOKEN_FILE": filepath.Join(dir, "nope")}, wantErr: "EXPBOT_SETUP_GITHUB_TOKEN"},
-		{name: "bad delay", env: map[string]string{"EXPBOT_PULUMI_PASSPHRASE": "pp", "EXPBOT_GITHUB_WRITE_DELAY_MS": "-1"}, wantErr: "WRITE_DELAY"},
+		{name: "bad delay", env: map[string]string{"EXPBOT_PULUMI_PASSPHRASE": "pp", "EXPBOT_GITHUB_WRITE_DELAY_MS": "-1"}, wantErr: "write_delay_ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := LoadSetup(func(k string) string { return tc.env[k] })
