@@ -35,6 +35,7 @@ subgroups is escaped as grp%2Fsub):
   POST   /_sim/repos/{o}/{r}/issues/{n}/comments  {actor, body}
   POST   /_sim/repos/{o}/{r}/pulls            {actor, title, body, head, base}
   POST   /_sim/repos/{o}/{r}/commits          {actor, branch, message, files:{path: content|null}}
+  DELETE /_sim/repos/{o}/{r}/branches/{branch}  {actor}
   POST   /_sim/repos/{o}/{r}/commits/{sha}/comments  {actor, body}
   PUT    /_sim/repos/{o}/{r}/tags/{tag}       {actor, ref}
   DELETE /_sim/repos/{o}/{r}/tags/{tag}       {actor}
@@ -72,6 +73,7 @@ func (s *Server) routeAdmin(mux *http.ServeMux) {
 		"POST " + repo + "/issues/{n}/comments":    s.postIssueComment,
 		"POST " + repo + "/pulls":                  s.postPull,
 		"POST " + repo + "/commits":                s.postCommit,
+		"DELETE " + repo + "/branches/{branch...}": s.deleteBranch,
 		"POST " + repo + "/commits/{sha}/comments": s.postCommitComment,
 		"PUT " + repo + "/tags/{tag...}":           s.putTag,
 		"DELETE " + repo + "/tags/{tag...}":        s.deleteTag,
@@ -495,21 +497,40 @@ func (s *Server) putTag(r *http.Request) (int, any, error) {
 	return http.StatusOK, TagResult{Tag: tag, SHA: sha, Deliveries: s.deliveriesOf(evs)}, nil
 }
 
-func (s *Server) deleteTag(r *http.Request) (int, any, error) {
-	// curl users tend to send DELETE without a body: ?actor= works too.
+// actorOf reads the body of a DELETE; curl users tend to send it without
+// one, so ?actor= works too.
+func actorOf(r *http.Request) (ActorRequest, error) {
 	req := ActorRequest{Actor: r.URL.Query().Get("actor")}
 	if r.ContentLength != 0 {
 		if err := decode(r, &req); err != nil {
-			return 0, nil, err
+			return req, err
 		}
 	}
-	if err := required("actor", req.Actor); err != nil {
+	return req, required("actor", req.Actor)
+}
+
+func (s *Server) deleteTag(r *http.Request) (int, any, error) {
+	req, err := actorOf(r)
+	if err != nil {
 		return 0, nil, err
 	}
 	tag := r.PathValue("tag")
 	evs, err := s.forge.RemoveTag(repoOf(r), req.Actor, tag)
 	if err != nil {
 		return 0, nil, fmt.Errorf("deleting tag %s: %w", tag, err)
+	}
+	return http.StatusOK, DeliveriesResult{Deliveries: s.deliveriesOf(evs)}, nil
+}
+
+func (s *Server) deleteBranch(r *http.Request) (int, any, error) {
+	req, err := actorOf(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	branch := r.PathValue("branch")
+	evs, err := s.forge.RemoveBranch(repoOf(r), req.Actor, branch)
+	if err != nil {
+		return 0, nil, fmt.Errorf("deleting branch %s: %w", branch, err)
 	}
 	return http.StatusOK, DeliveriesResult{Deliveries: s.deliveriesOf(evs)}, nil
 }

@@ -203,6 +203,13 @@ func (c *Client) DeleteTag(ctx context.Context, repo, tag, actor string) ([]Deli
 	return out.Deliveries, err
 }
 
+// DeleteBranch deletes a branch as actor.
+func (c *Client) DeleteBranch(ctx context.Context, repo, branch, actor string) ([]Delivery, error) {
+	var out DeliveriesResult
+	err := c.do(ctx, http.MethodDelete, repoPath(repo)+"/branches/"+url.PathEscape(branch), ActorRequest{Actor: actor}, &out)
+	return out.Deliveries, err
+}
+
 // Deliveries lists recorded deliveries, of one repository when repo is set.
 func (c *Client) Deliveries(ctx context.Context, repo string) ([]Delivery, error) {
 	path := "/_sim/deliveries"

@@ -110,11 +110,29 @@ func TestClientDrivesAForge(t *testing.T) {
 		t.Errorf("issues %d comments %d hooks %d", len(st.Issues), len(st.Comments), len(st.Hooks))
 	}
 
+	// Deleting a branch, as a person would: a push webhook with After = 0.
+	ds, err = c.DeleteBranch(ctx, repo, "exp/lr", "alice")
+	must(err)
+	if len(ds) != 1 || ds[0].Kind != state.BranchPushed {
+		t.Errorf("delete branch: %+v", ds)
+	}
+	st, err = c.Repo(ctx, repo)
+	must(err)
+	if _, ok := st.Branches["exp/lr"]; ok || st.Branches["main"] == "" {
+		t.Errorf("after deleting exp/lr: branches %v", st.Branches)
+	}
+	if _, err := c.DeleteBranch(ctx, repo, "exp/lr", "alice"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("deleting it again: %v, want not found", err)
+	}
+	if _, err := c.DeleteBranch(ctx, repo, "main", "alice"); !errors.Is(err, state.ErrInvalid) {
+		t.Errorf("deleting the default branch: %v, want invalid", err)
+	}
+
 	all, err := c.Deliveries(ctx, repo)
 	must(err)
-	// 1 open + 1 edit + 2 labels + 1 comment + 1 push + 1 pull + 1 tag + 1 commit comment + 1 tag deletion
-	if len(all) != 10 || len(rc.requests()) != 10 {
-		t.Errorf("%d deliveries recorded, %d received; want 10", len(all), len(rc.requests()))
+	// 1 open + 1 edit + 2 labels + 1 comment + 1 push + 1 pull + 1 tag + 1 commit comment + 1 tag deletion + 1 branch deletion
+	if len(all) != 11 || len(rc.requests()) != 11 {
+		t.Errorf("%d deliveries recorded, %d received; want 11", len(all), len(rc.requests()))
 	}
 	if other, err := c.Deliveries(ctx, "acme/none"); err != nil || len(other) != 0 {
 		t.Errorf("filter by repo: %d, %v", len(other), err)

@@ -305,6 +305,24 @@ func (f *Forge) PushFiles(repo, branch, login, message string, changes []FileCha
 	return out, evs, err
 }
 
+// RemoveBranch deletes a branch as login, as a person would in the web UI
+// or with `git push --delete`: the push webhook reports it with After =
+// ZeroSHA.
+func (f *Forge) RemoveBranch(repo, login, branch string) ([]Event, error) {
+	return f.Act(repo, login, func(r *Repo, u *User) ([]Event, error) {
+		before, ok := r.branches[branch]
+		if !ok {
+			return nil, fmt.Errorf("branch %s: %w", branch, ErrNotFound)
+		}
+		if err := r.DeleteBranch(branch); err != nil {
+			return nil, err
+		}
+		ev := f.NewEvent(BranchPushed, r, u)
+		ev.Ref, ev.Before, ev.After = "refs/heads/"+branch, before, ZeroSHA
+		return []Event{ev}, nil
+	})
+}
+
 // PushTag creates or moves a lightweight tag to the commit ref resolves to.
 func (f *Forge) PushTag(repo, login, tag, ref string) ([]Event, error) {
 	return f.Act(repo, login, func(r *Repo, u *User) ([]Event, error) {
