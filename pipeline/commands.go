@@ -118,10 +118,16 @@ func (c *Commands) Run(ctx context.Context, payload json.RawMessage) error {
 
 	var changes []store.Change
 	var replies []string
+	sync := false
 	for _, cmd := range res.Commands {
 		switch {
 		case cmd.Verb == command.List:
 			replies = append(replies, c.list(client, t, mine))
+		case cmd.Verb == command.Sync:
+			if !sync {
+				replies = append(replies, "### Drift check queued\n\nexpbot checks this repository's experiment branches against what it made and repairs deleted branches and changed variant files; each repair shows in the experiment's status comment. Commits pushed on top of a branch are left alone.")
+			}
+			sync = true
 		case cmd.Preview:
 			ch, problem := c.changeFor(t, cmd, mine)
 			if problem != "" {
@@ -145,6 +151,11 @@ func (c *Commands) Run(ctx context.Context, payload json.RawMessage) error {
 			return err
 		}
 		replies = append(replies, why...)
+	}
+	if sync { // a check of the whole repository, whatever the request's state
+		if err := c.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return EnqueueDrift(ctx, tx, t.Repo) }); err != nil {
+			return fmt.Errorf("queue a drift check: %w", err)
+		}
 	}
 	if len(replies) > 0 {
 		return c.reply(ctx, client, t, strings.Join(replies, "\n\n---\n\n"))

@@ -6,14 +6,17 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/pipeline/store"
 )
 
 // Metrics are the pipeline's Prometheus series; labels stay bounded (no
 // repository or issue labels).
 type Metrics struct {
-	runs        *prometheus.CounterVec
-	runDuration *prometheus.HistogramVec
+	runs         *prometheus.CounterVec
+	runDuration  *prometheus.HistogramVec
+	driftChecks  *prometheus.CounterVec
+	driftRepairs *prometheus.CounterVec
 }
 
 // NewMetrics registers the pipeline's series, including a queue-depth gauge
@@ -29,6 +32,24 @@ func NewMetrics(reg prometheus.Registerer, st store.Store) *Metrics {
 			Help:    "Duration of reconcile runs, Pulumi update included.",
 			Buckets: []float64{0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120},
 		}, []string{"outcome"}),
+		driftChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "expbot_drift_checks_total",
+			Help: "Drift checks of a repository by outcome (clean, repaired, failed: retried with backoff, refused: the repair would delete).",
+		}, []string{"forge", "outcome"}),
+		driftRepairs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "expbot_drift_repairs_total",
+			Help: "Experiment branches repaired after a drift check, by kind (branch_deleted, file_changed, file_deleted).",
+		}, []string{"forge", "kind"}),
+	}
+	// Every series exists from the start, at 0, so that rates and alerts
+	// work before the first repair.
+	for _, f := range []event.Forge{event.GitHub, event.GitLab} {
+		for _, o := range []string{"clean", "repaired", "failed", "refused"} {
+			m.driftChecks.WithLabelValues(string(f), o)
+		}
+		for _, k := range driftKinds {
+			m.driftRepairs.WithLabelValues(string(f), k)
+		}
 	}
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "expbot_queue_depth",
@@ -42,8 +63,20 @@ func NewMetrics(reg prometheus.Registerer, st store.Store) *Metrics {
 		}
 		return float64(n)
 	})
-	reg.MustRegister(m.runs, m.runDuration, depth)
+	reg.MustRegister(m.runs, m.runDuration, m.driftChecks, m.driftRepairs, depth)
 	return m
+}
+
+func (m *Metrics) observeDriftCheck(f event.Forge, outcome string) {
+	if m != nil {
+		m.driftChecks.WithLabelValues(string(f), outcome).Inc()
+	}
+}
+
+func (m *Metrics) observeRepair(f event.Forge, kind string) {
+	if m != nil {
+		m.driftRepairs.WithLabelValues(string(f), kind).Inc()
+	}
 }
 
 func (m *Metrics) observeRun(outcome string, d time.Duration) {

@@ -62,6 +62,13 @@ const lockedRetry = 750 * time.Millisecond
 
 // Reconcile runs one Pulumi update for all experiments of repo.
 func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
+	return r.run(ctx, repo, false)
+}
+
+// run is a reconcile; with drift it is a drift check first: the settled
+// experiments' resources are refreshed from the forge, and those that
+// drifted are repaired by the same update (docs/drift.md).
+func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) error {
 	unlock, ok := r.locks.tryLock(repo.Forge, repo.Path)
 	if !ok {
 		return store.Snooze(lockedRetry)
@@ -85,6 +92,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 
 	var specs []BranchSpec
 	var touched []store.Experiment // experiments whose outcome this run decides
+	var settled []store.Experiment // active and in sync when last applied: what drift checks look at
 	needUp := false
 	for _, e := range exps {
 		if e.Desired == store.Retired {
@@ -127,18 +135,53 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 			touched = append(touched, e)
 			needUp = true
 			r.outcome(ctx, e, store.Running, "", e.BaseSHA)
+		} else if e.Status == store.Applied {
+			settled = append(settled, e)
 		}
 	}
-	if len(touched) == 0 {
+	if len(touched) == 0 && (!drift || len(settled) == 0) {
 		return r.finish(ctx, run, "succeeded", "nothing to change", nil)
 	}
 
 	r.reportShared(ctx, touched)
 
+	prog := Program(fg.Provider, repo, specs)
+	var repairs []repair
+	if drift && len(settled) > 0 {
+		st, err := r.stacks.get(ctx, repo, prog)
+		if err != nil {
+			return r.finish(ctx, run, "retrying", err.Error(), err)
+		}
+		found, unsafe, err := r.findDrift(ctx, st, repo, settled)
+		if err != nil {
+			// Nothing was changed on the forge; the queue retries with
+			// backoff (a forge that is down, a token that was revoked).
+			r.stacks.forget(repo)
+			r.Metrics.observeDriftCheck(repo.Forge, "failed")
+			log.Warn().Err(err).Msg("drift check failed; it is retried")
+			return r.finish(ctx, run, "retrying", "drift check: "+err.Error(), err)
+		}
+		switch {
+		case len(unsafe) > 0:
+			// A repair only makes and commits; whatever wants to delete
+			// or replace is left for people to look at.
+			r.Metrics.observeDriftCheck(repo.Forge, "refused")
+			log.Error().Strs("steps", unsafe).Msg("drift check: the repair would delete or replace resources; nothing repaired")
+		case len(found) > 0:
+			r.Metrics.observeDriftCheck(repo.Forge, "repaired")
+			repairs, needUp = found, true
+		default:
+			r.Metrics.observeDriftCheck(repo.Forge, "clean")
+		}
+		if len(touched) == 0 && len(repairs) == 0 {
+			return r.finish(ctx, run, "succeeded", "no drift", nil)
+		}
+	}
+
 	var res upResult
 	var upErr error
 	if needUp { // retiring with "keep" alone changes nothing on the forge
-		st, err := r.stacks.get(ctx, repo, Program(fg.Provider, repo, specs))
+		st, err := r.stacks.get(ctx, repo, prog)
 		if err != nil {
 			return r.finish(ctx, run, "retrying", err.Error(), err)
 		}
@@ -181,6 +224,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 			continue
 		}
 		r.outcome(ctx, e, store.Applied, summary, e.BaseSHA)
+	}
+	for _, rp := range repairs {
+		e := rp.exp
+		if msg, failed := failedFor(e.Key, res); failed || (upErr != nil && len(res.failed) == 0) {
+			if !failed {
+				msg = upErr.Error()
+			}
+			r.outcome(ctx, e, store.Failed, "repairing the branch failed: "+msg, e.BaseSHA)
+			continue
+		}
+		r.Metrics.observeRepair(repo.Forge, rp.kind)
+		log.Info().Str("experiment", e.Key).Str("branch", e.Branch).Str("kind", rp.kind).Msg("drift repaired")
+		r.outcome(ctx, e, store.Applied, repairNote(rp, r.Variant.Path, r.Now())+" ("+summary+")", e.BaseSHA)
+		touched = append(touched, e)
 	}
 	r.reportShared(ctx, touched)
 	outcome := "succeeded"

@@ -150,8 +150,13 @@ func RenderStatus(e store.Experiment, links interface {
 		fmt.Fprintf(&b, "### ✅ Experiment %s is ready\n\n", name)
 		// A "|" in a ref would end its table cell, code span or not.
 		cell := strings.NewReplacer("|", `\|`).Replace
-		fmt.Fprintf(&b, "| | |\n|---|---|\n| Branch | %s |\n| Base | %s at [`%s`](%s) |\n| Pulumi | %s |\n",
-			cell(branch), cell(base), short(e.BaseSHA), links.CommitURL(e.Repo.Path, e.BaseSHA), e.Detail)
+		// A drift repair says so, once: the next change replaces it.
+		row := "Pulumi"
+		if strings.HasPrefix(e.Detail, repairedPrefix) {
+			row = "Drift"
+		}
+		fmt.Fprintf(&b, "| | |\n|---|---|\n| Branch | %s |\n| Base | %s at [`%s`](%s) |\n| %s | %s |\n",
+			cell(branch), cell(base), short(e.BaseSHA), links.CommitURL(e.Repo.Path, e.BaseSHA), row, cell(e.Detail))
 	case e.Status == store.Failed:
 		fmt.Fprintf(&b, "### ❌ Experiment %s failed\n\n%s\n\n", name, e.Detail)
 		b.WriteString("Fix the request by editing the description, or ask an admin if the error is not about the request; expbot tries again on the next edit.\n")

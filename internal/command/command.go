@@ -13,6 +13,7 @@
 //	/experiment update <name> key=value ...
 //	/experiment delete <name> [--delete-branch]
 //	/experiment list
+//	/experiment sync
 //	/experiment preview new|update|delete ...
 //	/experiment help
 //
@@ -59,6 +60,8 @@ const (
 	Update Verb = "update"
 	Delete Verb = "delete"
 	List   Verb = "list"
+	// Sync asks for a drift check of the repository now (docs/drift.md).
+	Sync Verb = "sync"
 )
 
 // Command is one valid command of a comment.
@@ -96,7 +99,7 @@ type Result struct {
 }
 
 // verbs are the subcommands, in the order suggestions prefer them.
-var verbs = []string{"new", "update", "delete", "list", "preview", "help"}
+var verbs = []string{"new", "update", "delete", "list", "sync", "preview", "help"}
 
 // previewable are the subcommands preview accepts.
 var previewable = []string{"new", "update", "delete"}
@@ -181,7 +184,7 @@ func (p *parser) command(i int, rest string, commentOpen bool) int {
 		return i
 	}
 	if len(toks) == 0 {
-		p.add(ln, "%s needs a subcommand: `new`, `update`, `delete`, `list`, `preview` or `help`", spec.Code(Word))
+		p.add(ln, "%s needs a subcommand: `new`, `update`, `delete`, `list`, `sync`, `preview` or `help`", spec.Code(Word))
 		return i
 	}
 	verb, args := toks[0].text, toks[1:]
@@ -195,7 +198,7 @@ func (p *parser) command(i int, rest string, commentOpen bool) int {
 		verb, args = args[0].text, args[1:]
 		switch verb {
 		case "new", "update", "delete":
-		case "list", "help", "preview":
+		case "list", "sync", "help", "preview":
 			p.add(ln, "`preview` works with `new`, `update` and `delete`, not %s", spec.Code(verb))
 			return i
 		default:
@@ -208,12 +211,12 @@ func (p *parser) command(i int, rest string, commentOpen bool) int {
 		// Whatever follows, the person wants the usage.
 		p.help = true
 		return i
-	case "list":
+	case "list", "sync":
 		if len(args) > 0 {
-			p.add(ln, "`list` takes nothing after it, but there is %s", spec.Code(args[0].text))
+			p.add(ln, "%s takes nothing after it, but there is %s", spec.Code(verb), spec.Code(args[0].text))
 			return i
 		}
-		p.cmds = append(p.cmds, Command{Verb: List, Line: ln})
+		p.cmds = append(p.cmds, Command{Verb: Verb(verb), Line: ln})
 		return i
 	case "new", "update", "delete":
 		return p.named(i, Verb(verb), preview, args, commentOpen)

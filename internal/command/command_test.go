@@ -51,6 +51,7 @@ func TestParse(t *testing.T) {
 		{name: "delete branch", body: "/experiment delete foo --delete-branch", want: []Command{
 			{Verb: Delete, Name: "foo", DeleteBranch: true, Line: 1}}},
 		{name: "list", body: "/experiment list", want: []Command{{Verb: List, Line: 1}}},
+		{name: "sync", body: "/experiment sync", want: []Command{{Verb: Sync, Line: 1}}},
 		{name: "preview new", body: "/experiment preview new foo lr=2", want: []Command{
 			{Verb: New, Preview: true, Name: "foo", Params: map[string]any{"lr": int64(2)}, Line: 1}}},
 		{name: "preview update", body: "/experiment preview update foo a=b", want: []Command{
@@ -149,6 +150,8 @@ func TestParse(t *testing.T) {
 		{name: "curly quotes", body: "/experiment new foo note=“two words”", problems: []string{"unexpected `words”` after the name", "use straight quotes"}},
 		{name: "unclosed quote", body: "/experiment new foo note=\"two words", problems: []string{"line 1: a quote `\"` is not closed"}},
 		{name: "list args", body: "/experiment list all", problems: []string{"line 1: `list` takes nothing after it, but there is `all`"}},
+		{name: "sync args", body: "/experiment sync lr-a", problems: []string{"line 1: `sync` takes nothing after it, but there is `lr-a`"}},
+		{name: "preview sync", body: "/experiment preview sync", problems: []string{"line 1: `preview` works with `new`, `update` and `delete`, not `sync`"}},
 		{name: "update nothing", body: "/experiment update foo", problems: []string{"line 1: `update` needs something to change"}},
 		{name: "delete params", body: "/experiment delete foo lr=1", problems: []string{"line 1: `delete` takes no parameters, but there is `lr=1`"}},
 		{name: "flag on new", body: "/experiment new foo --delete-branch", problems: []string{"line 1: `--delete-branch` goes only with `delete`"}},

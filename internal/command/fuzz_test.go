@@ -37,7 +37,7 @@ func FuzzParse(f *testing.F) {
 // tokenizer and the parameter rules far more often than whole comments do.
 func FuzzCommandLine(f *testing.F) {
 	for _, s := range []string{
-		"new a lr=1", "update a-b.c x.y=\"1 2\" z='' w=\\\"", "delete a --delete-branch", "list", "help",
+		"new a lr=1", "update a-b.c x.y=\"1 2\" z='' w=\\\"", "delete a --delete-branch", "list", "sync", "help",
 		"preview new a b=0x1F c=1_000 d=2024-01-01 e=~ f=yes", "new a base=0123abc k=\"a\\\"b\\\\\"", "nwe", "new",
 		"new a a.b=1 a.b.c=2", "new a name=x model=y", "new a\n```yaml\nparams: {a: 1}\n```",
 	} {
@@ -85,7 +85,7 @@ func checkCommand(t *testing.T, c Command, lines []string) {
 		t.Fatalf("line %d %q holds no command", c.Line, lines[c.Line-1])
 	}
 	switch c.Verb {
-	case List:
+	case List, Sync:
 		if c.Name != "" || c.Params != nil || c.Base != "" || c.Request != nil || c.Preview || c.DeleteBranch {
 			t.Fatalf("list with more: %+v", c)
 		}

@@ -20,15 +20,18 @@ const usage = "**`/experiment` commands.** Write each command on its own line of
 	"/experiment update <name> key=value ...\n" +
 	"/experiment delete <name> [--delete-branch]\n" +
 	"/experiment list\n" +
+	"/experiment sync\n" +
 	"/experiment preview new|update|delete ...\n" +
 	"/experiment help\n" +
 	"```\n" +
 	"\n" +
 	"- `new` creates the experiment `<name>`: a branch from `base` (a branch, tag or commit; " +
-	"default: the head commit of this pull or merge request) with the parameters in `experiment.yaml`.\n" +
+	"default: the head commit of this pull or merge request) with the parameters in its variant file.\n" +
 	"- `update` changes the parameters of an experiment.\n" +
 	"- `delete` stops managing an experiment and keeps its branch; `--delete-branch` deletes the branch too.\n" +
 	"- `list` lists the experiments.\n" +
+	"- `sync` checks this repository's experiment branches now and repairs what was changed behind expbot's back " +
+	"(a deleted branch, an edited variant file); commits pushed on top of a branch are left alone.\n" +
 	"- `preview` shows what `new`, `update` or `delete` would change, and changes nothing.\n" +
 	"- `help` shows this text.\n" +
 	"\n" +

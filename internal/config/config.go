@@ -118,10 +118,20 @@ type Config struct {
 	// DeliveryRetention is how long a delivery id is remembered: a
 	// redelivery after that would act again. Forges redeliver for days.
 	DeliveryRetention time.Duration `yaml:"delivery_retention"`
+	// DriftInterval is how often each repository's stack is checked for
+	// drift (docs/drift.md); 0 turns the scheduled checks off.
+	DriftInterval time.Duration `yaml:"drift_interval"`
+	// AdminTokenFile holds the bearer token of the admin API (POST
+	// /admin/sync); without a token the admin API is off.
+	AdminTokenFile string `yaml:"admin_token_file"`
+	AdminToken     Secret `yaml:"-"`
 	Pulumi            Pulumi        `yaml:"pulumi"`
 	GitHub            GitHub        `yaml:"github"`
 	GitLab            GitLab        `yaml:"gitlab"`
 }
+
+// MinAdminTokenLen keeps guessable admin tokens out.
+const MinAdminTokenLen = 16
 
 // MinDeliveryRetention: GitHub lets people redeliver a webhook for three
 // days.
@@ -215,6 +225,7 @@ func Defaults() Config {
 		Workers:           4,
 		ShutdownGrace:     30 * time.Second,
 		DeliveryRetention: 30 * 24 * time.Hour,
+		DriftInterval:     DefaultDriftInterval,
 		GitLab:            GitLab{APIURL: "https://gitlab.com/api/v4/"},
 		Pulumi:            Pulumi{Nice: 10},
 	}
@@ -301,6 +312,7 @@ func (c *Config) loadSecrets(getenv func(string) string) error {
 		{"EXPBOT_GITLAB_TOKEN", "EXPBOT_GITLAB_TOKEN_FILE", &c.GitLab.TokenFile, &c.GitLab.Token, nil, false},
 		{"EXPBOT_GITLAB_WEBHOOK_TOKENS", "EXPBOT_GITLAB_WEBHOOK_TOKENS_FILE", &c.GitLab.WebhookTokensFile, nil, &c.GitLab.WebhookTokens, false},
 		{"EXPBOT_GITLAB_SIGNING_SECRETS", "EXPBOT_GITLAB_SIGNING_SECRETS_FILE", &c.GitLab.SigningSecretsFile, nil, &c.GitLab.SigningSecrets, false},
+		{"EXPBOT_ADMIN_TOKEN", "EXPBOT_ADMIN_TOKEN_FILE", &c.AdminTokenFile, &c.AdminToken, nil, false},
 	} {
 		if f := getenv(s.fileEnv); f != "" {
 			*s.file = f
@@ -415,6 +427,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DeliveryRetention < MinDeliveryRetention {
 		errs = append(errs, fmt.Errorf("delivery_retention must be at least %v: forges redeliver for days, and a forgotten delivery would act twice", MinDeliveryRetention))
+	}
+	if c.DriftInterval < 0 {
+		errs = append(errs, errors.New("drift_interval must be 0 (off) or positive"))
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < MinAdminTokenLen {
+		errs = append(errs, fmt.Errorf("the admin token must be at least %d characters long", MinAdminTokenLen))
 	}
 	if c.Pulumi.Nice < 0 || c.Pulumi.Nice > 19 {
 		errs = append(errs, errors.New("pulumi.nice must be between 0 and 19"))
@@ -576,6 +594,7 @@ var options = []option{
 	{"workers", "EXPBOT_WORKERS", "workers", "jobs run at once", integer(func(c *Config) *int { return &c.Workers })},
 	{"shutdown_grace", "EXPBOT_SHUTDOWN_GRACE", "shutdown-grace", "how long SIGTERM waits for running work", duration(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
 	{"delivery_retention", "EXPBOT_DELIVERY_RETENTION", "delivery-retention", "how long delivery ids are kept to spot redeliveries", duration(func(c *Config) *time.Duration { return &c.DeliveryRetention })},
+	{"drift_interval", "EXPBOT_DRIFT_INTERVAL", "drift-interval", "how often each repository is checked for drift (0 = never)", duration(func(c *Config) *time.Duration { return &c.DriftInterval })},
 	{"pulumi.cli", "EXPBOT_PULUMI", "pulumi", "path of the pulumi CLI", str(func(c *Config) *string { return &c.Pulumi.CLI })},
 	{"pulumi.home", "EXPBOT_PULUMI_HOME", "pulumi-home", "PULUMI_HOME holding the provider plugins", str(func(c *Config) *string { return &c.Pulumi.Home })},
 	{"pulumi.plugin_dir", "EXPBOT_PULUMI_PLUGIN_DIR", "pulumi-plugin-dir", "provider plugins on a read-only file system, linked as pulumi.home's plugins", str(func(c *Config) *string { return &c.Pulumi.PluginDir })},

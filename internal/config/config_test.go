@@ -88,6 +88,29 @@ func TestPulumiPriority(t *testing.T) {
 	}
 }
 
+func TestDriftAndAdmin(t *testing.T) {
+	c, err := Load(nil, minimalEnv(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DriftInterval != DefaultDriftInterval || c.AdminToken != "" {
+		t.Errorf("defaults: drift_interval %v admin token set %v, want %v and none (admin API off)", c.DriftInterval, c.AdminToken != "", DefaultDriftInterval)
+	}
+	dir := t.TempDir()
+	c, err = Load([]string{"--drift-interval", "0"}, minimalEnv(map[string]string{
+		"EXPBOT_DRIFT_INTERVAL": "1h", "EXPBOT_ADMIN_TOKEN_FILE": writeFile(t, dir, "admin", "a-long-admin-token-value\n"),
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DriftInterval != 0 || c.AdminToken.Reveal() != "a-long-admin-token-value" {
+		t.Errorf("drift_interval %v admin token %q, want 0 (flag over env) and the file's", c.DriftInterval, c.AdminToken.Reveal())
+	}
+	if _, err := Load(nil, func(k string) string { return map[string]string{"EXPBOT_CONFIG": writeFile(t, dir, "c.yaml", "admin_token: x\n")}[k] }, io.Discard); err == nil {
+		t.Error("an admin token inline in YAML was accepted")
+	}
+}
+
 func TestSecretsFromFiles(t *testing.T) {
 	dir := t.TempDir()
 	tok := writeFile(t, dir, "token", "glpat-secret\n")
@@ -126,6 +149,9 @@ func TestFailsClosed(t *testing.T) {
 		{"bad budget", map[string]string{"EXPBOT_UNVERIFIED_BODY_BUDGET": "64MiB"}, "EXPBOT_UNVERIFIED_BODY_BUDGET"},
 		{"body timeout too short", map[string]string{"EXPBOT_BODY_TIMEOUT": "500ms"}, "body_timeout"},
 		{"missing secret file", map[string]string{"EXPBOT_GITHUB_TOKEN": "", "EXPBOT_GITHUB_TOKEN_FILE": "/nonexistent/token"}, "read secret file"},
+		{"negative drift interval", map[string]string{"EXPBOT_DRIFT_INTERVAL": "-1h"}, "drift_interval"},
+		{"short admin token", map[string]string{"EXPBOT_ADMIN_TOKEN": "letmein"}, "admin token"},
+		{"missing admin token file", map[string]string{"EXPBOT_ADMIN_TOKEN_FILE": "/nonexistent/admin"}, "EXPBOT_ADMIN_TOKEN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

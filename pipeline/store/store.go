@@ -121,6 +121,9 @@ type Store interface {
 	// Experiments lists all of a repository's experiments, oldest first:
 	// retired ones too, since a kept branch stays in the stack's inventory.
 	Experiments(ctx context.Context, repo RepoKey) ([]Experiment, error)
+	// Repos lists the repositories that have experiments, ordered by forge
+	// and path: those the scheduled drift checks visit.
+	Repos(ctx context.Context) ([]RepoKey, error)
 	// Experiment reads one experiment by id.
 	Experiment(ctx context.Context, id int64) (Experiment, error)
 	// ExperimentByKey reads one experiment by repository and key.

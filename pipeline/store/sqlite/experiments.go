@@ -44,6 +44,27 @@ func scanExperiment(row scanner) (store.Experiment, error) {
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
+// Repos lists the repositories that have experiments.
+func (s *Store) Repos(ctx context.Context) ([]store.RepoKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT forge, repo_path FROM experiments ORDER BY forge, repo_path`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: repositories: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []store.RepoKey
+	for rows.Next() {
+		var forge, path string
+		if err := rows.Scan(&forge, &path); err != nil {
+			return nil, fmt.Errorf("sqlite: repositories: %w", err)
+		}
+		out = append(out, store.RepoKey{Forge: event.Forge(forge), Path: path})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: repositories: %w", err)
+	}
+	return out, nil
+}
+
 // Experiments lists repo's experiments that are active or retired but not
 // yet released, in creation order.
 func (s *Store) Experiments(ctx context.Context, repo store.RepoKey) ([]store.Experiment, error) {

@@ -797,6 +797,15 @@ func testExperiments(ctx context.Context, t *testing.T, open func(*testing.T) st
 	if got := ids(store.RepoKey{Forge: event.GitLab, Path: repoA().Path}); len(got) != 0 {
 		t.Errorf("same path on another forge: %v, want none", got)
 	}
+	onGitLab, _ := apply(ctx, t, s, change(store.RepoKey{Forge: event.GitLab, Path: "a/a"}, "issue:1"))
+	repos, err := s.Repos(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each repository once, released experiments counting, by forge then path.
+	if want := []store.RepoKey{repoA(), onGitLab.Repo, repoB()}; !reflect.DeepEqual(repos, want) {
+		t.Errorf("Repos = %v, want %v", repos, want)
+	}
 }
 
 func testRuns(ctx context.Context, t *testing.T, open func(*testing.T) store.Store) {
