@@ -71,5 +71,9 @@ func TestRepairNote(t *testing.T) {
 
 type fakeLinks struct{}
 
-func (fakeLinks) BranchURL(repo, branch string) string { return "https://forge.example/" + repo + "/tree/" + branch }
-func (fakeLinks) CommitURL(repo, sha string) string    { return "https://forge.example/" + repo + "/commit/" + sha }
+func (fakeLinks) BranchURL(repo, branch string) string {
+	return "https://forge.example/" + repo + "/tree/" + branch
+}
+func (fakeLinks) CommitURL(repo, sha string) string {
+	return "https://forge.example/" + repo + "/commit/" + sha
+}

@@ -125,9 +125,9 @@ type Config struct {
 	// /admin/sync); without a token the admin API is off.
 	AdminTokenFile string `yaml:"admin_token_file"`
 	AdminToken     Secret `yaml:"-"`
-	Pulumi            Pulumi        `yaml:"pulumi"`
-	GitHub            GitHub        `yaml:"github"`
-	GitLab            GitLab        `yaml:"gitlab"`
+	Pulumi         Pulumi `yaml:"pulumi"`
+	GitHub         GitHub `yaml:"github"`
+	GitLab         GitLab `yaml:"gitlab"`
 }
 
 // MinAdminTokenLen keeps guessable admin tokens out.

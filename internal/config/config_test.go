@@ -106,7 +106,9 @@ func TestDriftAndAdmin(t *testing.T) {
 	if c.DriftInterval != 0 || c.AdminToken.Reveal() != "a-long-admin-token-value" {
 		t.Errorf("drift_interval %v admin token %q, want 0 (flag over env) and the file's", c.DriftInterval, c.AdminToken.Reveal())
 	}
-	if _, err := Load(nil, func(k string) string { return map[string]string{"EXPBOT_CONFIG": writeFile(t, dir, "c.yaml", "admin_token: x\n")}[k] }, io.Discard); err == nil {
+	if _, err := Load(nil, func(k string) string {
+		return map[string]string{"EXPBOT_CONFIG": writeFile(t, dir, "c.yaml", "admin_token: x\n")}[k]
+	}, io.Discard); err == nil {
 		t.Error("an admin token inline in YAML was accepted")
 	}
 }
