@@ -217,3 +217,21 @@ func (r *Reconciler) experimentURNs(repo store.RepoKey, key string) []string {
 	}[repo.Forge]
 	return []string{prefix + tokens[0] + "::" + resourceName(key, "branch"), prefix + tokens[1] + "::" + resourceName(key, "file")}
 }
+
+// ParseRepo reads a repository as "<forge>:<path>", e.g.
+// "github:acme/llm" or "gitlab:group/sub/project".
+func ParseRepo(s string) (store.RepoKey, error) {
+	f, path, ok := strings.Cut(s, ":")
+	repo := store.RepoKey{Forge: event.Forge(f), Path: strings.Trim(path, "/")}
+	switch {
+	case !ok || repo.Path == "":
+		return repo, fmt.Errorf("repository %q: want <forge>:<path>, e.g. github:acme/llm", s)
+	case repo.Forge != event.GitHub && repo.Forge != event.GitLab:
+		return repo, fmt.Errorf("repository %q: the forge is github or gitlab", s)
+	case !strings.Contains(repo.Path, "/") || strings.ContainsAny(repo.Path, " \t\n") || strings.Contains(repo.Path, "//"):
+		return repo, fmt.Errorf("repository %q: the path is owner/name (GitLab: group/.../project)", s)
+	case repo.Forge == event.GitHub && strings.Count(repo.Path, "/") != 1:
+		return repo, fmt.Errorf("repository %q: a GitHub repository is owner/name", s)
+	}
+	return repo, nil
+}

@@ -77,3 +77,29 @@ func (fakeLinks) BranchURL(repo, branch string) string {
 func (fakeLinks) CommitURL(repo, sha string) string {
 	return "https://forge.example/" + repo + "/commit/" + sha
 }
+
+func TestParseRepo(t *testing.T) {
+	tests := map[string]string{ // input -> "forge path" or "!" for an error
+		"github:acme/llm":          "github acme/llm",
+		"gitlab:group/sub/project": "gitlab group/sub/project",
+		"gitlab:/acme/vision/":     "gitlab acme/vision",
+		"github:acme/a/b":          "!",
+		"gitea:acme/llm":           "!",
+		"acme/llm":                 "!",
+		"github:":                  "!",
+		"github:llm":               "!",
+		"github:acme//llm":         "!",
+		"github:acme/llm maybe":    "!",
+		"":                         "!",
+	}
+	for in, want := range tests {
+		repo, err := ParseRepo(in)
+		got := string(repo.Forge) + " " + repo.Path
+		if err != nil {
+			got = "!"
+		}
+		if got != want {
+			t.Errorf("ParseRepo(%q) = %q (%v), want %q", in, got, err, want)
+		}
+	}
+}

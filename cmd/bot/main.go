@@ -6,6 +6,8 @@
 //	expbot setup --config forges.yaml [--preview|--destroy]
 //	                       register the webhooks and labels on the forges
 //	expbot healthcheck     ask a running server's /healthz (the image's HEALTHCHECK)
+//	expbot sync --repo github:acme/llm
+//	                       ask the running bot for a drift check of a repository
 package main
 
 import (
@@ -43,6 +45,7 @@ commands:
   demo    walk through label -> branch -> comment -> edit -> close on a simulated forge
   setup   register webhooks and the trigger label on the forges: setup --config forges.yaml [--preview|--destroy]
   healthcheck  exit 0 when a running server answers /healthz (for container HEALTHCHECKs)
+  sync    ask the running bot (admin API, EXPBOT_ADMIN_TOKEN) for a drift check of a repository: sync --repo github:acme/llm
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return setup(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, args[1:], getenv, stderr)
+	case "sync":
+		return syncRepo(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -49,6 +49,7 @@ type Server struct {
 	cli     pulumicli.CLI
 	hooks   store.Handlers
 	scrub   *scrub.Scrubber
+	drift   *pipeline.DriftSchedule
 }
 
 // Option changes how New wires the server.
@@ -228,6 +229,8 @@ func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Regis
 				return sweeps.Run(ctx, payload)
 			case pipeline.TaskIssue:
 				return intake.Reread(ctx, payload)
+			case pipeline.TaskDrift:
+				return rec.RunDrift(ctx, payload)
 			}
 			return store.Permanent(fmt.Errorf("unknown task kind %q", kind))
 		}}
@@ -255,6 +258,10 @@ func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Regis
 			return err
 		}
 		mux.Handle("/webhooks/gitlab", handlers.NewGitLab(gl, intake, hm, s.log))
+	}
+	s.drift = &pipeline.DriftSchedule{Store: s.store, Interval: cfg.DriftInterval, Log: s.log}
+	if cfg.AdminToken != "" { // off without a token
+		mux.Handle("POST /admin/sync", s.adminSync(cfg.AdminToken.Reveal(), forges))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
@@ -319,6 +326,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if err := s.store.Start(ctx, s.hooks); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
+	schedCtx, stopSched := context.WithCancel(ctx)
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); s.drift.Run(schedCtx) }()
 	srv := s.httpServer()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
@@ -335,6 +345,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if err := srv.Shutdown(grace); err != nil {
 		s.log.Warn().Err(err).Msg("http shutdown")
 	}
+	stopSched() // it queues work: stopped before the queue is
+	<-schedDone
 	if err := s.store.Stop(grace); err != nil {
 		s.log.Warn().Err(err).Msg("stop workers")
 	}

@@ -611,3 +611,35 @@ var options = []option{
 	{"gitlab.api_url", "EXPBOT_GITLAB_API_URL", "gitlab-api-url", "GitLab API root ending in /api/v4/", str(func(c *Config) *string { return &c.GitLab.APIURL })},
 	{"gitlab.web_url", "EXPBOT_GITLAB_WEB_URL", "gitlab-web-url", "GitLab web root for links", str(func(c *Config) *string { return &c.GitLab.WebURL })},
 }
+
+// AdminClient is what `expbot sync` needs to reach a running bot's admin
+// API: its URL and the admin token.
+type AdminClient struct {
+	URL   string // EXPBOT_ADMIN_URL, else http:// plus EXPBOT_LISTEN (or the default listen address)
+	Token Secret // EXPBOT_ADMIN_TOKEN or the file EXPBOT_ADMIN_TOKEN_FILE names
+}
+
+// LoadAdminClient reads the admin client's settings from the environment.
+func LoadAdminClient(getenv func(string) string) (AdminClient, error) {
+	var c Config
+	if err := c.loadSecrets(func(k string) string {
+		if strings.HasPrefix(k, "EXPBOT_ADMIN_TOKEN") {
+			return getenv(k)
+		}
+		return ""
+	}); err != nil {
+		return AdminClient{}, err
+	}
+	if c.AdminToken == "" {
+		return AdminClient{}, errors.New("no admin token: set EXPBOT_ADMIN_TOKEN or EXPBOT_ADMIN_TOKEN_FILE to the bot's")
+	}
+	u := getenv("EXPBOT_ADMIN_URL")
+	if u == "" {
+		listen := getenv("EXPBOT_LISTEN")
+		if listen == "" {
+			listen = Defaults().Listen
+		}
+		u = "http://" + listen
+	}
+	return AdminClient{URL: strings.TrimSuffix(u, "/"), Token: c.AdminToken}, nil
+}

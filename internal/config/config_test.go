@@ -203,12 +203,13 @@ func TestSecretsNeverPrint(t *testing.T) {
 func TestSecretsListsEverySecretField(t *testing.T) {
 	c, err := Load(nil, minimalEnv(map[string]string{
 		"EXPBOT_GITLAB_TOKEN": "glpat-value", "EXPBOT_GITLAB_WEBHOOK_TOKENS": "t1,t2", "EXPBOT_GITLAB_SIGNING_SECRETS": "whsec_a2V5",
+		"EXPBOT_ADMIN_TOKEN": "admin-token-0123456789",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Join(c.Secrets(), " ")
-	if want := "pass-value ghp_token_value s1 s2 glpat-value t1 t2 whsec_a2V5"; got != want {
+	if want := "admin-token-0123456789 pass-value ghp_token_value s1 s2 glpat-value t1 t2 whsec_a2V5"; got != want {
 		t.Errorf("Secrets = %q, want %q", got, want)
 	}
 }
@@ -231,6 +232,32 @@ func TestREADMEDocumentsEveryOption(t *testing.T) {
 	for _, secret := range []string{"EXPBOT_GITHUB_TOKEN", "EXPBOT_GITHUB_WEBHOOK_SECRETS", "EXPBOT_GITLAB_TOKEN", "EXPBOT_GITLAB_WEBHOOK_TOKENS", "EXPBOT_GITLAB_SIGNING_SECRETS", "EXPBOT_PULUMI_PASSPHRASE"} {
 		if !strings.Contains(readme, "`"+secret+"`") && !strings.Contains(readme, "`"+secret+"` / `_FILE`") {
 			t.Errorf("README does not document %s", secret)
+		}
+	}
+}
+
+func TestLoadAdminClient(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name          string
+		env           map[string]string
+		url, token, e string
+	}{
+		{"defaults", map[string]string{"EXPBOT_ADMIN_TOKEN": "tok"}, "http://127.0.0.1:8080", "tok", ""},
+		{"listen", map[string]string{"EXPBOT_ADMIN_TOKEN": "tok", "EXPBOT_LISTEN": "127.0.0.1:9"}, "http://127.0.0.1:9", "tok", ""},
+		{"url and file", map[string]string{"EXPBOT_ADMIN_TOKEN_FILE": writeFile(t, dir, "t", "from-file\n"), "EXPBOT_ADMIN_URL": "https://bot.example/"}, "https://bot.example", "from-file", ""},
+		{"no token", map[string]string{"EXPBOT_GITHUB_TOKEN": "not this one"}, "", "", "EXPBOT_ADMIN_TOKEN"},
+	}
+	for _, tt := range tests {
+		c, err := LoadAdminClient(func(k string) string { return tt.env[k] })
+		if tt.e != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.e) {
+				t.Errorf("%s: error %v, want one naming %s", tt.name, err, tt.e)
+			}
+			continue
+		}
+		if err != nil || c.URL != tt.url || c.Token.Reveal() != tt.token {
+			t.Errorf("%s: %q %q %v, want %q %q", tt.name, c.URL, c.Token.Reveal(), err, tt.url, tt.token)
 		}
 	}
 }
