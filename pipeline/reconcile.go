@@ -147,6 +147,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 
 	prog := Program(fg.Provider, repo, specs)
 	var repairs []repair
+	driftOutcome := "" // of a drift check, counted when it has ended
 	if drift && len(settled) > 0 {
 		st, err := r.stacks.get(ctx, repo, prog)
 		if err != nil {
@@ -165,15 +166,15 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		case len(unsafe) > 0:
 			// A repair only makes and commits; whatever wants to delete
 			// or replace is left for people to look at.
-			r.Metrics.observeDriftCheck(repo.Forge, "refused")
+			driftOutcome = "refused"
 			log.Error().Strs("steps", unsafe).Msg("drift check: the repair would delete or replace resources; nothing repaired")
 		case len(found) > 0:
-			r.Metrics.observeDriftCheck(repo.Forge, "repaired")
-			repairs, needUp = found, true
+			driftOutcome, repairs, needUp = "repaired", found, true
 		default:
-			r.Metrics.observeDriftCheck(repo.Forge, "clean")
+			driftOutcome = "clean"
 		}
 		if len(touched) == 0 && len(repairs) == 0 {
+			r.Metrics.observeDriftCheck(repo.Forge, driftOutcome)
 			return r.finish(ctx, run, "succeeded", "no drift", nil)
 		}
 	}
@@ -202,6 +203,9 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		return store.Snooze(lockedRetry)
 	}
 	if upErr != nil && res.transient {
+		if len(repairs) > 0 {
+			r.Metrics.observeDriftCheck(repo.Forge, "failed")
+		}
 		log.Warn().Err(upErr).Msg("update failed transiently; retrying")
 		return r.finish(ctx, run, "retrying", upErr.Error(), upErr)
 	}
@@ -238,6 +242,12 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		log.Info().Str("experiment", e.Key).Str("branch", e.Branch).Str("kind", rp.kind).Msg("drift repaired")
 		r.outcome(ctx, e, store.Applied, repairNote(rp, r.Variant.Path, r.Now())+" ("+summary+")", e.BaseSHA)
 		touched = append(touched, e)
+	}
+	if driftOutcome != "" {
+		if upErr != nil && driftOutcome == "repaired" {
+			driftOutcome = "failed"
+		}
+		r.Metrics.observeDriftCheck(repo.Forge, driftOutcome)
 	}
 	r.reportShared(ctx, touched)
 	outcome := "succeeded"

@@ -37,6 +37,7 @@ const (
 	githubSecret = "demo-github-webhook-secret"
 	gitlabToken  = "demo-gitlab-webhook-token"
 	passphrase   = "e2e-passphrase"
+	adminToken   = "e2e-admin-token-0123456789"
 	waitLimit    = 2 * time.Minute
 )
 
@@ -96,6 +97,25 @@ type harness struct {
 	// envSet replaces (or, when empty, removes) variables of the bot's
 	// environment: the GitHub App variant swaps the token for the app's settings.
 	envSet map[string]string
+	fail   atomic.Pointer[outage] // fails matching forge requests (failRequests)
+	simURL string
+}
+
+// outage makes the forge answer the requests it matches with 503, as a
+// forge that is down does.
+type outage struct {
+	match func(*http.Request) bool
+	hits  atomic.Int64
+}
+
+// failRequests makes the forge answer what match accepts with 503 until the
+// returned function is called (at the latest when the test ends).
+func (h *harness) failRequests(t testing.TB, match func(*http.Request) bool) (*outage, func()) {
+	o := &outage{match: match}
+	h.fail.Store(o)
+	heal := func() { h.fail.CompareAndSwap(o, nil) }
+	t.Cleanup(heal)
+	return o, heal
 }
 
 // gate holds the forge requests it matches until opened.
@@ -131,6 +151,13 @@ func (h *harness) gated(next http.Handler) http.Handler {
 			g.once.Do(func() { close(g.arrived) })
 			<-g.release
 		}
+		if o := h.fail.Load(); o != nil && o.match(r) {
+			o.hits.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"message":"Service Unavailable"}`))
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -138,6 +165,13 @@ func (h *harness) gated(next http.Handler) http.Handler {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	return newHarnessSeeded(t, demo.Seed)
+}
+
+// newHarnessEnv starts expbot with some variables of its environment
+// replaced, e.g. EXPBOT_DRIFT_INTERVAL.
+func newHarnessEnv(t testing.TB, env map[string]string) *harness {
+	t.Helper()
+	return newHarnessWith(t, demo.Seed, func(h *harness, _ string) { h.envSet = env }, true)
 }
 
 // newHarnessSeeded is newHarness with another seed of the forge, which
@@ -164,6 +198,7 @@ func newHarnessWith(t testing.TB, seed func(f *state.Forge, botURL string) error
 	srv := httptest.NewServer(h.gated(h.sim.Handler()))
 	t.Cleanup(srv.Close)
 	h.sim.SetBaseURL(srv.URL)
+	h.simURL = srv.URL
 	h.forge = h.sim.Forge()
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -215,6 +250,8 @@ func (h *harness) env(forgeURL string) []string {
 		"EXPBOT_GITLAB_TOKEN=" + botToken,
 		"EXPBOT_GITLAB_WEBHOOK_TOKENS=" + gitlabToken,
 		"EXPBOT_LOG_LEVEL=debug",
+		"EXPBOT_ADMIN_TOKEN=" + adminToken,
+		"EXPBOT_DRIFT_INTERVAL=0", // the drift tests turn the schedule on
 		"PULUMI_IGNORE_AMBIENT_PLUGINS=true",
 	}
 	if len(h.envSet) > 0 {
