@@ -164,10 +164,12 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		}
 		switch {
 		case len(unsafe) > 0:
-			// A repair only makes and commits; whatever wants to delete
-			// or replace is left for people to look at.
-			driftOutcome = "refused"
-			log.Error().Strs("steps", unsafe).Msg("drift check: the repair would delete or replace resources; nothing repaired")
+			// A repair only makes and commits; an update that would
+			// delete or replace is not run, and left for people to look at.
+			r.Metrics.observeDriftCheck(repo.Forge, "refused")
+			log.Error().Strs("steps", unsafe).Msg("drift check: the repair would delete or replace resources; nothing was changed")
+			return r.finish(ctx, run, "failed", "drift check refused: the repair would delete or replace "+strings.Join(unsafe, ", "),
+				store.Permanent(errors.New("drift check refused: the repair would delete or replace resources")))
 		case len(found) > 0:
 			driftOutcome, repairs, needUp = "repaired", found, true
 		default:

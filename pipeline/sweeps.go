@@ -262,6 +262,9 @@ func renderSweep(exps []store.Experiment, links forge.Client) string {
 		if e.Status == store.Failed {
 			fmt.Fprintf(&b, "\n- %s failed: %s", codeSpan(e.Name), e.Detail)
 		}
+		if e.Status == store.Applied && strings.HasPrefix(e.Detail, repairedPrefix) { // said once: the next change replaces it
+			fmt.Fprintf(&b, "\n- %s: %s", codeSpan(e.Name), e.Detail)
+		}
 	}
 	b.WriteString("\n")
 	return b.String()

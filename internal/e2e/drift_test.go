@@ -114,8 +114,8 @@ func TestDrift(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.syncAndWait(t, flavor, repo)
-			h.waitFor(t, "the branch to be made again", func() bool { return h.branch(repo, branch).exists })
-			if b := h.branch(repo, branch); b.parent != base || b.file != made.file {
+			h.waitFor(t, "the branch to be made again", func() bool { return h.branch(repo, branch).file == made.file })
+			if b := h.branch(repo, branch); b.parent != base {
 				t.Errorf("remade branch = %+v, want one commit on %s with the same variant file as before", b, base)
 			}
 			c := h.waitComment(t, repo, n, "the branch had been deleted")
@@ -235,15 +235,16 @@ func TestDriftCommandAndSchedule(t *testing.T) {
 
 			comment(t, h, repo, number, "alice", "/experiment sync")
 			h.waitBotComment(t, repo, number, "Drift check queued")
-			h.waitFor(t, "the branch to be made again", func() bool { return h.branch(repo, branch).exists })
-			if b := h.branch(repo, branch); b.parent != head || b.file != made.file {
+			h.waitFor(t, "the branch to be made again", func() bool { return h.branch(repo, branch).file == made.file })
+			if b := h.branch(repo, branch); b.parent != head {
 				t.Errorf("remade branch = %+v, want one commit on %s with the same file", b, head)
 			}
 			h.waitBotComment(t, repo, number, "lr-a", "the branch had been deleted")
 		})
 	}
 
-	// The schedule: a bot with a short drift_interval repairs on its own.
+	// The schedule: a bot with a short drift_interval repairs on its own,
+	// an issue's branch and a sweep's alike (the sweep's one comment says so).
 	h.stop()
 	hs := newHarnessEnv(t, map[string]string{"EXPBOT_DRIFT_INTERVAL": "3s"})
 	adminS := forgesim.NewClient(hs.simURL, nil)
@@ -251,9 +252,23 @@ func TestDriftCommandAndSchedule(t *testing.T) {
 	n := hs.labeledIssue(t, repo, "scheduled", "0.3")
 	branch := fmt.Sprintf("exp/%d-scheduled", n)
 	made := hs.branch(repo, branch)
+	tagged := push(t, hs, repo, map[string]string{".expbot/sweep.yaml": sweepFile})
+	if _, err := hs.forge.PushTag(repo, "alice", "sweep-1", tagged); err != nil {
+		t.Fatal(err)
+	}
+	hs.waitCommitComment(t, repo, tagged, "all 4 branches ready")
+	var swept string
+	for b := range hs.sweepBranches(repo, "sweep-1") {
+		swept = b
+	}
 	if _, err := adminS.Push(ctx, repo, forgesim.PushRequest{Actor: "alice", Branch: branch, Message: "edit", Files: map[string]*string{"experiment.yaml": new("x: 1\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adminS.DeleteBranch(ctx, repo, swept, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	hs.waitFor(t, "the scheduled check to restore the file", func() bool { return hs.branch(repo, branch).file == made.file })
 	hs.waitComment(t, repo, n, "had been changed on the branch")
+	hs.waitFor(t, "the scheduled check to make the sweep's branch again", func() bool { return hs.branch(repo, swept).parent == tagged })
+	hs.waitCommitComment(t, repo, tagged, "the branch had been deleted")
 }
