@@ -20,51 +20,11 @@ import (
 	"github.com/expbot/expbot/internal/event"
 )
 
-// Delivery is one authenticated, decoded webhook that expbot acts on.
-type Delivery struct {
-	Forge      event.Forge
-	ID         string // X-GitHub-Delivery; GitLab Idempotency-Key, X-Gitlab-Event-UUID or webhook-id
-	Event      string // X-GitHub-Event / X-Gitlab-Event
-	ReceivedAt time.Time
-	Payload    event.Event
-}
-
-// Outcome is what a Recorder did with a delivery.
-type Outcome int
-
-const (
-	// Accepted: recorded, desired state changed as needed, work enqueued.
-	Accepted Outcome = iota + 1
-	// Duplicate: this Forge+ID was recorded before; nothing else happened.
-	Duplicate
-	// Ignored: recorded or not, there is nothing to do (e.g. the repository
-	// is not managed by expbot).
-	Ignored
-	// Stale: recorded, but older than what was already applied for the same
-	// issue, request or tag (a late delivery); desired state is unchanged.
-	Stale
-)
-
-func (o Outcome) String() string {
-	switch o {
-	case Accepted:
-		return outAccepted
-	case Duplicate:
-		return outDuplicate
-	case Ignored:
-		return outIgnored
-	case Stale:
-		return outStale
-	default:
-		return "Outcome(" + strconv.Itoa(int(o)) + ")"
-	}
-}
-
 // Recorder durably records a delivery (deduplicated on Forge+ID), applies it
 // to desired state and enqueues work, in one transaction. An error means
 // none of it happened; the forge is then asked to retry.
 type Recorder interface {
-	Record(ctx context.Context, d Delivery) (Outcome, error)
+	Record(ctx context.Context, d event.Delivery) (event.Outcome, error)
 }
 
 // maxDeliveryID bounds the delivery id we store and echo: both forges send UUIDs.
@@ -291,18 +251,18 @@ func (e *endpoint) record(r *http.Request, rp reply, name string, ev event.Event
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), e.opts.RecordTimeout)
 	defer cancel()
-	out, err := e.rec.Record(ctx, Delivery{Forge: e.forge, ID: id, Event: name, ReceivedAt: rp.received, Payload: ev})
+	out, err := e.rec.Record(ctx, event.Delivery{Forge: e.forge, ID: id, Event: name, ReceivedAt: rp.received, Payload: ev})
 	if err != nil {
 		return rp.with(http.StatusServiceUnavailable, outError, "delivery not recorded; retry later", fmt.Errorf("recording delivery: %w", err))
 	}
 	switch out {
-	case Accepted:
+	case event.OutcomeAccepted:
 		return rp.with(http.StatusAccepted, outAccepted, "", nil)
-	case Duplicate:
+	case event.OutcomeDuplicate:
 		return rp.with(http.StatusAccepted, outDuplicate, "", nil)
-	case Ignored:
+	case event.OutcomeIgnored:
 		return rp.with(http.StatusOK, outIgnored, "nothing to do", nil)
-	case Stale:
+	case event.OutcomeStale:
 		return rp.with(http.StatusAccepted, outStale, "older than what was applied; nothing changed", nil)
 	default:
 		// A Recorder bug; asking for a retry keeps the delivery from being lost.

@@ -66,7 +66,7 @@ func TestHandlersRecordPullEvents(t *testing.T) {
 					}
 					continue
 				}
-				want := Delivery{Forge: tt.forge, ID: r.answer.Delivery, Event: name, ReceivedAt: fixedNow, Payload: s.want}
+				want := event.Delivery{Forge: tt.forge, ID: r.answer.Delivery, Event: name, ReceivedAt: fixedNow, Payload: s.want}
 				if len(calls) == 1 {
 					calls[0].Payload = untimed(calls[0].Payload)
 				}

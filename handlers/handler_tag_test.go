@@ -73,7 +73,7 @@ func TestHandlersRecordTagEvents(t *testing.T) {
 					}
 					continue
 				}
-				want := Delivery{Forge: tt.forge, ID: r.answer.Delivery, Event: name, ReceivedAt: fixedNow, Payload: s.want}
+				want := event.Delivery{Forge: tt.forge, ID: r.answer.Delivery, Event: name, ReceivedAt: fixedNow, Payload: s.want}
 				if len(calls) != 1 || !reflect.DeepEqual(calls[0], want) {
 					t.Fatalf("%s: Record calls %+v, want exactly %+v", s.name, calls, want)
 				}

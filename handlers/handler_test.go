@@ -26,14 +26,14 @@ import (
 // pipeline's store does.
 type fakeRecorder struct {
 	mu          sync.Mutex
-	calls       []Delivery
+	calls       []event.Delivery
 	seen        map[string]bool
-	err         error   // returned by every call when set
-	outcome     Outcome // returned by every call when set
-	noDeadlines int     // calls whose context had no deadline
+	err         error         // returned by every call when set
+	outcome     event.Outcome // returned by every call when set
+	noDeadlines int           // calls whose context had no deadline
 }
 
-func (f *fakeRecorder) Record(ctx context.Context, d Delivery) (Outcome, error) {
+func (f *fakeRecorder) Record(ctx context.Context, d event.Delivery) (event.Outcome, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, d)
@@ -48,16 +48,16 @@ func (f *fakeRecorder) Record(ctx context.Context, d Delivery) (Outcome, error) 
 	}
 	key := string(d.Forge) + "/" + d.ID
 	if f.seen[key] {
-		return Duplicate, nil
+		return event.OutcomeDuplicate, nil
 	}
 	if f.seen == nil {
 		f.seen = map[string]bool{}
 	}
 	f.seen[key] = true
-	return Accepted, nil
+	return event.OutcomeAccepted, nil
 }
 
-func (f *fakeRecorder) take() []Delivery {
+func (f *fakeRecorder) take() []event.Delivery {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.calls
@@ -274,7 +274,7 @@ func TestGitHubHandler(t *testing.T) {
 			if len(calls) != 1 {
 				t.Fatalf("Record called %d times, want once", len(calls))
 			}
-			want := Delivery{Forge: event.GitHub, ID: tt.hdr.Get("X-GitHub-Delivery"), Event: "issues", ReceivedAt: fixedNow, Payload: wantChange}
+			want := event.Delivery{Forge: event.GitHub, ID: tt.hdr.Get("X-GitHub-Delivery"), Event: "issues", ReceivedAt: fixedNow, Payload: wantChange}
 			if !reflect.DeepEqual(calls[0], want) {
 				t.Errorf("Record got %+v\nwant %+v", calls[0], want)
 			}
@@ -465,7 +465,7 @@ func TestGitLabHandler(t *testing.T) {
 			}
 			payload := *wantChange.(*event.IssueChange)
 			payload.Confidential = tt.wantEvent == "Confidential Issue Hook" // the hook name says so
-			want := Delivery{Forge: event.GitLab, ID: tt.wantID, Event: tt.wantEvent, ReceivedAt: fixedNow, Payload: &payload}
+			want := event.Delivery{Forge: event.GitLab, ID: tt.wantID, Event: tt.wantEvent, ReceivedAt: fixedNow, Payload: &payload}
 			if len(calls) != 1 || !reflect.DeepEqual(calls[0], want) {
 				t.Fatalf("Record calls %+v, want exactly %+v", calls, want)
 			}
@@ -488,13 +488,13 @@ func TestGitLabHandlerRecorderOutcomes(t *testing.T) {
 	tests := []struct {
 		name    string
 		err     error
-		outcome Outcome
+		outcome event.Outcome
 		status  int
 		answer  answer
 	}{
 		{"recorder fails", errors.New("connection refused"), 0, 503, answer{Status: "error", Delivery: "k", Error: "delivery not recorded; retry later"}},
-		{"nothing to do", nil, Ignored, 200, answer{Status: "ignored", Delivery: "k", Reason: "nothing to do"}},
-		{"unknown outcome", nil, Outcome(42), 503, answer{Status: "error", Delivery: "k", Error: "delivery not recorded; retry later"}},
+		{"nothing to do", nil, event.OutcomeIgnored, 200, answer{Status: "ignored", Delivery: "k", Reason: "nothing to do"}},
+		{"unknown outcome", nil, event.Outcome(42), 503, answer{Status: "error", Delivery: "k", Error: "delivery not recorded; retry later"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

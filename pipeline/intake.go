@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/expbot/expbot/handlers"
 	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
@@ -74,12 +73,12 @@ func eventRepo(p event.Event) (event.Repo, bool) {
 }
 
 // Record implements handlers.Recorder.
-func (in *Intake) Record(ctx context.Context, d handlers.Delivery) (handlers.Outcome, error) {
+func (in *Intake) Record(ctx context.Context, d event.Delivery) (event.Outcome, error) {
 	if ch, ok := d.Payload.(*event.InstallationChange); ok {
 		if in.Installations != nil {
 			in.Installations.Observe(ch.InstallationID, ch.Added, ch.Removed, ch.Deleted)
 		}
-		return handlers.Ignored, nil // acknowledged; the served repositories changed
+		return event.OutcomeIgnored, nil // acknowledged; the served repositories changed
 	}
 	if r, ok := eventRepo(d.Payload); ok {
 		served, err := in.installed(ctx, r)
@@ -87,32 +86,32 @@ func (in *Intake) Record(ctx context.Context, d handlers.Delivery) (handlers.Out
 			return 0, err
 		}
 		if !served {
-			return handlers.Ignored, nil
+			return event.OutcomeIgnored, nil
 		}
 	}
 	switch p := d.Payload.(type) {
 	case *event.IssueChange:
 		if !in.allowed(p.Repo) {
-			return handlers.Ignored, nil
+			return event.OutcomeIgnored, nil
 		}
 		return in.recordIssue(ctx, d, p)
 	case *event.CommentCreated:
 		if !in.allowed(p.Repo) {
-			return handlers.Ignored, nil
+			return event.OutcomeIgnored, nil
 		}
 		return in.recordComment(ctx, d, p)
 	case *event.PullChange:
 		if !in.allowed(p.Repo) {
-			return handlers.Ignored, nil
+			return event.OutcomeIgnored, nil
 		}
 		return in.recordPull(ctx, d, p)
 	case *event.TagPush:
 		if !in.allowed(p.Repo) {
-			return handlers.Ignored, nil
+			return event.OutcomeIgnored, nil
 		}
 		return in.recordTag(ctx, d, p)
 	default:
-		return handlers.Ignored, nil
+		return event.OutcomeIgnored, nil
 	}
 }
 
@@ -120,13 +119,13 @@ func (in *Intake) allowed(r event.Repo) bool {
 	return in.Allow == nil || in.Allow.Allows(r.Host, r.Path)
 }
 
-func (in *Intake) recordIssue(ctx context.Context, d handlers.Delivery, ch *event.IssueChange) (handlers.Outcome, error) {
+func (in *Intake) recordIssue(ctx context.Context, d event.Delivery, ch *event.IssueChange) (event.Outcome, error) {
 	change, ok, err := in.issueChange(ctx, ch)
 	if err != nil {
 		return 0, err
 	}
 	if !ok {
-		return handlers.Ignored, nil
+		return event.OutcomeIgnored, nil
 	}
 	var old bool
 	out, err := in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/expbot/expbot/handlers"
 	"github.com/expbot/expbot/internal/command"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/pipeline/store"
@@ -17,12 +16,12 @@ import (
 // recordComment stores a comment holding /experiment commands as a task:
 // running them needs the forge API (access check, the request's head), and
 // the webhook is acknowledged before any of that.
-func (in *Intake) recordComment(ctx context.Context, d handlers.Delivery, c *event.CommentCreated) (handlers.Outcome, error) {
+func (in *Intake) recordComment(ctx context.Context, d event.Delivery, c *event.CommentCreated) (event.Outcome, error) {
 	if c.Actor.Bot || strings.Contains(c.Body, StatusMarker) {
-		return handlers.Ignored, nil // never answer bots, ourselves included
+		return event.OutcomeIgnored, nil // never answer bots, ourselves included
 	}
 	if res := command.Parse(c.Body); len(res.Commands) == 0 && res.Reply == "" {
-		return handlers.Ignored, nil
+		return event.OutcomeIgnored, nil
 	}
 	payload, err := json.Marshal(commandTask{
 		Delivery: d.ID, Repo: store.RepoKey{Forge: c.Repo.Forge, Path: c.Repo.Path}, Thread: c.Thread,
@@ -51,7 +50,7 @@ func pullSourceKey(number int) string { return "pull:" + strconv.Itoa(number) }
 // the close are not retired by it. A close and a reopen in the same second
 // cannot be ordered from their payloads: the close wins, as experiments on
 // a closed request would be the worse mistake (docs/ordering.md).
-func (in *Intake) recordPull(ctx context.Context, d handlers.Delivery, p *event.PullChange) (handlers.Outcome, error) {
+func (in *Intake) recordPull(ctx context.Context, d event.Delivery, p *event.PullChange) (event.Outcome, error) {
 	repo := store.RepoKey{Forge: p.Repo.Forge, Path: p.Repo.Path}
 	src := store.Source{Repo: repo, Key: pullSourceKey(p.Number), At: p.At, State: pullOpen}
 	if !p.Open {
@@ -95,23 +94,23 @@ func (in *Intake) recordPull(ctx context.Context, d handlers.Delivery, p *event.
 		retired = len(retire) > 0
 		return applyAndQueue(ctx, tx, repo, retire)
 	})
-	if out == handlers.Accepted && !old && !retired {
-		out = handlers.Ignored // recorded, for order and dedupe; nothing to do
+	if out == event.OutcomeAccepted && !old && !retired {
+		out = event.OutcomeIgnored // recorded, for order and dedupe; nothing to do
 	}
 	return stale(out, old), err
 }
 
 // inTx records the delivery and, unless it is a duplicate, runs fn in the
 // same transaction.
-func (in *Intake) inTx(ctx context.Context, d handlers.Delivery, fn func(ctx context.Context, tx store.Tx) error) (handlers.Outcome, error) {
-	outcome := handlers.Accepted
+func (in *Intake) inTx(ctx context.Context, d event.Delivery, fn func(ctx context.Context, tx store.Tx) error) (event.Outcome, error) {
+	outcome := event.OutcomeAccepted
 	err := in.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		dup, err := tx.RecordDelivery(ctx, d.Forge, d.ID, d.Event, d.ReceivedAt)
 		if err != nil {
 			return err
 		}
 		if dup {
-			outcome = handlers.Duplicate
+			outcome = event.OutcomeDuplicate
 			return nil
 		}
 		return fn(ctx, tx)

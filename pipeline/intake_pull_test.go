@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/expbot/expbot/handlers"
 	"github.com/expbot/expbot/internal/allow"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/pipeline/store"
@@ -37,9 +36,9 @@ func pullChange(path string, number int, open, wasOpen, merged bool) *event.Pull
 	}
 }
 
-func record(t *testing.T, in *Intake, id, name string, p event.Event) handlers.Outcome {
+func record(t *testing.T, in *Intake, id, name string, p event.Event) event.Outcome {
 	t.Helper()
-	out, err := in.Record(context.Background(), handlers.Delivery{
+	out, err := in.Record(context.Background(), event.Delivery{
 		Forge: event.GitHub, ID: id, Event: name, ReceivedAt: testTime, Payload: p,
 	})
 	if err != nil {
@@ -80,24 +79,24 @@ func TestIntakeRecordComment(t *testing.T) {
 	tests := []struct {
 		name    string
 		comment func() *event.CommentCreated
-		want    handlers.Outcome
+		want    event.Outcome
 	}{
 		{"commands", func() *event.CommentCreated {
 			return commentOn("acme/model", "/experiment new a lr=1\n/experiment list")
-		}, handlers.Accepted},
-		{"a mistake still gets an answer", func() *event.CommentCreated { return commentOn("acme/model", "/experimnet new a") }, handlers.Accepted},
-		{"help", func() *event.CommentCreated { return commentOn("acme/model", "/experiment help") }, handlers.Accepted},
+		}, event.OutcomeAccepted},
+		{"a mistake still gets an answer", func() *event.CommentCreated { return commentOn("acme/model", "/experimnet new a") }, event.OutcomeAccepted},
+		{"help", func() *event.CommentCreated { return commentOn("acme/model", "/experiment help") }, event.OutcomeAccepted},
 		{"from a bot", func() *event.CommentCreated {
 			c := commentOn("acme/model", "/experiment new a")
 			c.Actor.Bot = true
 			return c
-		}, handlers.Ignored},
+		}, event.OutcomeIgnored},
 		{"our own status comment", func() *event.CommentCreated {
 			return commentOn("acme/model", StatusMarker+"\nSay `/experiment new a` to start.\n/experiment new a")
-		}, handlers.Ignored},
+		}, event.OutcomeIgnored},
 		{"no command line", func() *event.CommentCreated {
 			return commentOn("acme/model", "LGTM; try /experiment new a later\n> /experiment new b\n```\n/experiment new c\n```")
-		}, handlers.Ignored},
+		}, event.OutcomeIgnored},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,13 +106,13 @@ func TestIntakeRecordComment(t *testing.T) {
 			if out := record(t, in, "d-1", "issue_comment", c); out != tt.want {
 				t.Fatalf("outcome %v, want %v", out, tt.want)
 			}
-			if tt.want == handlers.Ignored {
+			if tt.want == event.OutcomeIgnored {
 				if jobs := db.jobs(t); len(jobs) != 0 {
 					t.Errorf("jobs %q, want none", jobs)
 				}
 				// The delivery was not recorded either: the same id with a
 				// comment to act on is new.
-				if out := record(t, in, "d-1", "issue_comment", commentOn("acme/model", "/experiment list")); out != handlers.Accepted {
+				if out := record(t, in, "d-1", "issue_comment", commentOn("acme/model", "/experiment list")); out != event.OutcomeAccepted {
 					t.Errorf("the ignored delivery was recorded: a later one with its id is %v", out)
 				}
 				return
@@ -134,7 +133,7 @@ func TestIntakeRecordComment(t *testing.T) {
 				t.Errorf("experiments %+v, %v", all, err)
 			}
 
-			if out := record(t, in, "d-1", "issue_comment", c); out != handlers.Duplicate {
+			if out := record(t, in, "d-1", "issue_comment", c); out != event.OutcomeDuplicate {
 				t.Errorf("redelivery outcome %v, want Duplicate", out)
 			}
 			if got := taskJobs(t, db); len(got) != 1 {
@@ -197,16 +196,16 @@ func TestIntakeRecordPull(t *testing.T) {
 		name   string
 		cfg    IntakeConfig
 		change *event.PullChange
-		want   handlers.Outcome
+		want   event.Outcome
 	}{
-		{name: "closed", change: pullChange("acme/model", 7, false, true, false), want: handlers.Accepted},
-		{name: "merged", change: pullChange("acme/model", 7, false, true, true), want: handlers.Accepted},
-		{name: "merged, delete on retire", cfg: IntakeConfig{DeleteOnRetire: true}, change: pullChange("acme/model", 7, false, true, true), want: handlers.Accepted},
-		{name: "opened", change: pullChange("acme/model", 7, true, false, false), want: handlers.Ignored},
-		{name: "reopened", change: pullChange("acme/model", 7, true, false, false), want: handlers.Ignored},
-		{name: "still open", change: pullChange("acme/model", 7, true, true, false), want: handlers.Ignored},
-		{name: "closed while closed", change: pullChange("acme/model", 7, false, false, false), want: handlers.Ignored},
-		{name: "closed, no experiments", change: pullChange("acme/model", 9, false, true, false), want: handlers.Ignored},
+		{name: "closed", change: pullChange("acme/model", 7, false, true, false), want: event.OutcomeAccepted},
+		{name: "merged", change: pullChange("acme/model", 7, false, true, true), want: event.OutcomeAccepted},
+		{name: "merged, delete on retire", cfg: IntakeConfig{DeleteOnRetire: true}, change: pullChange("acme/model", 7, false, true, true), want: event.OutcomeAccepted},
+		{name: "opened", change: pullChange("acme/model", 7, true, false, false), want: event.OutcomeIgnored},
+		{name: "reopened", change: pullChange("acme/model", 7, true, false, false), want: event.OutcomeIgnored},
+		{name: "still open", change: pullChange("acme/model", 7, true, true, false), want: event.OutcomeIgnored},
+		{name: "closed while closed", change: pullChange("acme/model", 7, false, false, false), want: event.OutcomeIgnored},
+		{name: "closed, no experiments", change: pullChange("acme/model", 9, false, true, false), want: event.OutcomeIgnored},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,7 +217,7 @@ func TestIntakeRecordPull(t *testing.T) {
 			}
 			after := seedless(t, db)
 			retired := map[string]bool{}
-			if tt.want == handlers.Accepted {
+			if tt.want == event.OutcomeAccepted {
 				retired = map[string]bool{"pull:7:a": true, "pull:7:b": true}
 			}
 			var wantJobs []string
@@ -244,14 +243,14 @@ func TestIntakeRecordPull(t *testing.T) {
 			if !sameSet(got, wantJobs) {
 				t.Errorf("jobs %q, want %q", got, wantJobs)
 			}
-			if tt.want == handlers.Ignored {
+			if tt.want == event.OutcomeIgnored {
 				return
 			}
 			depth := db.queueDepth(t)
 			// A redelivery changes nothing more. (It is Ignored rather than
 			// Duplicate: nothing is active any more when it is read, before
 			// the delivery id is looked at.)
-			if out := record(t, in, "d-1", "pull_request", tt.change); out != handlers.Duplicate && out != handlers.Ignored {
+			if out := record(t, in, "d-1", "pull_request", tt.change); out != event.OutcomeDuplicate && out != event.OutcomeIgnored {
 				t.Errorf("redelivery outcome %v, want Duplicate or Ignored", out)
 			}
 			if again := seedless(t, db); !reflect.DeepEqual(again, after) {
@@ -266,7 +265,7 @@ func TestIntakeRecordPull(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			if out := record(t, in, "d-1", "pull_request", tt.change); out != handlers.Duplicate {
+			if out := record(t, in, "d-1", "pull_request", tt.change); out != event.OutcomeDuplicate {
 				t.Errorf("redelivery outcome %v, want Duplicate", out)
 			}
 			if z := seedless(t, db)["pull:7:z"]; z.Desired != store.Active || z.Generation != 1 {
@@ -278,7 +277,7 @@ func TestIntakeRecordPull(t *testing.T) {
 			// The same close sent again under a new id is a repeat and
 			// retires nothing; a later close (reopened and closed again)
 			// retires it.
-			if out := record(t, in, "d-2", "pull_request", tt.change); out != handlers.Ignored {
+			if out := record(t, in, "d-2", "pull_request", tt.change); out != event.OutcomeIgnored {
 				t.Errorf("the same close under a new id: outcome %v, want Ignored", out)
 			}
 			if z := seedless(t, db)["pull:7:z"]; z.Desired != store.Active {
@@ -286,7 +285,7 @@ func TestIntakeRecordPull(t *testing.T) {
 			}
 			later := *tt.change
 			later.At = later.At.Add(time.Second)
-			if out := record(t, in, "d-3", "pull_request", &later); out != handlers.Accepted {
+			if out := record(t, in, "d-3", "pull_request", &later); out != event.OutcomeAccepted {
 				t.Errorf("second close outcome %v, want Accepted", out)
 			}
 			if z := seedless(t, db)["pull:7:z"]; z.Desired != store.Retired {
@@ -351,12 +350,12 @@ func TestIntakeAllowlist(t *testing.T) {
 	}
 	repos := []struct {
 		path string
-		want handlers.Outcome
+		want event.Outcome
 	}{
-		{"acme/model", handlers.Accepted},
-		{"other/model", handlers.Ignored},
-		{"acme/secret", handlers.Ignored},
-		{"acme/model/sub", handlers.Ignored}, // * is one segment
+		{"acme/model", event.OutcomeAccepted},
+		{"other/model", event.OutcomeIgnored},
+		{"acme/secret", event.OutcomeIgnored},
+		{"acme/model/sub", event.OutcomeIgnored}, // * is one segment
 	}
 	for _, p := range payloads {
 		for _, r := range repos {
@@ -377,7 +376,7 @@ func TestIntakeAllowlist(t *testing.T) {
 					t.Fatal(err)
 				}
 				n := db.queueDepth(t)
-				if r.want == handlers.Accepted {
+				if r.want == event.OutcomeAccepted {
 					if n == 0 && reflect.DeepEqual(after, before) {
 						t.Error("an allowed delivery was accepted but did nothing")
 					}
@@ -390,7 +389,7 @@ func TestIntakeAllowlist(t *testing.T) {
 					t.Errorf("experiments changed:\n got %+v\nwant %+v", after, before)
 				}
 				// Not even the delivery was recorded.
-				if out := record(t, &Intake{Store: db}, "d-1", p.event, p.p(r.path)); out == handlers.Duplicate {
+				if out := record(t, &Intake{Store: db}, "d-1", p.event, p.p(r.path)); out == event.OutcomeDuplicate {
 					t.Error("the ignored delivery was recorded")
 				}
 			})

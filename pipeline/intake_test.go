@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/expbot/expbot/handlers"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/spec"
 	"github.com/expbot/expbot/pipeline/store"
@@ -281,12 +280,12 @@ func TestIntakeChangeFor(t *testing.T) {
 // deliverIssue records a change of issue #12 as delivery id.
 // deliverIssue records ch as delivery id. A change without a time gets
 // one later than every earlier delivery's, as the forges' payloads carry.
-func deliverIssue(t *testing.T, in *Intake, id string, ch *event.IssueChange) handlers.Outcome {
+func deliverIssue(t *testing.T, in *Intake, id string, ch *event.IssueChange) event.Outcome {
 	t.Helper()
 	if ch.At.IsZero() {
 		ch.At = testTime.Add(time.Duration(issueClock.Add(1)) * time.Second)
 	}
-	out, err := in.Record(context.Background(), handlers.Delivery{
+	out, err := in.Record(context.Background(), event.Delivery{
 		Forge: ch.Repo.Forge, ID: id, Event: "issues", ReceivedAt: testTime, Payload: ch,
 	})
 	if err != nil {
@@ -317,7 +316,7 @@ func TestIntakeRecord(t *testing.T) {
 		db := openStore(t)
 		in := &Intake{Store: db}
 		ch := issueChange(event.GitHub, validBody, nil, label)
-		if out := deliverIssue(t, in, "d-1", ch); out != handlers.Accepted {
+		if out := deliverIssue(t, in, "d-1", ch); out != event.OutcomeAccepted {
 			t.Fatalf("outcome %v, want Accepted", out)
 		}
 		e := load(t, db)
@@ -336,14 +335,14 @@ func TestIntakeRecord(t *testing.T) {
 		// A redelivery carries the same id; by now the description says
 		// something else, which must not matter.
 		again := issueChange(event.GitHub, noBaseBody, nil, label)
-		if out := deliverIssue(t, in, "d-1", again); out != handlers.Duplicate {
+		if out := deliverIssue(t, in, "d-1", again); out != event.OutcomeDuplicate {
 			t.Fatalf("redelivery outcome %v, want Duplicate", out)
 		}
 		if e2 := load(t, db); e2.Generation != 1 || e2.BaseRef != "release/v1" {
 			t.Errorf("redelivery changed the experiment: generation %d, base %q", e2.Generation, e2.BaseRef)
 		}
 		// A new delivery that changes nothing bumps nothing either.
-		if out := deliverIssue(t, in, "d-2", ch); out != handlers.Accepted {
+		if out := deliverIssue(t, in, "d-2", ch); out != event.OutcomeAccepted {
 			t.Fatalf("outcome %v, want Accepted", out)
 		}
 		if e2 := load(t, db); e2.Generation != 1 {
@@ -357,7 +356,7 @@ func TestIntakeRecord(t *testing.T) {
 	t.Run("invalid request: report only, no reconcile", func(t *testing.T) {
 		db := openStore(t)
 		in := &Intake{Store: db}
-		if out := deliverIssue(t, in, "d-1", issueChange(event.GitHub, invalidBody, nil, label)); out != handlers.Accepted {
+		if out := deliverIssue(t, in, "d-1", issueChange(event.GitHub, invalidBody, nil, label)); out != event.OutcomeAccepted {
 			t.Fatalf("outcome %v, want Accepted", out)
 		}
 		e := load(t, db)
@@ -372,7 +371,7 @@ func TestIntakeRecord(t *testing.T) {
 	t.Run("retiring an unknown experiment changes nothing", func(t *testing.T) {
 		db := openStore(t)
 		in := &Intake{Store: db}
-		if out := deliverIssue(t, in, "d-1", issueChange(event.GitHub, validBody, label, nil)); out != handlers.Accepted {
+		if out := deliverIssue(t, in, "d-1", issueChange(event.GitHub, validBody, label, nil)); out != event.OutcomeAccepted {
 			t.Fatalf("outcome %v, want Accepted", out)
 		}
 		if _, err := db.ExperimentByKey(ctx, repo, "issue:12"); !errors.Is(err, store.ErrNotFound) {
@@ -461,7 +460,7 @@ func TestIntakeRecord(t *testing.T) {
 				c.BodyChanged = true
 				return c
 			}())
-			if out != handlers.Accepted {
+			if out != event.OutcomeAccepted {
 				t.Fatalf("outcome %v, want Accepted", out)
 			}
 			got := load(t, db)
@@ -506,8 +505,8 @@ func TestIntakeRecord(t *testing.T) {
 			{"issue change without a trigger", issueChange(event.GitHub, validBody, nil, []string{"bug"})},
 		}
 		for _, p := range payloads {
-			out, err := in.Record(ctx, handlers.Delivery{Forge: event.GitHub, ID: "d-" + p.name, Event: "x", ReceivedAt: testTime, Payload: p.p})
-			if err != nil || out != handlers.Ignored {
+			out, err := in.Record(ctx, event.Delivery{Forge: event.GitHub, ID: "d-" + p.name, Event: "x", ReceivedAt: testTime, Payload: p.p})
+			if err != nil || out != event.OutcomeIgnored {
 				t.Errorf("%s: Record = %v, %v; want Ignored", p.name, out, err)
 			}
 		}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/expbot/expbot/handlers"
 	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
@@ -152,9 +151,9 @@ func firstOf(a, b string) string {
 
 // stale turns Accepted into Stale when the delivery was older than what was
 // applied.
-func stale(out handlers.Outcome, old bool) handlers.Outcome {
-	if out == handlers.Accepted && old {
-		return handlers.Stale
+func stale(out event.Outcome, old bool) event.Outcome {
+	if out == event.OutcomeAccepted && old {
+		return event.OutcomeStale
 	}
 	return out
 }

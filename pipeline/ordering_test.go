@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/expbot/expbot/handlers"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
 	"github.com/expbot/expbot/pipeline/store"
@@ -59,7 +58,7 @@ func TestIssueDeliveriesOutOfOrder(t *testing.T) {
 	type step struct {
 		id   string
 		ch   *event.IssueChange
-		want handlers.Outcome
+		want event.Outcome
 	}
 	for _, tt := range []struct {
 		name    string
@@ -70,52 +69,52 @@ func TestIssueDeliveriesOutOfOrder(t *testing.T) {
 		{
 			name: "label 0.02, edit 0.04, label again late",
 			steps: []step{
-				{"A", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), handlers.Accepted},
-				{"B", at(edited(issueChange(event.GitHub, lrBody("0.04"), label, label)), 2), handlers.Accepted},
-				{"A-again", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), handlers.Stale},
+				{"A", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), event.OutcomeAccepted},
+				{"B", at(edited(issueChange(event.GitHub, lrBody("0.04"), label, label)), 2), event.OutcomeAccepted},
+				{"A-again", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), event.OutcomeStale},
 			},
 			desired: store.Active, lr: "0.04",
 		},
 		{
 			name: "labeled arrives after unlabeled",
 			steps: []step{
-				{"unlabeled", at(issueChange(event.GitHub, lrBody("0.02"), label, nil), 5), handlers.Accepted},
-				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 3), handlers.Stale},
+				{"unlabeled", at(issueChange(event.GitHub, lrBody("0.02"), label, nil), 5), event.OutcomeAccepted},
+				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 3), event.OutcomeStale},
 			},
 		},
 		{
 			name: "labeled, unlabeled, then the label delivery again",
 			steps: []step{
-				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 3), handlers.Accepted},
-				{"unlabeled", at(issueChange(event.GitHub, lrBody("0.02"), label, nil), 5), handlers.Accepted},
-				{"labeled-late", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 3), handlers.Stale},
+				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 3), event.OutcomeAccepted},
+				{"unlabeled", at(issueChange(event.GitHub, lrBody("0.02"), label, nil), 5), event.OutcomeAccepted},
+				{"labeled-late", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 3), event.OutcomeStale},
 			},
 			desired: store.Retired,
 		},
 		{
 			name: "reopened arrives after closed",
 			steps: []step{
-				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), handlers.Accepted},
-				{"closed", at(closed(issueChange(event.GitHub, lrBody("0.02"), label, label)), 9), handlers.Accepted},
-				{"reopened-late", at(reopened(issueChange(event.GitHub, lrBody("0.02"), label, label)), 4), handlers.Stale},
+				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), event.OutcomeAccepted},
+				{"closed", at(closed(issueChange(event.GitHub, lrBody("0.02"), label, label)), 9), event.OutcomeAccepted},
+				{"reopened-late", at(reopened(issueChange(event.GitHub, lrBody("0.02"), label, label)), 4), event.OutcomeStale},
 			},
 			desired: store.Retired,
 		},
 		{
 			name: "an old edit after close",
 			steps: []step{
-				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), handlers.Accepted},
-				{"closed", at(closed(issueChange(event.GitHub, lrBody("0.02"), label, label)), 9), handlers.Accepted},
-				{"edit-late", at(edited(issueChange(event.GitHub, lrBody("0.07"), label, label)), 4), handlers.Stale},
+				{"labeled", at(issueChange(event.GitHub, lrBody("0.02"), nil, label), 1), event.OutcomeAccepted},
+				{"closed", at(closed(issueChange(event.GitHub, lrBody("0.02"), label, label)), 9), event.OutcomeAccepted},
+				{"edit-late", at(edited(issueChange(event.GitHub, lrBody("0.07"), label, label)), 4), event.OutcomeStale},
 			},
 			desired: store.Retired,
 		},
 		{
 			name: "in order, on GitLab",
 			steps: []step{
-				{"open", at(issueChange(event.GitLab, lrBody("0.02"), nil, label), 1), handlers.Accepted},
-				{"edit", at(edited(issueChange(event.GitLab, lrBody("0.03"), label, label)), 2), handlers.Accepted},
-				{"edit-repeat", at(edited(issueChange(event.GitLab, lrBody("0.03"), label, label)), 2), handlers.Accepted},
+				{"open", at(issueChange(event.GitLab, lrBody("0.02"), nil, label), 1), event.OutcomeAccepted},
+				{"edit", at(edited(issueChange(event.GitLab, lrBody("0.03"), label, label)), 2), event.OutcomeAccepted},
+				{"edit-repeat", at(edited(issueChange(event.GitLab, lrBody("0.03"), label, label)), 2), event.OutcomeAccepted},
 			},
 			desired: store.Active, lr: "0.03",
 		},
@@ -167,13 +166,13 @@ func TestIssueSameSecondIsReadFromTheForge(t *testing.T) {
 
 	b := issueChange(event.GitHub, lrBody("0.04"), label, label)
 	b.BodyChanged, b.At = true, t0
-	if got := deliverIssue(t, in, "B", b); got != handlers.Accepted {
+	if got := deliverIssue(t, in, "B", b); got != event.OutcomeAccepted {
 		t.Fatalf("B: %v", got)
 	}
 	before, _ := db.ExperimentByKey(ctx, repo, "issue:12")
 	a := issueChange(event.GitHub, lrBody("0.02"), nil, label)
 	a.At = t0 // the label, made in the same second, delivered last
-	if got := deliverIssue(t, in, "A", a); got != handlers.Accepted {
+	if got := deliverIssue(t, in, "A", a); got != event.OutcomeAccepted {
 		t.Fatalf("A: %v", got)
 	}
 	if e, _ := db.ExperimentByKey(ctx, repo, "issue:12"); e.Generation != before.Generation || !strings.Contains(string(e.Request), `"lr":0.04`) {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/expbot/expbot/handlers"
 	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
@@ -53,9 +52,9 @@ func tagPrefix(tag string) string { return "tag:" + tag + ":" }
 // file must be read, and whether the push is still the tag's newest is
 // known only by reading the tag (GitLab's tag push hooks carry no time), so
 // a deleted tag is queued as well (SHA "").
-func (in *Intake) recordTag(ctx context.Context, d handlers.Delivery, p *event.TagPush) (handlers.Outcome, error) {
+func (in *Intake) recordTag(ctx context.Context, d event.Delivery, p *event.TagPush) (event.Outcome, error) {
 	if ok, _ := path.Match(in.Sweep.pattern(), p.Tag); !ok {
-		return handlers.Ignored, nil
+		return event.OutcomeIgnored, nil
 	}
 	repo := store.RepoKey{Forge: p.Repo.Forge, Path: p.Repo.Path}
 	payload, err := json.Marshal(sweepTask{Delivery: d.ID, Repo: repo, Tag: p.Tag, SHA: p.After, Actor: p.Actor})
