@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/event"
@@ -114,7 +115,12 @@ func (in *Intake) Reread(ctx context.Context, payload json.RawMessage) error {
 	ch := &event.IssueChange{
 		Repo: t.Repo, Number: t.Number, Title: i.Title, Body: i.Body, URL: i.URL,
 		Open: i.Open && !gone, WasOpen: true, Labels: i.Labels, PrevLabels: []string{in.label()},
-		BodyChanged: true, Confidential: i.Confidential, Actor: event.Actor{Login: requester}, At: i.UpdatedAt,
+		BodyChanged: true, Confidential: i.Confidential, Actor: event.Actor{Login: requester},
+		// Webhooks time issues in whole seconds; the API may say
+		// milliseconds (GitLab). Compared at the payloads' resolution, a
+		// delivery from later in the same second is a tie (read again),
+		// never older than this read.
+		At: i.UpdatedAt.Truncate(time.Second),
 	}
 	change, ok, err := in.issueChange(ctx, ch)
 	if err != nil || !ok {

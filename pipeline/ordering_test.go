@@ -220,3 +220,32 @@ func TestIssueSameSecondIsReadFromTheForge(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestIssueReadIsComparedInWholeSeconds: an API answer timed in
+// milliseconds does not make a delivery from later in the same second
+// look older.
+func TestIssueReadIsComparedInWholeSeconds(t *testing.T) {
+	ctx := context.Background()
+	label := []string{"new-experiment"}
+	repo := store.RepoKey{Forge: event.GitLab, Path: "acme/model"}
+	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	db := openStore(t)
+	ff := newFakeForge(event.GitLab)
+	ff.issues = map[int]forge.Issue{12: {Number: 12, Body: lrBody("0.04"), Open: true, Labels: label, UpdatedAt: t0.Add(400 * time.Millisecond)}}
+	in := &Intake{Store: db, Forges: map[event.Forge]forge.Client{event.GitLab: ff}}
+	payload, err := json.Marshal(issueTask{Repo: event.Repo{Forge: event.GitLab, Path: repo.Path, DefaultBranch: "trunk"}, Number: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Reread(ctx, payload); err != nil {
+		t.Fatal(err)
+	}
+	closedLater := issueChange(event.GitLab, lrBody("0.04"), label, label)
+	closedLater.Open, closedLater.At = false, t0 // closed at .900 of the same second
+	if got := deliverIssue(t, in, "close", closedLater); got != handlers.Accepted {
+		t.Fatalf("a close in the same second as the read: %v, want Accepted (then read again)", got)
+	}
+	if n := len(issueTasks(t, db)); n != 1 {
+		t.Fatalf("%d reads queued, want 1", n)
+	}
+}

@@ -94,6 +94,8 @@ type harness struct {
 	cmd     *exec.Cmd
 	log     *os.File
 	gate    atomic.Pointer[gate] // holds matching forge requests (holdRequests)
+	// frozen, when set, stops the forge's clock (issue times, payloads).
+	frozen atomic.Pointer[time.Time]
 	// envSet replaces (or, when empty, removes) variables of the bot's
 	// environment: the GitHub App variant swaps the token for the app's settings.
 	envSet map[string]string
@@ -116,6 +118,14 @@ func (h *harness) failRequests(t testing.TB, match func(*http.Request) bool) (*o
 	heal := func() { h.fail.CompareAndSwap(o, nil) }
 	t.Cleanup(heal)
 	return o, heal
+}
+
+// now is the forge's clock: the wall clock, unless frozen.
+func (h *harness) now() time.Time {
+	if t := h.frozen.Load(); t != nil {
+		return *t
+	}
+	return time.Now()
 }
 
 // gate holds the forge requests it matches until opened.
@@ -194,7 +204,7 @@ func newHarnessWith(t testing.TB, seed func(f *state.Forge, botURL string) error
 	if err := install.Install(ctx, h.home); err != nil {
 		t.Fatal(err)
 	}
-	h.sim = forgesim.New()
+	h.sim = forgesim.New(forgesim.WithClock(h.now))
 	srv := httptest.NewServer(h.gated(h.sim.Handler()))
 	t.Cleanup(srv.Close)
 	h.sim.SetBaseURL(srv.URL)

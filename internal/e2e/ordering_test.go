@@ -315,3 +315,49 @@ func TestLateCommandsAndRequestStates(t *testing.T) {
 		})
 	}
 }
+
+// TestSameSecondIssueChangesAreReadFromTheForge: with the forge's clock
+// stopped, so that every change of the issue carries the same updated_at, deliveries cannot be ordered by time; expbot reads the issue
+// from the forge and follows it, also when the first delivery comes again
+// late under a new id.
+func TestSameSecondIssueChangesAreReadFromTheForge(t *testing.T) {
+	h := newHarness(t)
+	for _, flavor := range []string{"github", "gitlab"} {
+		t.Run(flavor, func(t *testing.T) {
+			now := time.Now()
+			h.frozen.Store(&now)
+			defer h.frozen.Store(nil)
+			repo, ev := repoFor[flavor], issueEvent[flavor]
+			issue, _, err := h.forge.OpenIssue(repo, "alice", "one second", request("tie", "0.02"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			branch := fmt.Sprintf("exp/%d-tie", issue.Number)
+			labeled := h.act(t, ev, func() ([]state.Event, error) {
+				return h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil)
+			})
+			body := request("tie", "0.04")
+			h.act(t, ev, func() ([]state.Event, error) { return h.forge.EditIssue(repo, issue.Number, "alice", nil, &body) })
+			h.waitFor(t, "lr 0.04 on the branch", func() bool { return strings.Contains(h.branch(repo, branch).file, "lr: 0.04") })
+			h.waitIdle(t)
+			head := h.branch(repo, branch).head
+
+			again, err := h.sim.ResendAs(context.Background(), labeled.ID, fmt.Sprintf("tie-%s-%d", flavor, issue.Number))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Status != http.StatusAccepted {
+				t.Fatalf("the label delivery again answered %d %s", again.Status, again.ResponseBody)
+			}
+			h.waitIdle(t)
+			if b := h.branch(repo, branch); b.head != head || !strings.Contains(b.file, "lr: 0.04") {
+				t.Fatalf("a same-second delivery moved the branch: %+v", b)
+			}
+			h.waitComment(t, repo, issue.Number, "`0.04`")
+
+			// Closed in the same second: read, and retired.
+			h.act(t, ev, func() ([]state.Event, error) { return h.forge.SetIssueState(repo, issue.Number, "alice", "closed") })
+			h.waitComment(t, repo, issue.Number, "retired")
+		})
+	}
+}
