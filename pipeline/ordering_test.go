@@ -242,7 +242,7 @@ func TestIssueReadIsComparedInWholeSeconds(t *testing.T) {
 	}
 	closedLater := issueChange(event.GitLab, lrBody("0.04"), label, label)
 	closedLater.Open, closedLater.At = false, t0 // closed at .900 of the same second
-	if got := deliverIssue(t, in, "close", closedLater); got != handlers.Accepted {
+	if got := deliverIssue(t, in, "close", closedLater); got != event.OutcomeAccepted {
 		t.Fatalf("a close in the same second as the read: %v, want Accepted (then read again)", got)
 	}
 	if n := len(issueTasks(t, db)); n != 1 {
