@@ -198,6 +198,10 @@ func TestDrift(t *testing.T) {
 				return b.file == made.file && b.parent == gone
 			})
 			h.waitFor(t, "the second file_deleted repair to be counted", func() bool { return h.counter(t, repairs(flavor, "file_deleted")) == 2 })
+			// That repair's update left the kept branch as people made it.
+			if k := h.branch(repo, keptBranch); k.head != keptEdit || k.file != "mine now\n" {
+				t.Errorf("a repair's update touched the kept branch of a retired experiment: %+v", k)
+			}
 		})
 	}
 }
