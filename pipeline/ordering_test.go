@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -248,4 +249,113 @@ func TestIssueReadIsComparedInWholeSeconds(t *testing.T) {
 	if n := len(issueTasks(t, db)); n != 1 {
 		t.Fatalf("%d reads queued, want 1", n)
 	}
+}
+
+// timedCmd is a comment with commands, written at t0+sec with id.
+func timedCmd(body string, sec int, id int64) commandTask {
+	tk := cmdTask("alice", body)
+	tk.At = time.Date(2026, 12, 6, 3, 0, sec, 0, time.UTC)
+	tk.CommentID = id
+	return tk
+}
+
+// TestCommandsOutOfOrder: a late command never undoes newer state.
+func TestCommandsOutOfOrder(t *testing.T) {
+	t.Run("an older update after a newer one", func(t *testing.T) {
+		env := newCmdEnv(t, CommandConfig{})
+		if err := env.run(t, timedCmd("/experiment new a lr=1", 1, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.run(t, timedCmd("/experiment update a lr=3", 5, 30)); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.run(t, timedCmd("/experiment update a lr=2", 3, 20)); err != nil {
+			t.Fatal(err)
+		}
+		if p := params(t, env.exp(t, "a")); fmt.Sprint(p["lr"]) != "3" {
+			t.Fatalf("params %v, want lr 3 from the newest command", p)
+		}
+		if r := env.replies(); len(r) == 0 || !strings.Contains(r[len(r)-1], "newer command for `a`") {
+			t.Errorf("replies %q, want one saying a newer command was applied", r)
+		}
+	})
+	t.Run("same second: the later comment id wins", func(t *testing.T) {
+		env := newCmdEnv(t, CommandConfig{})
+		for _, tk := range []commandTask{
+			timedCmd("/experiment new a lr=1", 1, 10),
+			timedCmd("/experiment update a lr=3", 5, 31),
+			timedCmd("/experiment update a lr=2", 5, 30),
+		} {
+			if err := env.run(t, tk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if p := params(t, env.exp(t, "a")); fmt.Sprint(p["lr"]) != "3" {
+			t.Fatalf("params %v, want lr 3 from comment 31", p)
+		}
+	})
+	t.Run("written before the merge, run after it was recorded", func(t *testing.T) {
+		env := newCmdEnv(t, CommandConfig{})
+		in := &Intake{Store: env.db}
+		merged := pullChange("acme/model", cmdPull, false, true, true)
+		merged.At = time.Date(2026, 12, 6, 3, 0, 9, 0, time.UTC)
+		record(t, in, "merge", "pull_request", merged)
+		if err := env.run(t, timedCmd("/experiment new a lr=1", 4, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if len(env.all(t)) != 0 {
+			t.Fatalf("a command written before the merge made %+v", env.all(t))
+		}
+		if r := env.replies(); len(r) != 1 || !strings.Contains(r[0], "closed or merged after this comment was written") {
+			t.Errorf("replies %q", r)
+		}
+		// A request reopened later takes commands again.
+		reopened := pullChange("acme/model", cmdPull, true, false, false)
+		reopened.At = merged.At.Add(time.Minute)
+		record(t, in, "reopen", "pull_request", reopened)
+		tk := timedCmd("/experiment new c lr=1", 59, 12)
+		tk.At = reopened.At.Add(time.Second)
+		if err := env.run(t, tk); err != nil {
+			t.Fatal(err)
+		}
+		if e := env.exp(t, "c"); e.Desired != store.Active {
+			t.Fatalf("a command after the reopen: %+v", e)
+		}
+	})
+	t.Run("written on a closed request", func(t *testing.T) {
+		env := newCmdEnv(t, CommandConfig{})
+		tk := timedCmd("/experiment new a lr=1", 1, 10)
+		tk.PullClosed = true
+		if err := env.run(t, tk); err != nil {
+			t.Fatal(err)
+		}
+		if len(env.all(t)) != 0 {
+			t.Fatal("a command on a closed request made an experiment")
+		}
+		if r := env.replies(); len(r) != 1 || !strings.Contains(r[0], "This request is closed or merged") {
+			t.Errorf("replies %q", r)
+		}
+	})
+	t.Run("a late close spares what was asked for after the reopen", func(t *testing.T) {
+		env := newCmdEnv(t, CommandConfig{})
+		in := &Intake{Store: env.db}
+		closeAt := time.Date(2026, 12, 6, 3, 0, 5, 0, time.UTC)
+		if err := env.run(t, timedCmd("/experiment new before lr=1", 1, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.run(t, timedCmd("/experiment new after lr=1", 20, 20)); err != nil {
+			t.Fatal(err)
+		}
+		closed := pullChange("acme/model", cmdPull, false, true, false)
+		closed.At = closeAt
+		if got := record(t, in, "close-late", "pull_request", closed); got != event.OutcomeAccepted {
+			t.Fatalf("close: %v", got)
+		}
+		if e := env.exp(t, "before"); e.Desired != store.Retired {
+			t.Errorf("the experiment asked for before the close: %+v", e)
+		}
+		if e := env.exp(t, "after"); e.Desired != store.Active {
+			t.Errorf("the experiment asked for after the close was retired: %+v", e)
+		}
+	})
 }

@@ -356,3 +356,40 @@ func TestPullHead(t *testing.T) {
 		t.Errorf("missing pull request: want ErrNotFound, got %v", err)
 	}
 }
+
+// TestIssueAndTagTarget: what expbot reads when deliveries alone cannot
+// order changes (docs/ordering.md).
+func TestIssueAndTagTarget(t *testing.T) {
+	s := newSim(t)
+	ctx := context.Background()
+	body := "lr: 0.0004"
+	if _, err := s.forge.EditIssue(repo, s.issue, "alice", nil, &body); err != nil {
+		t.Fatal(err)
+	}
+	i, err := s.client.Issue(ctx, repo, s.issue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i.Number != s.issue || i.Body != body || !i.Open || !slices.Contains(i.Labels, "new-experiment") || i.UpdatedAt.IsZero() || i.URL == "" {
+		t.Fatalf("issue %+v", i)
+	}
+	if _, err := s.forge.SetIssueState(repo, s.issue, "alice", "closed"); err != nil {
+		t.Fatal(err)
+	}
+	if i, err := s.client.Issue(ctx, repo, s.issue); err != nil || i.Open {
+		t.Fatalf("closed issue read as %+v, %v", i, err)
+	}
+	if _, err := s.client.Issue(ctx, repo, 9999); !errors.Is(err, forge.ErrNotFound) {
+		t.Errorf("missing issue: %v, want ErrNotFound", err)
+	}
+
+	if sha, err := s.client.TagTarget(ctx, repo, tag); err != nil || sha != s.sha("main", false) {
+		t.Fatalf("TagTarget(%s) = %q, %v; want %s", tag, sha, err, s.sha("main", false))
+	}
+	if _, err := s.forge.RemoveTag(repo, "alice", tag); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.TagTarget(ctx, repo, tag); !errors.Is(err, forge.ErrNotFound) {
+		t.Errorf("deleted tag: %v, want ErrNotFound", err)
+	}
+}
