@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -23,6 +24,24 @@ func (h *harness) sync(t *testing.T, flavor, repo string) {
 	if err != nil || !strings.Contains(string(out), "queued") {
 		t.Fatalf("expbot sync: %v\n%s", err, out)
 	}
+}
+
+// adminPost sends POST /admin/sync and returns the status.
+func (h *harness) adminPost(t *testing.T, auth, repo string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+h.addr+"/admin/sync?repo="+url.QueryEscape(repo), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // counter reads a counter of the bot's metrics; 0 when absent.
@@ -92,6 +111,21 @@ func TestDrift(t *testing.T) {
 	h := newHarness(t)
 	admin := forgesim.NewClient(h.simURL, nil)
 	ctx := context.Background()
+
+	// The admin API answers only its token, and only about repositories.
+	for _, tt := range []struct {
+		auth, repo string
+		want       int
+	}{
+		{"", "github:acme/llm", http.StatusUnauthorized},
+		{"Bearer not-the-admin-token", "github:acme/llm", http.StatusUnauthorized},
+		{"Bearer " + adminToken, "acme/llm", http.StatusBadRequest},
+		{"Bearer " + adminToken, "gitea:acme/llm", http.StatusBadRequest},
+	} {
+		if got := h.adminPost(t, tt.auth, tt.repo); got != tt.want {
+			t.Errorf("POST /admin/sync (auth %q, repo %q) = %d, want %d", tt.auth, tt.repo, got, tt.want)
+		}
+	}
 	for _, flavor := range []string{"github", "gitlab"} {
 		t.Run(flavor, func(t *testing.T) {
 			repo := repoFor[flavor]
@@ -250,8 +284,17 @@ func TestDriftCommandAndSchedule(t *testing.T) {
 	// The schedule: a bot with a short drift_interval repairs on its own,
 	// an issue's branch and a sweep's alike (the sweep's one comment says so).
 	h.stop()
-	hs := newHarnessEnv(t, map[string]string{"EXPBOT_DRIFT_INTERVAL": "3s"})
+	hs := newHarnessEnv(t, map[string]string{"EXPBOT_DRIFT_INTERVAL": "3s", "EXPBOT_ADMIN_TOKEN": ""})
 	adminS := forgesim.NewClient(hs.simURL, nil)
+	// Without a token the admin API is off: no route, and `expbot sync` says so.
+	if got := hs.adminPost(t, "Bearer "+adminToken, "github:acme/llm"); got != http.StatusNotFound && got != http.StatusMethodNotAllowed {
+		t.Errorf("POST /admin/sync without a configured token = %d, want no such route", got)
+	}
+	cmd := exec.Command(hs.bin, "sync", "--repo", "github:acme/llm")
+	cmd.Env = []string{"EXPBOT_ADMIN_TOKEN=" + adminToken, "EXPBOT_LISTEN=" + hs.addr}
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "admin API is off") {
+		t.Errorf("expbot sync against a bot without an admin token: %v\n%s", err, out)
+	}
 	repo := repoFor["gitlab"]
 	n := hs.labeledIssue(t, repo, "scheduled", "0.3")
 	branch := fmt.Sprintf("exp/%d-scheduled", n)
