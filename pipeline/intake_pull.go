@@ -69,7 +69,7 @@ func (in *Intake) recordPull(ctx context.Context, d event.Delivery, p *event.Pul
 		if p.Open || !p.WasOpen || o == store.Same {
 			return nil
 		}
-		all, err := in.Store.Experiments(ctx, repo)
+		all, err := tx.Experiments(ctx, repo)
 		if err != nil {
 			return fmt.Errorf("load experiments of %s: %w", repo.Path, err)
 		}

@@ -185,6 +185,11 @@ type Tx interface {
 	AdvanceSource(ctx context.Context, s Source, settled bool) (Order, error)
 	// Source reads the stored source of (repo, key), or ErrNotFound.
 	Source(ctx context.Context, repo RepoKey, key string) (Source, error)
+	// Experiments is Store.Experiments as this transaction sees it: what
+	// committed before it, and what it (or a transaction it shares a commit
+	// with) wrote, so that a decision over all of a repository's
+	// experiments misses none written concurrently.
+	Experiments(ctx context.Context, repo RepoKey) ([]Experiment, error)
 }
 
 // Source is the state of a request's source that expbot last acted on (an

@@ -68,7 +68,19 @@ func (s *Store) Repos(ctx context.Context) ([]store.RepoKey, error) {
 // Experiments lists repo's experiments that are active or retired but not
 // yet released, in creation order.
 func (s *Store) Experiments(ctx context.Context, repo store.RepoKey) ([]store.Experiment, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+experimentColumns+` FROM experiments
+	return experimentsOf(ctx, s.r, repo)
+}
+
+// Experiments implements store.Tx: on the transaction's connection, so the
+// writes of the group commit's earlier members are seen.
+func (t *tx) Experiments(ctx context.Context, repo store.RepoKey) ([]store.Experiment, error) {
+	return experimentsOf(ctx, t.tx, repo)
+}
+
+func experimentsOf(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, repo store.RepoKey) ([]store.Experiment, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+experimentColumns+` FROM experiments
 		WHERE forge = ? AND repo_path = ?
 		ORDER BY id`, string(repo.Forge), repo.Path)
 	if err != nil {

@@ -60,6 +60,7 @@ func Exercise(ctx context.Context, t *testing.T, open func(t *testing.T) store.S
 		{"ConcurrentTx", testConcurrentTx},
 		{"Sources", testSources},
 		{"SourcesConcurrent", testSourcesConcurrent},
+		{"TxExperiments", testTxExperiments},
 		{"Reopen", testReopen},
 		{"CloseDuringRun", testCloseDuringRun},
 		{"Stop", testStop},
@@ -1467,5 +1468,30 @@ func testSourcesConcurrent(ctx context.Context, t *testing.T, open func(*testing
 	}
 	if seen == 0 || seen > n {
 		t.Fatalf("%d transactions saw their state as newer", seen)
+	}
+}
+
+// testTxExperiments: a transaction lists the repository's experiments with
+// its own writes, and those of other transactions committed before it.
+func testTxExperiments(ctx context.Context, t *testing.T, open func(*testing.T) store.Store) {
+	s := openStore(t, open)
+	apply(ctx, t, s, change(repoA(), "issue:1"))
+	apply(ctx, t, s, change(repoB(), "issue:9"))
+	var keys []string
+	inTx(ctx, t, s, func(ctx context.Context, tx store.Tx) error {
+		if _, _, err := tx.ApplyChange(ctx, change(repoA(), "issue:2")); err != nil {
+			return err
+		}
+		es, err := tx.Experiments(ctx, repoA())
+		for _, e := range es {
+			if e.Repo != repoA() {
+				t.Errorf("experiment of another repository listed: %+v", e)
+			}
+			keys = append(keys, e.Key)
+		}
+		return err
+	})
+	if !reflect.DeepEqual(keys, []string{"issue:1", "issue:2"}) {
+		t.Fatalf("the transaction listed %q, want issue:1 and its own issue:2, oldest first", keys)
 	}
 }
