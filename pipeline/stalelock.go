@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // lockOwner is what the CLI writes into a DIY backend's lock file.
@@ -41,7 +42,13 @@ func removeStaleLocks(backendURL, stack string) (int, error) {
 			}
 			return err
 		}
-		if d.IsDir() || filepath.Base(filepath.Dir(path)) != stack || filepath.Ext(path) != ".json" {
+		if d.IsDir() || filepath.Base(filepath.Dir(path)) != stack {
+			return nil
+		}
+		if lock, ok := strings.CutSuffix(path, ".json"+attrsSuffix); ok {
+			return removeOrphanAttrs(lock+".json", path, d)
+		}
+		if filepath.Ext(path) != ".json" {
 			return nil
 		}
 		b, err := os.ReadFile(path)
@@ -51,6 +58,11 @@ func removeStaleLocks(backendURL, stack string) (int, error) {
 		var owner lockOwner
 		if json.Unmarshal(b, &owner) != nil || owner.Hostname != host || owner.Pid <= 0 || processAlive(owner.Pid) {
 			return nil
+		}
+		// The sidecar first: a lock whose attributes are gone is still a
+		// lock, but a sidecar whose lock is gone is litter.
+		if err := os.Remove(path + attrsSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 		if err := os.Remove(path); err != nil {
 			return err
@@ -62,6 +74,32 @@ func removeStaleLocks(backendURL, stack string) (int, error) {
 		return removed, fmt.Errorf("look for stale locks of %s: %w", stack, err)
 	}
 	return removed, nil
+}
+
+// attrsSuffix names the sidecar in which the file backend (gocloud's
+// fileblob) keeps each blob's attributes: a lock is <id>.json plus
+// <id>.json.attrs.
+const attrsSuffix = ".attrs"
+
+// orphanAge is how old a sidecar without its lock must be before it is
+// litter: the file backend writes the sidecar just before the lock itself.
+const orphanAge = time.Minute
+
+// removeOrphanAttrs removes the sidecar at path when its lock is gone: left
+// by a removal that predates sidecar handling, or interrupted between the
+// two files.
+func removeOrphanAttrs(lock, path string, d fs.DirEntry) error {
+	if _, err := os.Stat(lock); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	info, err := d.Info()
+	if err != nil || time.Since(info.ModTime()) < orphanAge {
+		return nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // processAlive tells whether pid runs. A process killed with its parent is
