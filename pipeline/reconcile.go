@@ -89,6 +89,14 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 	if err != nil {
 		return fmt.Errorf("start run: %w", err)
 	}
+	// ctx ends on shutdown: it bounds the forge reads and the update, but
+	// what the run learnt is recorded whatever happens to ctx, or an
+	// experiment would stay "running" with nothing left to finish it.
+	rec := context.WithoutCancel(ctx)
+	var recErr error // an outcome that could not be recorded: run again
+	outcome := func(e store.Experiment, s store.Status, detail, baseSHA string) {
+		recErr = errors.Join(recErr, r.outcome(rec, e, s, detail, baseSHA))
+	}
 
 	var specs []BranchSpec
 	var touched []store.Experiment // experiments whose outcome this run decides
@@ -115,17 +123,20 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		if e.BaseSHA == "" {
 			sha, err := r.resolveBase(ctx, fg.Client, repo, e)
 			if err != nil {
-				if forge.IsTransient(err) {
-					return r.finish(ctx, run, "retrying", err.Error(), err)
+				if ctx.Err() != nil {
+					return r.interrupted(rec, ctx, run, repo)
 				}
-				r.outcome(ctx, e, store.Failed, err.Error(), "")
+				if forge.IsTransient(err) {
+					return r.finish(rec, run, "retrying", err.Error(), err)
+				}
+				outcome(e, store.Failed, err.Error(), "")
 				continue
 			}
 			e.BaseSHA = sha
 		}
 		spec, err := r.branchSpec(e)
 		if err != nil {
-			r.outcome(ctx, e, store.Failed, err.Error(), "")
+			outcome(e, store.Failed, err.Error(), "")
 			continue
 		}
 		specs = append(specs, spec)
@@ -134,16 +145,16 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		if e.Status != store.Invalid && (e.Applied < e.Generation || e.Status != store.Applied) {
 			touched = append(touched, e)
 			needUp = true
-			r.outcome(ctx, e, store.Running, "", e.BaseSHA)
+			outcome(e, store.Running, "", e.BaseSHA)
 		} else if e.Status == store.Applied {
 			settled = append(settled, e)
 		}
 	}
 	if len(touched) == 0 && (!drift || len(settled) == 0) {
-		return r.finish(ctx, run, "succeeded", "nothing to change", nil)
+		return r.finish(rec, run, "succeeded", "nothing to change", recErr)
 	}
 
-	r.reportShared(ctx, touched)
+	r.reportShared(rec, touched)
 
 	prog := Program(fg.Provider, repo, specs)
 	var repairs []repair
@@ -151,16 +162,23 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 	if drift && len(settled) > 0 {
 		st, err := r.stacks.get(ctx, repo, prog)
 		if err != nil {
-			return r.finish(ctx, run, "retrying", err.Error(), err)
+			if ctx.Err() != nil {
+				return r.interrupted(rec, ctx, run, repo)
+			}
+			return r.finish(rec, run, "retrying", err.Error(), err)
 		}
 		found, unsafe, err := r.findDrift(ctx, st, repo, settled)
+		if err != nil && ctx.Err() != nil {
+			r.stacks.forget(repo)
+			return r.interrupted(rec, ctx, run, repo)
+		}
 		if err != nil {
 			// Nothing was changed on the forge; the queue retries with
 			// backoff (a forge that is down, a token that was revoked).
 			r.stacks.forget(repo)
 			r.Metrics.observeDriftCheck(repo.Forge, "failed")
 			log.Warn().Err(err).Msg("drift check failed; it is retried")
-			return r.finish(ctx, run, "retrying", "drift check: "+err.Error(), err)
+			return r.finish(rec, run, "retrying", "drift check: "+err.Error(), err)
 		}
 		switch {
 		case len(unsafe) > 0:
@@ -168,7 +186,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 			// delete or replace is not run, and left for people to look at.
 			r.Metrics.observeDriftCheck(repo.Forge, "refused")
 			log.Error().Strs("steps", unsafe).Msg("drift check: the repair would delete or replace resources; nothing was changed")
-			return r.finish(ctx, run, "failed", "drift check refused: the repair would delete or replace "+strings.Join(unsafe, ", "),
+			return r.finish(rec, run, "failed", "drift check refused: the repair would delete or replace "+strings.Join(unsafe, ", "),
 				store.Permanent(errors.New("drift check refused: the repair would delete or replace resources")))
 		case len(found) > 0:
 			driftOutcome, repairs, needUp = "repaired", found, true
@@ -177,7 +195,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		}
 		if len(touched) == 0 && len(repairs) == 0 {
 			r.Metrics.observeDriftCheck(repo.Forge, driftOutcome)
-			return r.finish(ctx, run, "succeeded", "no drift", nil)
+			return r.finish(rec, run, "succeeded", "no drift", recErr)
 		}
 	}
 
@@ -186,13 +204,21 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 	if needUp { // retiring with "keep" alone changes nothing on the forge
 		st, err := r.stacks.get(ctx, repo, prog)
 		if err != nil {
-			return r.finish(ctx, run, "retrying", err.Error(), err)
+			if ctx.Err() != nil {
+				return r.interrupted(rec, ctx, run, repo)
+			}
+			return r.finish(rec, run, "retrying", err.Error(), err)
 		}
 		res, upErr = up(ctx, st)
 	}
 	took := r.Now().Sub(started)
 	if upErr != nil {
 		r.stacks.forget(repo) // it may have been interrupted: look again next time
+	}
+	if upErr != nil && ctx.Err() != nil {
+		// Shutdown interrupted the update (the CLI got SIGINT, ended it
+		// and released the stack): its outcome is unknown, not failed.
+		return r.interrupted(rec, ctx, run, repo)
 	}
 	if upErr != nil && res.locked {
 		if n, err := removeStaleLocks(r.stacks.env.BackendURL, StackName(repo)); err != nil {
@@ -201,7 +227,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 			log.Warn().Int("locks", n).Msg("removed locks left by a crashed update")
 		}
 		log.Warn().Msg("stack locked by another update; retrying")
-		_ = r.finish(ctx, run, "retrying", "stack locked", nil)
+		_ = r.finish(rec, run, "retrying", "stack locked", nil)
 		return store.Snooze(lockedRetry)
 	}
 	if upErr != nil && res.transient {
@@ -209,27 +235,27 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 			r.Metrics.observeDriftCheck(repo.Forge, "failed")
 		}
 		log.Warn().Err(upErr).Msg("update failed transiently; retrying")
-		return r.finish(ctx, run, "retrying", upErr.Error(), upErr)
+		return r.finish(rec, run, "retrying", upErr.Error(), upErr)
 	}
 
 	summary := formatSummary(res.summary, took)
 	for _, e := range touched {
 		if e.Desired == store.Retired {
 			if upErr != nil {
-				r.outcome(ctx, e, store.Failed, "retiring failed: "+failureFor(e.Key, res, upErr), "")
+				outcome(e, store.Failed, "retiring failed: "+failureFor(e.Key, res, upErr), "")
 				continue
 			}
-			r.outcome(ctx, e, store.Released, summary, "")
+			outcome(e, store.Released, summary, "")
 			continue
 		}
 		if msg, failed := failedFor(e.Key, res); failed || (upErr != nil && len(res.failed) == 0) {
 			if !failed {
 				msg = upErr.Error()
 			}
-			r.outcome(ctx, e, store.Failed, msg, e.BaseSHA)
+			outcome(e, store.Failed, msg, e.BaseSHA)
 			continue
 		}
-		r.outcome(ctx, e, store.Applied, summary, e.BaseSHA)
+		outcome(e, store.Applied, summary, e.BaseSHA)
 	}
 	for _, rp := range repairs {
 		e := rp.exp
@@ -237,12 +263,12 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 			if !failed {
 				msg = upErr.Error()
 			}
-			r.outcome(ctx, e, store.Failed, "repairing the branch failed: "+msg, e.BaseSHA)
+			outcome(e, store.Failed, "repairing the branch failed: "+msg, e.BaseSHA)
 			continue
 		}
 		r.Metrics.observeRepair(repo.Forge, rp.kind)
 		log.Info().Str("experiment", e.Key).Str("branch", e.Branch).Str("kind", rp.kind).Msg("drift repaired")
-		r.outcome(ctx, e, store.Applied, repairNote(rp, r.Variant.Path, r.Now())+" ("+summary+")", e.BaseSHA)
+		outcome(e, store.Applied, repairNote(rp, r.Variant.Path, r.Now())+" ("+summary+")", e.BaseSHA)
 		touched = append(touched, e)
 	}
 	if driftOutcome != "" {
@@ -251,14 +277,23 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		}
 		r.Metrics.observeDriftCheck(repo.Forge, driftOutcome)
 	}
-	r.reportShared(ctx, touched)
-	outcome := "succeeded"
+	r.reportShared(rec, touched)
+	result := "succeeded"
 	if upErr != nil {
-		outcome = "failed"
+		result = "failed"
 	}
 	// The error quotes the providers; the log's writer scrubs it.
-	log.Info().Str("outcome", outcome).Dur("took", took).Int("experiments", len(specs)).Err(upErr).Msg("reconciled")
-	return r.finish(ctx, run, outcome, summary, nil)
+	log.Info().Str("outcome", result).Dur("took", took).Int("experiments", len(specs)).Err(upErr).Msg("reconciled")
+	return r.finish(rec, run, result, summary, recErr)
+}
+
+// interrupted records a run that shutdown cut short and returns an error
+// that wraps ctx's, so that the queue keeps the job to run again (at the
+// next start) instead of settling it.
+func (r *Reconciler) interrupted(rec, ctx context.Context, run store.Run, repo store.RepoKey) error {
+	r.Log.Warn().Str("forge", string(repo.Forge)).Str("repo", repo.Path).
+		Msg("run interrupted by shutdown; it runs again at the next start")
+	return r.finish(rec, run, "interrupted", "interrupted by shutdown", fmt.Errorf("reconcile %s: %w", repo.Path, ctx.Err()))
 }
 
 // finish records the run; err (if any) is returned for the queue to retry.
@@ -274,16 +309,22 @@ func (r *Reconciler) finish(ctx context.Context, run store.Run, outcome, summary
 }
 
 // outcome stores an experiment's status and brings its comment up to date.
-func (r *Reconciler) outcome(ctx context.Context, e store.Experiment, s store.Status, detail, baseSHA string) {
+// Only a failure to store is returned: a comment left behind is brought up
+// to date by the next report.
+func (r *Reconciler) outcome(ctx context.Context, e store.Experiment, s store.Status, detail, baseSHA string) error {
 	if err := r.Store.SetOutcome(ctx, e.ID, e.Generation, s, detail, baseSHA); err != nil {
 		r.Log.Error().Err(err).Int64("experiment", e.ID).Msg("record outcome")
-		return
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // deleted meanwhile: nothing to finish
+		}
+		return fmt.Errorf("record outcome of experiment %d: %w", e.ID, err)
 	}
 	if r.Reporter != nil && e.Thread.Kind != event.CommitThread {
 		if err := r.Reporter.Report(ctx, e.ID); err != nil {
 			r.Log.Warn().Err(err).Int64("experiment", e.ID).Msg("update status comment")
 		}
 	}
+	return nil
 }
 
 // reportShared brings each sweep's single comment up to date once, rather

@@ -26,9 +26,11 @@ import (
 
 	"github.com/expbot/expbot/internal/app"
 	"github.com/expbot/expbot/internal/config"
+	"github.com/expbot/expbot/internal/pulumicli"
 )
 
 func main() {
+	pulumicli.GuardMain() // when started as the guard of a Pulumi CLI run
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

@@ -47,6 +47,7 @@ type Server struct {
 	store   store.Store
 	handler http.Handler
 	cli     pulumicli.CLI
+	owner   pulumicli.Owner // marks the Pulumi processes this server starts
 	hooks   store.Handlers
 	scrub   *scrub.Scrubber
 	drift   *pipeline.DriftSchedule
@@ -128,6 +129,17 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.store = store.Scrubbed(st, s.scrub)
+	// The store holds the data directory now: Pulumi processes marked as
+	// an earlier expbot's of this directory are leftovers of a crash.
+	if s.owner, err = pulumicli.SelfOwner(cfg.DataDir); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	if n, err := pulumicli.SweepLeftovers(s.owner); err != nil {
+		log.Warn().Err(err).Int("killed", n).Msg("sweep Pulumi processes left by an earlier expbot")
+	} else if n > 0 {
+		log.Warn().Int("killed", n).Msg("killed Pulumi processes left by an earlier expbot")
+	}
 	if err := s.wire(ctx, backend, reg); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -207,7 +219,7 @@ func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Regis
 	rep := &pipeline.Reporter{Store: s.store, Forges: clients, VariantFile: cfg.VariantFile}
 	pm := pipeline.NewMetrics(reg, s.store)
 	rec := pipeline.NewReconciler(s.store, forges, rep, pipeline.PulumiEnv{
-		CLI:        pulumicli.Niced(s.cli.Command, pulumicli.Priority{Nice: cfg.Pulumi.Nice, Idle: cfg.Pulumi.Idle}),
+		CLI:        pulumicli.Supervised(s.cli, pulumicli.Priority{Nice: cfg.Pulumi.Nice, Idle: cfg.Pulumi.Idle}, s.owner),
 		Home:       cfg.Pulumi.Home,
 		BackendURL: backend,
 		Passphrase: cfg.Pulumi.Passphrase.Reveal(),
@@ -321,9 +333,13 @@ func (s *Server) pluginPresent(name, version string) error {
 }
 
 // Serve runs the job workers and the HTTP server on l until ctx ends, then
-// shuts down gracefully: stop taking requests, let running jobs finish.
+// shuts down gracefully: stop taking requests, let running jobs finish
+// within shutdown_grace, interrupt those still running (they run again at
+// the next start).
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	if err := s.store.Start(ctx, s.hooks); err != nil {
+	// The workers outlive ctx (SIGTERM): Stop below gives running jobs
+	// shutdown_grace before it interrupts them.
+	if err := s.store.Start(context.WithoutCancel(ctx), s.hooks); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
 	schedCtx, stopSched := context.WithCancel(ctx)
@@ -349,6 +365,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	<-schedDone
 	if err := s.store.Stop(grace); err != nil {
 		s.log.Warn().Err(err).Msg("stop workers")
+	} else {
+		s.log.Info().Msg("running jobs finished")
 	}
 	if err := s.store.Close(); err != nil {
 		s.log.Warn().Err(err).Msg("close store")

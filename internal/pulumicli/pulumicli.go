@@ -28,6 +28,15 @@ type CLI struct {
 	Path    string             // the pulumi binary
 	Version semver.Version     // what it reports
 	Command auto.PulumiCommand // for auto.Pulumi(...)
+	root    string             // Command runs <root>/bin/pulumi
+}
+
+// bin is the binary Command runs: a link to Path, or Path itself.
+func (c CLI) bin() string {
+	if c.root == "" {
+		return c.Path
+	}
+	return filepath.Join(c.root, "bin", "pulumi")
 }
 
 // CacheDir is where install.sh puts what it builds: $EXPBOT_CACHE_DIR, or
@@ -101,7 +110,7 @@ func at(ctx context.Context, path string) (CLI, error) {
 	if err != nil {
 		return CLI{}, fmt.Errorf("pulumi CLI %s: %w", abs, err)
 	}
-	return CLI{Path: abs, Version: cmd.Version(), Command: cmd}, nil
+	return CLI{Path: abs, Version: cmd.Version(), Command: cmd, root: root}, nil
 }
 
 func rootFor(abs string) (string, error) {

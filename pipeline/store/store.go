@@ -148,7 +148,10 @@ type Store interface {
 	// committed transactions reach h at least once. Cancelling ctx is a
 	// hard stop; Stop is the graceful one.
 	Start(ctx context.Context, h Handlers) error
-	// Stop waits for running jobs to finish, or for ctx to end.
+	// Stop waits for running jobs to finish until ctx ends, then cancels
+	// those still running and waits (briefly) for them to return; a job
+	// cancelled so runs again at the next Start. It returns an error when
+	// it had to cancel jobs.
 	Stop(ctx context.Context) error
 	// QueueDepth counts jobs not yet finished (for metrics).
 	QueueDepth(ctx context.Context) (int, error)

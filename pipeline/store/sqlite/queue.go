@@ -239,8 +239,18 @@ func (s *Store) recoverOrphans(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops fetching jobs and waits for running ones to finish, or for ctx
-// to end (then the jobs keep running until Close).
+// interruptWait bounds how long Stop waits, once it has cancelled the jobs
+// still running, for their handlers to return. An interrupted Pulumi update
+// takes a few seconds to end and release its stack (pulumicli.InterruptGrace
+// at most).
+const interruptWait = 15 * time.Second
+
+// Stop stops fetching jobs and waits for running ones to finish until ctx
+// ends. Then it cancels the jobs still running and waits up to
+// interruptWait for their handlers to return: River makes such a job
+// available again (without counting the attempt), so it runs at the next
+// Start. A handler that does not return in time leaves its job "running",
+// which the next Start recovers too (recoverOrphans).
 func (s *Store) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	c := s.worker
@@ -248,15 +258,24 @@ func (s *Store) Stop(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
+	var interrupted error
 	if err := c.Stop(ctx); err != nil {
-		return fmt.Errorf("sqlite: stop: %w", err)
+		if ctx.Err() == nil {
+			return fmt.Errorf("sqlite: stop: %w", err)
+		}
+		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), interruptWait)
+		defer cancel()
+		if err := c.StopAndCancel(hard); err != nil {
+			return fmt.Errorf("sqlite: stop: jobs still running %s after they were cancelled (they run again at the next start): %w", interruptWait, err)
+		}
+		interrupted = errors.New("sqlite: stop: running jobs were interrupted; they run again at the next start")
 	}
 	s.mu.Lock()
 	if s.worker == c {
 		s.worker = nil
 	}
 	s.mu.Unlock()
-	return nil
+	return interrupted
 }
 
 // QueueDepth counts jobs not yet finished: queued, scheduled, retrying or

@@ -64,6 +64,7 @@ func Exercise(ctx context.Context, t *testing.T, open func(t *testing.T) store.S
 		{"Reopen", testReopen},
 		{"CloseDuringRun", testCloseDuringRun},
 		{"Stop", testStop},
+		{"StopInterrupts", testStopInterrupts},
 		{"Start", testStart},
 	}
 	for _, tc := range tests {
@@ -1301,6 +1302,51 @@ func testStop(ctx context.Context, t *testing.T, open func(*testing.T) store.Sto
 	}
 	if n := r.reconcileCalls(repoB()); n != 0 {
 		t.Errorf("a stopped store ran %d jobs", n)
+	}
+}
+
+// testStopInterrupts: a job still running when Stop's ctx ends is
+// cancelled, Stop returns once its handler has (saying so), and the job
+// runs again after a restart instead of counting as done.
+func testStopInterrupts(ctx context.Context, t *testing.T, open func(*testing.T) store.Store) {
+	s1 := open(t)
+	g := newGate()
+	r1 := newRecorder()
+	returned := make(chan struct{})
+	r1.onReconcile = func(ctx context.Context, _ store.RepoKey, _ int) error {
+		defer close(returned)
+		return g.wait(ctx)
+	}
+	if err := s1.Start(ctx, r1.handlers()); err != nil {
+		t.Fatal(err)
+	}
+	enqueueReconcile(ctx, t, s1, repoA())
+	g.waitEntered(t)
+	sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	err := s1.Stop(sctx) // g never opens: only cancellation ends the handler
+	cancel()
+	if err == nil {
+		t.Error("Stop returned no error although it interrupted a job")
+	}
+	select {
+	case <-returned:
+	default:
+		t.Error("Stop returned while the handler was still running")
+	}
+	if n := queueDepth(ctx, t, s1); n != 1 {
+		t.Errorf("queue depth after the interrupting Stop = %d, want 1 (the job is still to do)", n)
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+
+	s2 := openStore(t, open)
+	r2 := newRecorder()
+	start(ctx, t, s2, r2)
+	waitFor(t, "the interrupted job to run again", func() bool { return r2.reconcileCalls(repoA()) > 0 })
+	waitIdle(ctx, t, s2)
+	if n := r2.reconcileCalls(repoA()); n != 1 {
+		t.Errorf("after restart: %d runs, want 1", n)
 	}
 }
 
