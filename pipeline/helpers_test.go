@@ -92,7 +92,8 @@ type fakeForge struct {
 	nextID  int64
 	creates []fakeCall
 	edits   []fakeCall
-	failing error // returned by CreateComment and EditComment when set
+	failing error // returned by CreateComment, FindComment and EditComment when set
+	finds   int   // FindComment calls
 	// deleted comments make EditComment answer not found; threadGone
 	// makes CreateComment answer not found.
 	deleted    map[int64]bool
@@ -193,6 +194,23 @@ func (f *fakeForge) CreateComment(_ context.Context, repo string, th event.Threa
 	c := forge.Comment{ID: f.nextID, Note: fmt.Sprintf("note-%d", f.nextID), URL: fmt.Sprintf("https://forge.test/%s/comments/%d", repo, f.nextID)}
 	f.creates = append(f.creates, fakeCall{Repo: repo, Thread: th, Comment: c, Body: body})
 	return c, nil
+}
+
+// FindComment finds a comment this fake posted, as the bot's own, in the
+// thread; a deleted one is gone.
+func (f *fakeForge) FindComment(_ context.Context, repo string, th event.Thread, marker string) (forge.Comment, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.finds++
+	if f.failing != nil {
+		return forge.Comment{}, false, f.failing
+	}
+	for _, c := range f.creates {
+		if c.Repo == repo && c.Thread == th && !f.deleted[c.Comment.ID] && strings.Contains(c.Body, marker) {
+			return c.Comment, true, nil
+		}
+	}
+	return forge.Comment{}, false, nil
 }
 
 func (f *fakeForge) EditComment(_ context.Context, repo string, th event.Thread, c forge.Comment, body string) error {

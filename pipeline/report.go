@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,14 @@ import (
 // StatusMarker starts every status comment, so the bot can recognise (and
 // ignore) its own comments whichever account it posts as.
 const StatusMarker = "<!-- expbot:status -->"
+
+// experimentMarker follows StatusMarker in an experiment's status comment.
+// A crash between posting the comment and recording its id leaves the
+// comment unknown to the store; the marker finds it again (FindComment), so
+// it is adopted rather than posted twice.
+func experimentMarker(key string) string {
+	return "<!-- expbot:experiment " + url.QueryEscape(key) + " -->"
+}
 
 // Reporter posts and edits the one status comment of each experiment.
 type Reporter struct {
@@ -73,6 +82,24 @@ func (r *Reporter) Report(ctx context.Context, id int64) error {
 		return fmt.Errorf("load experiment %d: %w", id, err)
 	}
 	body := RenderStatus(e, c, r.VariantFile)
+	if e.CommentID == 0 {
+		// Only now, so that the usual report costs no extra call: the
+		// comment may have been posted by a run that died before it could
+		// record the id.
+		found, ok, err := c.FindComment(ctx, e.Repo.Path, e.Thread, experimentMarker(e.Key))
+		if errors.Is(err, forge.ErrNotFound) {
+			return store.Permanent(fmt.Errorf("look for the status comment: the thread is gone: %w", err))
+		}
+		if err != nil {
+			return fmt.Errorf("look for the status comment: %w", err)
+		}
+		if ok {
+			e.CommentID, e.CommentNote = found.ID, found.Note
+			if err := r.Store.SetComment(ctx, e.ID, found.ID, found.Note); err != nil {
+				return fmt.Errorf("remember status comment: %w", err)
+			}
+		}
+	}
 	if e.CommentID != 0 {
 		err := c.EditComment(ctx, e.Repo.Path, e.Thread, forge.Comment{ID: e.CommentID, Note: e.CommentNote}, body)
 		if !errors.Is(err, forge.ErrNotFound) {
@@ -104,7 +131,7 @@ func RenderStatus(e store.Experiment, links interface {
 	CommitURL(repo, sha string) string
 }, variantFile string) string {
 	var b strings.Builder
-	b.WriteString(StatusMarker + "\n")
+	b.WriteString(StatusMarker + "\n" + experimentMarker(e.Key) + "\n")
 	// Names and refs come from the request: a ref may hold backticks, so
 	// each goes into a code span fenced longer than any run inside it.
 	name, branch := codeSpan(e.Name), codeSpan(e.Branch)

@@ -272,6 +272,43 @@ func TestReporterReport(t *testing.T) {
 		}
 	})
 
+	t.Run("a comment posted before a crash is adopted, not posted again", func(t *testing.T) {
+		db, fg, rep, e := setup(t)
+		// The bot died after the forge took its comment, before the id
+		// was recorded: the comment is on the thread, the store knows
+		// nothing of it. Another experiment's comment is there too.
+		other := e
+		other.Key = "issue:12x"
+		for _, x := range []store.Experiment{other, e} {
+			if _, err := fg.CreateComment(ctx, "acme/model", x.Thread, RenderStatus(x, fg, "")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mine, _ := fg.calls()
+		if err := rep.Report(ctx, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		creates, edits := fg.calls()
+		if len(creates) != 2 || len(edits) != 1 || edits[0].Comment.ID != mine[1].Comment.ID {
+			t.Fatalf("%d creates, edits %+v; want no new comment and an edit of comment %d", len(creates), edits, mine[1].Comment.ID)
+		}
+		stored, err := db.Experiment(ctx, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.CommentID != mine[1].Comment.ID || stored.CommentNote != mine[1].Comment.Note {
+			t.Errorf("stored comment %d %q, want the adopted %+v", stored.CommentID, stored.CommentNote, mine[1].Comment)
+		}
+		// Known now: later reports edit it without looking again.
+		finds := fg.finds
+		if err := rep.Report(ctx, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		if fg.finds != finds {
+			t.Errorf("a report with a recorded comment looked for it again")
+		}
+	})
+
 	t.Run("concurrent first reports post one comment", func(t *testing.T) {
 		db, fg, rep, e := setup(t)
 		const n = 8

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -226,7 +227,7 @@ func (s *Sweeps) say(ctx context.Context, client forge.Client, t sweepTask, th e
 // one tagged commit): a headline and a table of branches with their params.
 func renderSweep(exps []store.Experiment, links forge.Client) string {
 	var b strings.Builder
-	b.WriteString(StatusMarker + "\n")
+	b.WriteString(StatusMarker + "\n" + sweepMarker(exps[0].Key[:strings.LastIndex(exps[0].Key, ":")+1]) + "\n")
 	tag := strings.TrimPrefix(exps[0].Key, "tag:")
 	tag = tag[:strings.LastIndex(tag, ":")]
 	counts := map[store.Status]int{}
@@ -269,6 +270,12 @@ func renderSweep(exps []store.Experiment, links forge.Client) string {
 	return b.String()
 }
 
+// sweepMarker follows StatusMarker in a sweep's comment; prefix is the
+// keys' common part. See experimentMarker.
+func sweepMarker(prefix string) string {
+	return "<!-- expbot:sweep " + url.QueryEscape(prefix) + " -->"
+}
+
 // reportSweep posts or edits the one comment of the sweep that e belongs
 // to: every experiment on the same tagged commit. The comment's handle is
 // kept on each of them with the commit it is on, so a tag moved to another
@@ -299,6 +306,25 @@ func (r *Reporter) reportSweep(ctx context.Context, c forge.Client, e store.Expe
 		return nil
 	}
 	body := renderSweep(group, c)
+	if posted.ID == 0 {
+		// As for an experiment's comment (Report): posted by a run that
+		// died before it recorded the id?
+		found, ok, err := c.FindComment(ctx, e.Repo.Path, e.Thread, sweepMarker(prefix))
+		if errors.Is(err, forge.ErrNotFound) {
+			return store.Permanent(fmt.Errorf("look for the sweep comment: the commit is gone: %w", err))
+		}
+		if err != nil {
+			return fmt.Errorf("look for the sweep comment: %w", err)
+		}
+		if ok {
+			for _, x := range group {
+				if err := r.Store.SetComment(ctx, x.ID, found.ID, e.Thread.SHA+"|"+found.Note); err != nil {
+					return fmt.Errorf("remember sweep comment: %w", err)
+				}
+			}
+			posted = found
+		}
+	}
 	if posted.ID != 0 {
 		if r.unchanged(posted.ID, body) {
 			return nil

@@ -55,6 +55,11 @@ type Client interface {
 	ReadFile(ctx context.Context, repo, ref, path string) ([]byte, error)
 	// CreateComment posts a comment in a thread.
 	CreateComment(ctx context.Context, repo string, th event.Thread, body string) (Comment, error)
+	// FindComment finds the bot's own comment in a thread whose body
+	// contains marker (the oldest, if several), reading every page of the
+	// thread: after a crash between posting a comment and recording its id,
+	// the comment is adopted rather than posted twice.
+	FindComment(ctx context.Context, repo string, th event.Thread, marker string) (Comment, bool, error)
 	// EditComment replaces a comment's body.
 	EditComment(ctx context.Context, repo string, th event.Thread, c Comment, body string) error
 	// Access reports a user's access level on the repository (GitLab counts

@@ -49,6 +49,7 @@ type Client struct {
 	web   string // with trailing slash
 	token string // kept only to scrub it from error messages
 	apps  *Installations
+	me    self // the bot's own account, for FindComment
 }
 
 var _ forge.Client = (*Client)(nil)

@@ -3,6 +3,7 @@ package github_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -391,5 +392,52 @@ func TestIssueAndTagTarget(t *testing.T) {
 	}
 	if _, err := s.client.TagTarget(ctx, repo, tag); !errors.Is(err, forge.ErrNotFound) {
 		t.Errorf("deleted tag: %v, want ErrNotFound", err)
+	}
+}
+
+// FindComment finds the bot's own comment by its marker past the first
+// page, ignores others' comments that copy the marker, and the found
+// comment can be edited.
+func TestFindComment(t *testing.T) {
+	s := newSim(t)
+	ctx := context.Background()
+	exp := s.sha(branch, false)
+	const marker = "<!-- expbot:experiment issue%3A7 -->"
+	for _, th := range []event.Thread{
+		{Kind: event.IssueThread, Number: s.issue},
+		{Kind: event.PullThread, Number: s.pull},
+		{Kind: event.CommitThread, SHA: exp},
+	} {
+		t.Run(string(th.Kind), func(t *testing.T) {
+			if _, ok, err := s.client.FindComment(ctx, repo, th, marker); err != nil || ok {
+				t.Fatalf("in an empty thread: found %v, %v", ok, err)
+			}
+			// More than a page (100) of others' comments, one of them
+			// quoting the marker, and the bot's comment for another
+			// experiment, before the one sought.
+			for i := range 101 {
+				body := fmt.Sprintf("comment %d", i)
+				if i == 3 {
+					body = "copied " + marker
+				}
+				_, _, err := s.forge.Comment(repo, th.Number, th.SHA, "alice", body)
+				must(t, err)
+			}
+			_, err := s.client.CreateComment(ctx, repo, th, "status <!-- expbot:experiment issue%3A8 -->")
+			must(t, err)
+			want, err := s.client.CreateComment(ctx, repo, th, "status "+marker)
+			must(t, err)
+			_, err = s.client.CreateComment(ctx, repo, th, "later status "+marker)
+			must(t, err)
+
+			got, ok, err := s.client.FindComment(ctx, repo, th, marker)
+			if err != nil || !ok || got.ID != want.ID || got.Note != want.Note {
+				t.Fatalf("FindComment = %+v, %v, %v; want %+v", got, ok, err, want)
+			}
+			must(t, s.client.EditComment(ctx, repo, th, got, "edited "+marker))
+			if c := s.comment(want.ID); c.Body != "edited "+marker {
+				t.Errorf("after the edit, body = %q", c.Body)
+			}
+		})
 	}
 }

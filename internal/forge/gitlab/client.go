@@ -46,6 +46,7 @@ type Client struct {
 	api   *gl.Client
 	web   string // with trailing slash
 	token string // kept only to scrub it from error messages
+	me    self   // the bot's own account, for FindComment
 }
 
 var _ forge.Client = (*Client)(nil)
