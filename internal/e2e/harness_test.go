@@ -135,6 +135,7 @@ type gate struct {
 	once    sync.Once
 	opened  sync.Once
 	release chan struct{}
+	delay   time.Duration // slowRequests: hold each request this long only
 }
 
 // holdRequests makes the forge hold the requests match accepts, as a slow
@@ -159,7 +160,14 @@ func (h *harness) gated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g := h.gate.Load(); g != nil && g.match(r) {
 			g.once.Do(func() { close(g.arrived) })
-			<-g.release
+			if g.delay > 0 {
+				select {
+				case <-time.After(g.delay):
+				case <-g.release:
+				}
+			} else {
+				<-g.release
+			}
 		}
 		if o := h.fail.Load(); o != nil && o.match(r) {
 			o.hits.Add(1)
@@ -172,6 +180,16 @@ func (h *harness) gated(next http.Handler) http.Handler {
 	})
 }
 
+// slowRequests makes the forge answer the requests match accepts only
+// after d, as a slow server would, until the gate is opened.
+func (h *harness) slowRequests(t testing.TB, match func(*http.Request) bool, d time.Duration) *gate {
+	g := &gate{match: match, arrived: make(chan struct{}), release: make(chan struct{}), delay: d}
+	h.gate.Store(g)
+	t.Cleanup(func() { h.open(g) })
+	return g
+}
+
+// newHarness starts expbot with the demo forge's settings.
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	return newHarnessSeeded(t, demo.Seed)
