@@ -32,15 +32,15 @@ func TestMain(m *testing.M) {
 // scriptCLI writes a "Pulumi CLI" that prints its arguments and owner, starts
 // a "plugin" in a session of its own (as the real CLI starts plugins in
 // their own process groups), writes the plugin's pid to $PLUGIN_PID and
-// then runs body.
-func scriptCLI(t *testing.T, body string) (cli, pidFile string) {
+// then runs body. head runs first.
+func scriptCLI(t *testing.T, head, body string) (cli, pidFile string) {
 	t.Helper()
 	if _, err := exec.LookPath("setsid"); err != nil {
 		t.Fatal("these tests need setsid (util-linux)")
 	}
 	dir := t.TempDir()
 	cli, pidFile = filepath.Join(dir, "pulumi"), filepath.Join(dir, "plugin.pid")
-	script := "#!/bin/sh\necho \"args: $*\"\necho \"owner: $" + OwnerEnv + "\"\n" +
+	script := "#!/bin/sh\n" + head + "echo \"args: $*\"\necho \"owner: $" + OwnerEnv + "\"\n" +
 		"setsid sleep 300 &\necho $! > \"$PLUGIN_PID.tmp\" && mv \"$PLUGIN_PID.tmp\" \"$PLUGIN_PID\"\n" + body
 	if err := os.WriteFile(cli, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func waitGone(t *testing.T, what string, pid int) {
 }
 
 func TestSupervisedKillsWhatTheCLILeaves(t *testing.T) {
-	cli, pidFile := scriptCLI(t, "exit 4\n")
+	cli, pidFile := scriptCLI(t, "", "exit 4\n")
 	owner := Owner{DataDir: "/some/data", Pid: 42, Start: 7}
 	stdout, _, code, err := Supervised(CLI{Path: cli}, Priority{}, owner).
 		Run(context.Background(), t.TempDir(), nil, nil, nil, []string{"PLUGIN_PID=" + pidFile}, "up", "--yes")
@@ -98,7 +98,7 @@ func TestSupervisedKillsWhatTheCLILeaves(t *testing.T) {
 }
 
 func TestSupervisedInterruptsOnCancel(t *testing.T) {
-	cli, pidFile := scriptCLI(t, "trap 'echo interrupted; exit 3' INT\nwhile :; do sleep 0.05; done\n")
+	cli, pidFile := scriptCLI(t, "trap 'echo interrupted; exit 3' INT\n", "while :; do sleep 0.05; done\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -115,7 +115,7 @@ func TestSupervisedInterruptsOnCancel(t *testing.T) {
 
 // A bot killed with SIGKILL takes the CLI and its plugins with it.
 func TestSupervisedDiesWithTheBot(t *testing.T) {
-	cli, pidFile := scriptCLI(t, "while :; do sleep 0.05; done\n")
+	cli, pidFile := scriptCLI(t, "", "while :; do sleep 0.05; done\n")
 	bot := exec.Command(os.Args[0], "-test.run=^$")
 	bot.Env = append(os.Environ(), fakeBotEnv+"="+cli, "PLUGIN_PID="+pidFile)
 	if err := bot.Start(); err != nil {
