@@ -20,23 +20,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/expbot/expbot/pipeline/store"
+	"github.com/expbot/expbot/pipeline/store/queue"
 )
 
 // Defaults for the Options below.
 const (
-	DefaultPollInterval = 100 * time.Millisecond
-	DefaultMaxAttempts  = 10
-	DefaultRetryBase    = time.Second
-	DefaultRetryMax     = 3 * time.Minute
-	DefaultJobTimeout   = 30 * time.Minute
-	DefaultWorkers      = 4
-	DefaultBusyTimeout  = 5 * time.Second
-	DefaultLullQuiet    = 100 * time.Millisecond
-	DefaultLullMax      = time.Second
+	DefaultBusyTimeout = 5 * time.Second
 
 	// A checkpoint every second keeps the log to about a second of writes
 	// (a few MB at 200 deliveries/s); see checkpoint.go.
@@ -49,14 +41,9 @@ const (
 type Option func(*config)
 
 type config struct {
-	pollInterval time.Duration
-	maxAttempts  int
-	retryBase    time.Duration
-	retryMax     time.Duration
-	jobTimeout   time.Duration
-	busyTimeout  time.Duration
-	lull         lull
-	logger       *slog.Logger
+	q           queue.Config // the job queue's; Logger is the store's too
+	busyTimeout time.Duration
+	logger      *slog.Logger
 	// observeCommit, if set, is told of every commit; see WithCommitObserver.
 	observeCommit func(synced bool, took time.Duration)
 	synchronous   string        // FULL; tests on a slow disk may relax it
@@ -69,21 +56,21 @@ type config struct {
 // WithPollInterval sets how often idle workers look for new jobs. SQLite has
 // no LISTEN/NOTIFY, so this bounds the delay between a commit and the start
 // of its job.
-func WithPollInterval(d time.Duration) Option { return func(c *config) { c.pollInterval = d } }
+func WithPollInterval(d time.Duration) Option { return func(c *config) { c.q.PollInterval = d } }
 
 // WithMaxAttempts sets how many times a failing job is tried before it is
 // given up (discarded).
-func WithMaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n } }
+func WithMaxAttempts(n int) Option { return func(c *config) { c.q.MaxAttempts = n } }
 
 // WithRetryBackoff sets the exponential retry backoff: base after the first
 // failure, doubling, capped at maxDelay.
 func WithRetryBackoff(base, maxDelay time.Duration) Option {
-	return func(c *config) { c.retryBase, c.retryMax = base, maxDelay }
+	return func(c *config) { c.q.RetryBase, c.q.RetryMax = base, maxDelay }
 }
 
 // WithJobTimeout bounds one handler call; a Pulumi update of a large stack
 // can take minutes, hence the generous default.
-func WithJobTimeout(d time.Duration) Option { return func(c *config) { c.jobTimeout = d } }
+func WithJobTimeout(d time.Duration) Option { return func(c *config) { c.q.JobTimeout = d } }
 
 // WithBusyTimeout sets how long a connection waits for a lock held by
 // another connection (another process, a backup) before SQLITE_BUSY.
@@ -95,7 +82,7 @@ func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTi
 // few and a follow-up for the rest, and runs cost seconds. quiet 0 turns
 // it off.
 func WithLull(quiet, max time.Duration) Option {
-	return func(c *config) { c.lull = lull{quiet: quiet, max: max} }
+	return func(c *config) { c.q.LullQuiet, c.q.LullMax = quiet, max }
 }
 
 // WithLogger sets the logger for the store and River. Default: slog.Default().
@@ -129,15 +116,14 @@ type Store struct {
 	stopPruner context.CancelFunc
 	pruned     <-chan struct{}
 
-	driver   *riversqlite.Driver
-	inserter *river.Client[*sql.Tx] // never started; inserts jobs inside InTx
+	driver *riversqlite.Driver
+	q      *queue.Queue[*sql.Tx]
 
 	// lock is held open while the store is: the file belongs to one
 	// process (see the package comment).
 	lock *os.File
 
 	mu     sync.Mutex
-	worker *river.Client[*sql.Tx] // set between Start and Stop
 	closed bool
 }
 
@@ -152,18 +138,25 @@ var _ store.Store = (*Store)(nil)
 // connections to it, which an in-memory database cannot share.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	cfg := config{
-		pollInterval: DefaultPollInterval,
-		maxAttempts:  DefaultMaxAttempts,
-		retryBase:    DefaultRetryBase,
-		retryMax:     DefaultRetryMax,
-		jobTimeout:   DefaultJobTimeout,
-		busyTimeout:  DefaultBusyTimeout,
-		lull:         lull{quiet: DefaultLullQuiet, max: DefaultLullMax},
-		synchronous:  "FULL",
-		checkpoint:   defaultCheckpointEvery,
-		maxLog:       defaultMaxLogFrames,
-		retention:    DefaultDeliveryRetention,
-		pruneEvery:   defaultPruneEvery,
+		q: queue.Config{
+			// Poll-only: SQLite has no LISTEN, and polling the job table
+			// every poll interval is as prompt as polling River's
+			// notification table.
+			PollOnly:     true,
+			PollInterval: queue.DefaultPollInterval,
+			MaxAttempts:  queue.DefaultMaxAttempts,
+			RetryBase:    queue.DefaultRetryBase,
+			RetryMax:     queue.DefaultRetryMax,
+			JobTimeout:   queue.DefaultJobTimeout,
+			LullQuiet:    queue.DefaultLullQuiet,
+			LullMax:      queue.DefaultLullMax,
+		},
+		busyTimeout: DefaultBusyTimeout,
+		synchronous: "FULL",
+		checkpoint:  defaultCheckpointEvery,
+		maxLog:      defaultMaxLogFrames,
+		retention:   DefaultDeliveryRetention,
+		pruneEvery:  defaultPruneEvery,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -171,6 +164,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
+	cfg.q.Logger = cfg.logger
 	if err := validate(path, cfg); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -221,11 +215,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.r.SetMaxOpenConns(readConns)
 	s.r.SetMaxIdleConns(readConns)
 
-	s.inserter, err = river.NewClient(s.driver, s.riverConfig())
+	s.q, err = queue.New(s.driver, queueSQL{s}, cfg.q)
 	if err != nil {
 		_ = s.r.Close()
 		_ = s.w.Close()
-		return nil, fmt.Errorf("sqlite: river client: %w", err)
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 
 	ck, err := openDB(dsn(path, cfg, "_synchronous="+cfg.synchronous))
@@ -248,13 +242,10 @@ func validate(path string, cfg config) error {
 		return errors.New("empty path")
 	case path == ":memory:" || strings.HasPrefix(path, "file:") || strings.Contains(path, "?"):
 		return fmt.Errorf("path %q: want a plain file name (no :memory:, URI or query)", path)
-	case cfg.pollInterval <= 0, cfg.retryBase <= 0, cfg.retryMax < cfg.retryBase, cfg.jobTimeout <= 0, cfg.busyTimeout < 0,
-		cfg.lull.quiet < 0, cfg.lull.max < 0, cfg.retention <= 0, cfg.pruneEvery <= 0:
-		return errors.New("durations must be positive and retry max at least retry base")
-	case cfg.maxAttempts < 1:
-		return errors.New("max attempts must be at least 1")
+	case cfg.busyTimeout < 0, cfg.retention <= 0, cfg.pruneEvery <= 0:
+		return errors.New("durations must be positive")
 	}
-	return nil
+	return cfg.q.Validate()
 }
 
 // openDB opens a pool of connections that cache their statements (see
@@ -284,10 +275,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// closeStopTimeout bounds how long Close waits for running jobs, whose
-// contexts it cancels, before closing the database under them.
-const closeStopTimeout = 10 * time.Second
-
 // Close stops the job queue if Stop was not called (cancelling running jobs)
 // and closes the database. Calling it again does nothing.
 func (s *Store) Close() error {
@@ -298,13 +285,8 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	if s.worker != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), closeStopTimeout)
-		if err := s.worker.StopAndCancel(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("stop queue: %w", err))
-		}
-		cancel()
-		s.worker = nil
+	if err := s.q.Close(); err != nil {
+		errs = append(errs, err)
 	}
 	s.stopPruner()
 	<-s.pruned

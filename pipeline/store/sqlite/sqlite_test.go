@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/pipeline/store"
 	"github.com/expbot/expbot/pipeline/store/storetest"
@@ -356,26 +354,6 @@ func TestNestedWrite(t *testing.T) {
 	// Outside fn, writes work again.
 	if _, err := s.StartRun(ctx, repo, time.Now()); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestRetryPolicy(t *testing.T) {
-	p := &retryPolicy{base: time.Second, max: time.Minute}
-	for _, tc := range []struct {
-		attempt int
-		want    time.Duration
-	}{
-		{1, time.Second},
-		{2, 2 * time.Second},
-		{5, 16 * time.Second},
-		{7, time.Minute},
-		{60, time.Minute},
-	} {
-		now := time.Now()
-		got := p.NextRetry(&rivertype.JobRow{Attempt: tc.attempt}).Sub(now)
-		if got < tc.want*85/100 || got > tc.want*115/100 {
-			t.Errorf("attempt %d: retry in %s, want about %s", tc.attempt, got, tc.want)
-		}
 	}
 }
 

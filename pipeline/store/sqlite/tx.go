@@ -191,16 +191,6 @@ func (t *tx) updateExperiment(ctx context.Context, e store.Experiment) error {
 	return err
 }
 
-func (t *tx) EnqueueReconcile(ctx context.Context, repo store.RepoKey) error {
-	if repo.Forge == "" || repo.Path == "" {
-		return errors.New("sqlite: enqueue reconcile: empty repository")
-	}
-	if err := t.s.enqueue(ctx, t.tx, reconcileArgs{Forge: repo.Forge, Path: repo.Path}); err != nil {
-		return fmt.Errorf("sqlite: enqueue reconcile %s %s: %w", repo.Forge, repo.Path, err)
-	}
-	return nil
-}
-
 func nilIfEmpty(b json.RawMessage) json.RawMessage {
 	if len(b) == 0 {
 		return nil
