@@ -179,6 +179,8 @@ type Tx interface {
 	EnqueueReport(ctx context.Context, experimentID int64) error
 	// EnqueueTask asks for Handlers.Task(kind, payload) to run once: work
 	// that needs the forge's API and so must not delay the acknowledgement.
+	// The handler gets the same JSON value, not necessarily the same bytes
+	// (PostgreSQL keeps it as jsonb).
 	EnqueueTask(ctx context.Context, kind string, payload json.RawMessage) error
 	// AdvanceSource orders s against the stored source of (s.Repo, s.Key)
 	// by Compare and records s when it is Newer; otherwise it writes

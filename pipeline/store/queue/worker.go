@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,11 +25,11 @@ import (
 // in one of the unique states River is not asked: it would have skipped the
 // insert for that very job.
 func (q *Queue[TTx]) Enqueue(ctx context.Context, tx TTx, args river.JobArgs) error {
-	key, err := json.Marshal(args)
+	key, err := requestKey(args)
 	if err != nil {
 		return err
 	}
-	jobID, err := q.d.CountRequest(ctx, tx, args.Kind(), string(key))
+	jobID, err := q.d.CountRequest(ctx, tx, args.Kind(), key)
 	if err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func (q *Queue[TTx]) Enqueue(ctx context.Context, tx TTx, args river.JobArgs) er
 			return err
 		}
 	}
-	return q.insertJob(ctx, tx, args, string(key))
+	return q.insertJob(ctx, tx, args, key)
 }
 
 // insertJob inserts args' job (River skips it if one is in flight) and
@@ -49,6 +50,27 @@ func (q *Queue[TTx]) insertJob(ctx context.Context, tx TTx, args river.JobArgs, 
 		return err
 	}
 	return q.d.SetRequestJob(ctx, tx, args.Kind(), key, res.Job.ID)
+}
+
+// requestKey is args as canonical JSON (object keys sorted, no spaces,
+// numbers as written), the key of its request counter: a job's args come
+// back from the database re-encoded (PostgreSQL's jsonb orders keys its own
+// way), and must still name the counter they were enqueued under.
+func requestKey(args river.JobArgs) (string, error) {
+	b, err := json.Marshal(args)
+	if err != nil {
+		return "", err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return "", err
+	}
+	if b, err = json.Marshal(v); err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
 
 type worker[TTx any, T river.JobArgs] struct {
@@ -67,11 +89,10 @@ type worker[TTx any, T river.JobArgs] struct {
 // Snoozes and retries need nothing: the same job runs again.
 func (w *worker[TTx, T]) Work(ctx context.Context, job *river.Job[T]) error {
 	q := w.q
-	k, err := json.Marshal(job.Args)
+	key, err := requestKey(job.Args)
 	if err != nil {
 		return fmt.Errorf("queue: %s job %d: %w", job.Kind, job.ID, err)
 	}
-	key := string(k)
 	if w.lull {
 		if err := q.awaitLull(ctx, job.Kind, key); err != nil {
 			return fmt.Errorf("queue: %s job %d: %w", job.Kind, job.ID, err)

@@ -4,6 +4,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -234,7 +235,13 @@ func (r *recorder) handlers() store.Handlers {
 		Task: func(ctx context.Context, kind string, payload json.RawMessage) error {
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			r.tasks = append(r.tasks, kind+" "+string(payload))
+			// A driver may re-encode the JSON (PostgreSQL's jsonb does):
+			// the same value must arrive, not the same bytes.
+			var b bytes.Buffer
+			if err := json.Compact(&b, payload); err != nil {
+				return store.Permanent(err)
+			}
+			r.tasks = append(r.tasks, kind+" "+b.String())
 			return nil
 		},
 		Report: func(ctx context.Context, id int64) error {
