@@ -60,8 +60,21 @@ func (s *Store) Repos(ctx context.Context) ([]store.RepoKey, error) {
 	return out, nil
 }
 
+// Experiments lists repo's experiments in creation order.
 func (s *Store) Experiments(ctx context.Context, repo store.RepoKey) ([]store.Experiment, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+experimentColumns+` FROM experiments
+	return experimentsOf(ctx, s.pool, repo)
+}
+
+// Experiments implements store.Tx: as the transaction sees them.
+func (t *tx) Experiments(ctx context.Context, repo store.RepoKey) ([]store.Experiment, error) {
+	return experimentsOf(ctx, t.tx, repo)
+}
+
+func experimentsOf(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}, repo store.RepoKey,
+) ([]store.Experiment, error) {
+	rows, err := q.Query(ctx, `SELECT `+experimentColumns+` FROM experiments
 		WHERE forge = $1 AND repo_path = $2 ORDER BY id`, string(repo.Forge), repo.Path)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: experiments of %s %s: %w", repo.Forge, repo.Path, err)
@@ -195,3 +208,4 @@ func (s *Store) Runs(ctx context.Context, repo store.RepoKey, limit int) ([]stor
 	}
 	return runs, nil
 }
+

@@ -233,8 +233,18 @@ func (q *Queue[TTx]) Start(ctx context.Context, h store.Handlers) error {
 	return nil
 }
 
-// Stop stops fetching jobs and waits for running ones to finish, or for ctx
-// to end (then the jobs keep running until Close).
+// interruptWait bounds how long Stop waits, once it has cancelled the jobs
+// still running, for their handlers to return. An interrupted Pulumi update
+// takes a few seconds to end and release its stack (pulumicli.InterruptGrace
+// at most).
+const interruptWait = 15 * time.Second
+
+// Stop stops fetching jobs and waits for running ones to finish until ctx
+// ends. Then it cancels the jobs still running and waits up to
+// interruptWait for their handlers to return: River makes such a job
+// available again (without counting the attempt), so it runs at the next
+// Start. A handler that does not return in time leaves its job "running",
+// which the next Start recovers too (Driver.RecoverOrphans).
 func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	q.mu.Lock()
 	c := q.worker
@@ -242,15 +252,24 @@ func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
+	var interrupted error
 	if err := c.Stop(ctx); err != nil {
-		return fmt.Errorf("queue: stop: %w", err)
+		if ctx.Err() == nil {
+			return fmt.Errorf("queue: stop: %w", err)
+		}
+		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), interruptWait)
+		defer cancel()
+		if err := c.StopAndCancel(hard); err != nil {
+			return fmt.Errorf("queue: stop: jobs still running %s after they were cancelled (they run again at the next start): %w", interruptWait, err)
+		}
+		interrupted = errors.New("queue: stop: running jobs were interrupted; they run again at the next start")
 	}
 	q.mu.Lock()
 	if q.worker == c {
 		q.worker = nil
 	}
 	q.mu.Unlock()
-	return nil
+	return interrupted
 }
 
 // closeStopTimeout bounds how long Close waits for running jobs, whose
