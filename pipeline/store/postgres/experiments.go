@@ -208,4 +208,3 @@ func (s *Store) Runs(ctx context.Context, repo store.RepoKey, limit int) ([]stor
 	}
 	return runs, nil
 }
-
