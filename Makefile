@@ -1,4 +1,5 @@
-# expbot's everyday commands. CI (.ci/run) runs `make test` and `make image-test`.
+# expbot's everyday commands. CI (.ci/run) starts PostgreSQL, then runs `make test`
+# (whose store tests need it) and `make image-test`.
 GO ?= go
 SEED ?= internal/forgesim/testdata/seed.yaml
 # A Docker client that builds with BuildKit (buildx, or a 20.10 client).
