@@ -31,7 +31,6 @@ import (
 	"github.com/expbot/expbot/internal/scrub"
 	"github.com/expbot/expbot/pipeline"
 	"github.com/expbot/expbot/pipeline/store"
-	"github.com/expbot/expbot/pipeline/store/sqlite"
 )
 
 // Provider plugin versions the pinned SDKs ask the engine for.
@@ -72,6 +71,9 @@ func Scrubber(cfg config.Config) *scrub.Scrubber {
 // key without the whsec_ prefix.
 func scrubbed(cfg config.Config) []string {
 	var out []string
+	if p := storePassword(cfg.StoreURL); p != "" {
+		out = append(out, p)
+	}
 	for _, v := range cfg.Secrets() {
 		out = append(out, v)
 		if k, ok := strings.CutPrefix(v, "whsec_"); ok {
@@ -123,8 +125,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 		log.Warn().Int("count", len(short)).Int("min_length", scrub.MinLen).
 			Msg("secrets shorter than the minimum length are not scrubbed from output: use longer ones")
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "expbot.db"),
-		sqlite.WithDeliveryRetention(cfg.DeliveryRetention), sqlite.WithCommitObserver(commitMetric(reg)))
+	st, err := openStore(ctx, cfg, reg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

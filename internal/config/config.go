@@ -97,8 +97,11 @@ func SecretsOf(v any) []string {
 
 // Config is everything `expbot serve` needs.
 type Config struct {
-	Listen         string        `yaml:"listen"`
-	DataDir        string        `yaml:"data_dir"`
+	Listen  string `yaml:"listen"`
+	DataDir string `yaml:"data_dir"`
+	// StoreURL chooses the store: empty keeps the embedded SQLite database
+	// in DataDir; postgres://... shares a PostgreSQL database.
+	StoreURL       string        `yaml:"store_url"`
 	LogLevel       string        `yaml:"log_level"`
 	BodyLimit      int64         `yaml:"body_limit"`
 	BodyTimeout    time.Duration `yaml:"body_timeout"`           // headers and body must arrive within it
@@ -440,6 +443,9 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir must be set"))
 	}
+	if c.StoreURL != "" && !strings.HasPrefix(c.StoreURL, "postgres://") && !strings.HasPrefix(c.StoreURL, "postgresql://") {
+		errs = append(errs, errors.New("store_url must be empty (SQLite in data_dir) or a postgres:// URL"))
+	}
 	if c.Pulumi.PluginDir != "" && c.Pulumi.Home == "" {
 		errs = append(errs, errors.New("pulumi.plugin_dir needs pulumi.home: the writable PULUMI_HOME whose plugins link to it"))
 	}
@@ -577,6 +583,7 @@ func int64Opt(p func(c *Config) *int64) func(c *Config, v string) error {
 var options = []option{
 	{"listen", "EXPBOT_LISTEN", "listen", "address to serve HTTP on", str(func(c *Config) *string { return &c.Listen })},
 	{"data_dir", "EXPBOT_DATA_DIR", "data-dir", "directory for the SQLite database and local Pulumi state", str(func(c *Config) *string { return &c.DataDir })},
+	{"store_url", "EXPBOT_STORE_URL", "store-url", "PostgreSQL database shared by replicas (postgres://...); empty = SQLite in data_dir", str(func(c *Config) *string { return &c.StoreURL })},
 	{"log_level", "EXPBOT_LOG_LEVEL", "log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"body_limit", "EXPBOT_BODY_LIMIT", "body-limit", "largest webhook body accepted, in bytes", bytesize(func(c *Config) *int64 { return &c.BodyLimit })},
 	{"body_timeout", "EXPBOT_BODY_TIMEOUT", "body-timeout", "longest a request may take to send its headers and body", duration(func(c *Config) *time.Duration { return &c.BodyTimeout })},

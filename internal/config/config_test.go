@@ -152,6 +152,7 @@ func TestFailsClosed(t *testing.T) {
 		{"body timeout too short", map[string]string{"EXPBOT_BODY_TIMEOUT": "500ms"}, "body_timeout"},
 		{"missing secret file", map[string]string{"EXPBOT_GITHUB_TOKEN": "", "EXPBOT_GITHUB_TOKEN_FILE": "/nonexistent/token"}, "read secret file"},
 		{"negative drift interval", map[string]string{"EXPBOT_DRIFT_INTERVAL": "-1h"}, "drift_interval"},
+		{"store url not postgres", map[string]string{"EXPBOT_STORE_URL": "mysql://db.example.com/expbot"}, "store_url"},
 		{"short admin token", map[string]string{"EXPBOT_ADMIN_TOKEN": "letmein"}, "admin token"},
 		{"missing admin token file", map[string]string{"EXPBOT_ADMIN_TOKEN_FILE": "/nonexistent/admin"}, "EXPBOT_ADMIN_TOKEN"},
 	}

@@ -30,6 +30,9 @@ const (
 	// DefaultPollInterval: PostgreSQL tells idle workers of new jobs
 	// (LISTEN/NOTIFY), so polling is only the fallback.
 	DefaultPollInterval = time.Second
+	// connectTimeout bounds a connection attempt unless the URL's
+	// connect_timeout says otherwise.
+	connectTimeout = 10 * time.Second
 )
 
 // Option adjusts Open.
@@ -124,6 +127,11 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		// pgx's parse errors may quote the URL, password included.
 		return nil, fmt.Errorf("postgres: open %s: not a valid connection URL", where)
 	}
+	if pcfg.ConnConfig.ConnectTimeout == 0 {
+		// An unreachable host must not hold the start (or /readyz) for the
+		// system's TCP timeout.
+		pcfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
@@ -159,9 +167,16 @@ func Redact(dbURL string) string {
 
 func (s *Store) now() time.Time { return time.Now().UTC() }
 
-// Ping checks the database answers.
+// Ping checks the database answers on a connection.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
+	err := s.pool.Ping(ctx)
+	if err != nil && ctx.Err() == nil {
+		// Pooled connections that the server closed (a restart, a
+		// failover) each fail once: drop them all, and ask on a new one.
+		s.pool.Reset()
+		err = s.pool.Ping(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil

@@ -2,68 +2,17 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
-	"net/url"
-	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/expbot/expbot/pipeline/store"
+	"github.com/expbot/expbot/pipeline/store/postgres/pgtest"
 	"github.com/expbot/expbot/pipeline/store/storetest"
 )
-
-// adminURL is the PostgreSQL the tests make their databases on:
-// EXPBOT_TEST_POSTGRES_URL, or the local server CI runs.
-func adminURL() string {
-	if u := os.Getenv("EXPBOT_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
-// newDatabase makes an empty database for t and drops it when t ends. No
-// PostgreSQL fails the test: it is part of what CI proves.
-func newDatabase(t testing.TB) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, err := pgx.Connect(ctx, adminURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL is required for this test (EXPBOT_TEST_POSTGRES_URL or %s): %v", Redact(adminURL()), err)
-	}
-	defer func() { _ = admin.Close(context.Background()) }()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "expbot_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		admin, err := pgx.Connect(ctx, adminURL())
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer func() { _ = admin.Close(context.Background()) }()
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(adminURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
 
 func testOptions(extra ...Option) []Option {
 	return append([]Option{
@@ -96,11 +45,97 @@ func TestConformance(t *testing.T) {
 		u, ok := dbs[t]
 		mu.Unlock()
 		if !ok {
-			u = newDatabase(t)
+			u, _ = pgtest.NewDatabase(t)
 			mu.Lock()
 			dbs[t] = u
 			mu.Unlock()
 		}
 		return openAt(t, u)
 	})
+}
+
+// Replicas starting together on a new database take turns migrating: every
+// one opens (without the advisory lock, River's migrator and ours race and
+// fail on tables made meanwhile), and the schema is there once.
+func TestOpenTogether(t *testing.T) {
+	u, name := pgtest.NewDatabase(t)
+	const n = 4
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			s, err := Open(context.Background(), u, testOptions()...)
+			if err == nil {
+				err = s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("Open: %v", err)
+		}
+	}
+	s := openAt(t, u)
+	var versions int
+	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM expbot_migration`).Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrations()
+	if err != nil || versions != len(ms) {
+		t.Errorf("database %s has %d migrations recorded, want %d (%v)", name, versions, len(ms), err)
+	}
+}
+
+// A database that cannot be reached fails Open at once, saying where,
+// without the password.
+func TestOpenUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := Open(ctx, "postgres://expbot:hunter2-secret@127.0.0.1:1/expbot?connect_timeout=5", testOptions()...)
+	if err == nil {
+		t.Fatal("Open succeeded on a closed port")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "cannot reach the database at postgres://127.0.0.1:1/expbot") || strings.Contains(msg, "hunter2") {
+		t.Errorf("error = %q, want where it failed without the password", msg)
+	}
+	if _, err := Open(ctx, "postgres://expbot:hunter2-secret@[::1/expbot"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("a malformed URL: %v", err)
+	}
+}
+
+// Ping fails while the database refuses connections, and answers again
+// once it accepts them (what /readyz reports).
+func TestPingFollowsTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	u, name := pgtest.NewDatabase(t)
+	s := openAt(t, u)
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	admin := pgtest.Admin(t)
+	if _, err := admin.Exec(ctx, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
+		t.Fatal(err)
+	}
+	failed := false
+	for range 5 { // the pool may hand out a connection not yet told it was closed
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := s.Ping(pctx)
+		cancel()
+		if err != nil {
+			failed = true
+			break
+		}
+	}
+	if !failed {
+		t.Error("Ping succeeded while the database refused connections")
+	}
+	if _, err := admin.Exec(ctx, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping after the database came back: %v", err)
+	}
 }
