@@ -1,0 +1,75 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/expbot/expbot/pipeline/store"
+)
+
+func testReport(ctx context.Context, t *testing.T, open func(*testing.T) store.Store) {
+	s := openStore(t, open)
+	e1, _ := apply(ctx, t, s, change(repoA(), "issue:1"))
+	e2, _ := apply(ctx, t, s, change(repoA(), "issue:2"))
+	for range 3 {
+		enqueueReport(ctx, t, s, e1.ID)
+	}
+	enqueueReport(ctx, t, s, e2.ID)
+	if n := queueDepth(ctx, t, s); n != 1 {
+		t.Errorf("queue depth = %d, want one report job for the repository", n)
+	}
+	r := newRecorder()
+	start(ctx, t, s, r)
+	waitFor(t, "both reports", func() bool { return r.reportCalls(e1.ID) > 0 && r.reportCalls(e2.ID) > 0 })
+	waitIdle(ctx, t, s)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if want := map[int64]int{e1.ID: 1, e2.ID: 1}; !reflect.DeepEqual(r.reports, want) {
+		t.Errorf("reports = %v, want %v", r.reports, want)
+	}
+	if len(r.reconciles) != 0 {
+		t.Errorf("reconciles = %v, want none", r.reconciles)
+	}
+}
+
+// testReportOutcomes: reports of one repository fail and succeed each on
+// its own: a failing one is retried until it succeeds without repeating
+// the others, a permanent failure is not retried, and a request made while
+// an experiment's report runs gets a report of its own afterwards.
+func testReportOutcomes(ctx context.Context, t *testing.T, open func(*testing.T) store.Store) {
+	s := openStore(t, open)
+	ok, flaky, perm, again := func() (store.Experiment, store.Experiment, store.Experiment, store.Experiment) {
+		a, _ := apply(ctx, t, s, change(repoA(), "issue:1"))
+		b, _ := apply(ctx, t, s, change(repoA(), "issue:2"))
+		c, _ := apply(ctx, t, s, change(repoA(), "issue:3"))
+		d, _ := apply(ctx, t, s, change(repoA(), "issue:4"))
+		return a, b, c, d
+	}()
+	for _, e := range []store.Experiment{ok, flaky, perm, again} {
+		enqueueReport(ctx, t, s, e.ID)
+	}
+	r := newRecorder()
+	r.onReport = func(ctx context.Context, id int64, n int) error {
+		switch {
+		case id == flaky.ID && n < 3:
+			return errors.New("forge unavailable")
+		case id == perm.ID:
+			return store.Permanent(errors.New("thread deleted"))
+		case id == again.ID && n == 1:
+			enqueueReport(ctx, t, s, again.ID)
+		}
+		return nil
+	}
+	start(ctx, t, s, r)
+	waitFor(t, "the reports", func() bool { return r.reportCalls(flaky.ID) >= 3 && r.reportCalls(again.ID) >= 2 })
+	waitIdle(ctx, t, s)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	want := map[int64]int{ok.ID: 1, flaky.ID: 3, perm.ID: 1, again.ID: 2}
+	if !reflect.DeepEqual(r.reports, want) {
+		t.Errorf("report calls = %v, want %v (ok, flaky, permanent, again: %d %d %d %d)",
+			r.reports, want, ok.ID, flaky.ID, perm.ID, again.ID)
+	}
+}
