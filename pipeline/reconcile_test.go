@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/pipeline/store"
 )
@@ -256,5 +258,51 @@ func TestCodeSpan(t *testing.T) {
 		if inner != s {
 			t.Errorf("codeSpan(%q) = %q renders as %q", s, got, inner)
 		}
+	}
+}
+
+// stallingForge resolves no ref until its caller gives up, as a forge that
+// stopped answering would.
+type stallingForge struct {
+	*fakeForge
+	entered chan struct{}
+}
+
+func (f stallingForge) ResolveRef(ctx context.Context, _, _ string) (string, error) {
+	close(f.entered)
+	<-ctx.Done()
+	return "", ctx.Err()
+}
+
+// A run that shutdown cuts short hands its job back (an error wrapping the
+// cancellation) and records the run, with a context of its own: nothing is
+// marked failed, and nothing is settled as done.
+func TestReconcileInterruptedByShutdown(t *testing.T) {
+	db := openStore(t)
+	in := &Intake{Store: db}
+	deliverIssue(t, in, "d-1", issueChange(event.GitHub, validBody, nil, []string{"new-experiment"}))
+	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}
+	fg := stallingForge{fakeForge: newFakeForge(event.GitHub), entered: make(chan struct{})}
+	rec := NewReconciler(db, map[event.Forge]Forge{event.GitHub: {Client: fg}}, nil, PulumiEnv{}, VariantFile{}, nil, zerolog.Nop())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-fg.entered
+		cancel() // SIGTERM's grace is over
+	}()
+	err := rec.Reconcile(ctx, repo)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Reconcile = %v, want an error wrapping context.Canceled (the job runs again)", err)
+	}
+	e, err := db.ExperimentByKey(context.Background(), repo, "issue:12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Status == store.Failed {
+		t.Errorf("the interrupted experiment was marked failed: %q", e.Detail)
+	}
+	runs, err := db.Runs(context.Background(), repo, 0)
+	if err != nil || len(runs) != 1 || runs[0].Outcome != "interrupted" || runs[0].FinishedAt.IsZero() {
+		t.Errorf("runs = %+v, %v; want one finished run, interrupted", runs, err)
 	}
 }
