@@ -20,12 +20,16 @@ type self struct {
 	login string // "" when the token cannot ask (an app installation's)
 }
 
-// isMe tells whether u is the bot's account. An app installation's token
-// may not read /user (403): then any bot account counts, and the marker the
-// caller looks for tells the bot's comments apart.
+// isMe tells whether u is the bot's account. A GitHub App has no account
+// that /user could tell (an installation's token gets 403 there): then any
+// bot account counts, and the marker the caller looks for tells the bot's
+// comments apart.
 func (c *Client) isMe(ctx context.Context) (func(*gh.User) bool, error) {
 	c.me.mu.Lock()
 	defer c.me.mu.Unlock()
+	if c.apps != nil {
+		c.me.known = true
+	}
 	if !c.me.known {
 		u, resp, err := c.api.Users.Get(ctx, "")
 		switch {
