@@ -42,6 +42,8 @@ type commandTask struct {
 	PullClosed bool      `json:"pull_closed,omitempty"`
 }
 
+func (commandTask) TaskKind() string { return TaskCommand }
+
 // CommandConfig rules who may run commands and how branches are named.
 type CommandConfig struct {
 	MinAccess      forge.Access // for commands that change or preview; default Write

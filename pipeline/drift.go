@@ -29,16 +29,14 @@ type driftTask struct {
 	Repo store.RepoKey `json:"repo"`
 }
 
+func (driftTask) TaskKind() string { return TaskDrift }
+
 // EnqueueDrift queues a drift check of repo in tx.
 func EnqueueDrift(ctx context.Context, tx store.Tx, repo store.RepoKey) error {
 	if repo.Forge == "" || repo.Path == "" {
 		return fmt.Errorf("drift check: empty repository")
 	}
-	payload, err := json.Marshal(driftTask{Repo: repo})
-	if err != nil {
-		return fmt.Errorf("drift check of %s: %w", repo.Path, err)
-	}
-	return tx.EnqueueTask(ctx, TaskDrift, payload)
+	return tx.EnqueueTask(ctx, driftTask{Repo: repo})
 }
 
 // RunDrift handles one TaskDrift task.

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -23,16 +22,13 @@ func (in *Intake) recordComment(ctx context.Context, d event.Delivery, c *event.
 	if res := command.Parse(c.Body); len(res.Commands) == 0 && res.Reply == "" {
 		return event.OutcomeIgnored, nil
 	}
-	payload, err := json.Marshal(commandTask{
+	task := commandTask{
 		Delivery: d.ID, Repo: store.RepoKey{Forge: c.Repo.Forge, Path: c.Repo.Path}, Thread: c.Thread,
 		CommentID: c.CommentID, CommentURL: c.URL, Body: c.Body, Actor: c.Actor,
 		HeadBranch: c.HeadBranch, HeadSHA: c.HeadSHA, At: c.At, PullClosed: c.PullClosed,
-	})
-	if err != nil {
-		return 0, fmt.Errorf("encode command task: %w", err)
 	}
 	return in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
-		return tx.EnqueueTask(ctx, TaskCommand, payload)
+		return tx.EnqueueTask(ctx, task)
 	})
 }
 

@@ -33,6 +33,8 @@ type issueTask struct {
 	Number   int        `json:"number"`
 }
 
+func (issueTask) TaskKind() string { return TaskIssue }
+
 // digest sums what a change asks for, so that a repeat of the state stored
 // for a source is told from another change made in the same second.
 func digest(c store.Change) string {
@@ -70,11 +72,7 @@ func applyIssue(ctx context.Context, tx store.Tx, change store.Change, ch *event
 	case store.Same:
 		return false, nil
 	case store.Tied:
-		payload, err := json.Marshal(issueTask{Delivery: delivery, Repo: ch.Repo, Number: ch.Number})
-		if err != nil {
-			return false, fmt.Errorf("encode issue task: %w", err)
-		}
-		return false, tx.EnqueueTask(ctx, TaskIssue, payload)
+		return false, tx.EnqueueTask(ctx, issueTask{Delivery: delivery, Repo: ch.Repo, Number: ch.Number})
 	}
 	e, changed, err := tx.ApplyChange(ctx, change)
 	if err != nil || !changed {

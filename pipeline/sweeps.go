@@ -47,6 +47,8 @@ type sweepTask struct {
 	Actor    event.Actor   `json:"actor"`
 }
 
+func (sweepTask) TaskKind() string { return TaskSweep }
+
 func tagPrefix(tag string) string { return "tag:" + tag + ":" }
 
 // recordTag turns a tag push into a task: a created or moved tag's sweep
@@ -58,12 +60,8 @@ func (in *Intake) recordTag(ctx context.Context, d event.Delivery, p *event.TagP
 		return event.OutcomeIgnored, nil
 	}
 	repo := store.RepoKey{Forge: p.Repo.Forge, Path: p.Repo.Path}
-	payload, err := json.Marshal(sweepTask{Delivery: d.ID, Repo: repo, Tag: p.Tag, SHA: p.After, Actor: p.Actor})
-	if err != nil {
-		return 0, fmt.Errorf("encode sweep task: %w", err)
-	}
 	return in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
-		return tx.EnqueueTask(ctx, TaskSweep, payload)
+		return tx.EnqueueTask(ctx, sweepTask{Delivery: d.ID, Repo: repo, Tag: p.Tag, SHA: p.After, Actor: p.Actor})
 	})
 }
 

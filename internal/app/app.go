@@ -234,18 +234,11 @@ func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Regis
 	}}
 	var intake *pipeline.Intake // set below; its Reread runs as a queued task
 	s.hooks = store.Handlers{Reconcile: rec.Reconcile, Report: rep.Report, Workers: cfg.Workers,
-		Task: func(ctx context.Context, kind string, payload json.RawMessage) error {
-			switch kind {
-			case pipeline.TaskCommand:
-				return cmds.Run(ctx, payload)
-			case pipeline.TaskSweep:
-				return sweeps.Run(ctx, payload)
-			case pipeline.TaskIssue:
-				return intake.Reread(ctx, payload)
-			case pipeline.TaskDrift:
-				return rec.RunDrift(ctx, payload)
-			}
-			return store.Permanent(fmt.Errorf("unknown task kind %q", kind))
+		Tasks: map[string]func(context.Context, json.RawMessage) error{
+			pipeline.TaskCommand: cmds.Run,
+			pipeline.TaskSweep:   sweeps.Run,
+			pipeline.TaskIssue:   func(ctx context.Context, p json.RawMessage) error { return intake.Reread(ctx, p) },
+			pipeline.TaskDrift:   rec.RunDrift,
 		}}
 
 	allowList, err := allow.Parse(cfg.Allow)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 )
 
 // Scrubber removes secrets from text (internal/scrub implements it).
@@ -44,10 +45,12 @@ func (s *scrubbed) Start(ctx context.Context, h Handlers) error {
 	if f := h.Report; f != nil {
 		h.Report = func(ctx context.Context, id int64) error { return s.sc.Error(f(ctx, id)) }
 	}
-	if f := h.Task; f != nil {
-		h.Task = func(ctx context.Context, kind string, payload json.RawMessage) error {
-			return s.sc.Error(f(ctx, kind, payload))
+	if len(h.Tasks) > 0 {
+		tasks := make(map[string]func(context.Context, json.RawMessage) error, len(h.Tasks))
+		for kind, f := range h.Tasks {
+			tasks[kind] = func(ctx context.Context, payload json.RawMessage) error { return s.sc.Error(f(ctx, payload)) }
 		}
+		h.Tasks = tasks
 	}
 	return s.Store.Start(ctx, h)
 }
@@ -65,6 +68,10 @@ func (t *scrubbedTx) ApplyChange(ctx context.Context, c Change) (Experiment, boo
 	return t.Tx.ApplyChange(ctx, c)
 }
 
-func (t *scrubbedTx) EnqueueTask(ctx context.Context, kind string, payload json.RawMessage) error {
-	return t.Tx.EnqueueTask(ctx, kind, t.sc.Bytes(payload))
+func (t *scrubbedTx) EnqueueTask(ctx context.Context, task Task) error {
+	payload, err := json.Marshal(task)
+	if err != nil {
+		return fmt.Errorf("encode %s task: %w", task.TaskKind(), err)
+	}
+	return t.Tx.EnqueueTask(ctx, RawTask{Kind: task.TaskKind(), Payload: t.sc.Bytes(payload)})
 }

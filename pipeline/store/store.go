@@ -177,11 +177,12 @@ type Tx interface {
 	// repository share one queued job, as reconciles do: a burst of
 	// deliveries makes one job, not one per experiment.
 	EnqueueReport(ctx context.Context, experimentID int64) error
-	// EnqueueTask asks for Handlers.Task(kind, payload) to run once: work
-	// that needs the forge's API and so must not delay the acknowledgement.
-	// The handler gets the same JSON value, not necessarily the same bytes
-	// (PostgreSQL keeps it as jsonb).
-	EnqueueTask(ctx context.Context, kind string, payload json.RawMessage) error
+	// EnqueueTask asks for t to run once, by the handler of its kind
+	// (Handlers.Tasks): work that needs the forge's API and so must not
+	// delay the acknowledgement. The handler gets t as JSON: the same
+	// value, not necessarily the same bytes (PostgreSQL keeps it as jsonb).
+	// The same task enqueued again while it waits or runs is absorbed.
+	EnqueueTask(ctx context.Context, t Task) error
 	// AdvanceSource orders s against the stored source of (s.Repo, s.Key)
 	// by Compare and records s when it is Newer; otherwise it writes
 	// nothing. Drivers hold the row against concurrent transactions until
@@ -277,10 +278,28 @@ func Compare(stored Source, found bool, s Source, settled bool) Order {
 type Handlers struct {
 	Reconcile func(ctx context.Context, repo RepoKey) error
 	Report    func(ctx context.Context, experimentID int64) error
-	Task      func(ctx context.Context, kind string, payload json.RawMessage) error
+	// Tasks runs the tasks of each kind (Task.TaskKind), given as JSON; a
+	// task of a kind without a handler fails for good.
+	Tasks map[string]func(ctx context.Context, payload json.RawMessage) error
 	// Workers bounds the jobs run at once by this process.
 	Workers int
 }
+
+// Task is the arguments of a one-off job (Tx.EnqueueTask): a value that
+// encodes as JSON, whose kind picks its handler.
+type Task interface{ TaskKind() string }
+
+// RawTask is a task already encoded, e.g. by a decorator that rewrites
+// the JSON of the tasks it passes on.
+type RawTask struct {
+	Kind    string
+	Payload json.RawMessage
+}
+
+func (t RawTask) TaskKind() string { return t.Kind }
+
+// MarshalJSON returns the payload, which must be JSON.
+func (t RawTask) MarshalJSON() ([]byte, error) { return t.Payload, nil }
 
 // SnoozeError asks for the job to run again after Delay.
 type SnoozeError struct{ Delay time.Duration }

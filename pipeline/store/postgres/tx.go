@@ -190,8 +190,8 @@ func (t *tx) EnqueueReport(ctx context.Context, experimentID int64) error {
 	return nil
 }
 
-func (t *tx) EnqueueTask(ctx context.Context, kind string, payload json.RawMessage) error {
-	if err := t.s.q.EnqueueTask(ctx, t.tx, kind, payload); err != nil {
+func (t *tx) EnqueueTask(ctx context.Context, task store.Task) error {
+	if err := t.s.q.EnqueueTask(ctx, t.tx, task); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil

@@ -209,10 +209,11 @@ func (q *Queue[TTx]) Start(ctx context.Context, h store.Handlers) error {
 			return q.reportDue(ctx, store.RepoKey{Forge: a.Forge, Path: a.Path}, h.Report)
 		}}),
 		river.AddWorkerSafely(ws, &worker[TTx, TaskArgs]{q: q, fn: func(ctx context.Context, a TaskArgs) error {
-			if h.Task == nil {
+			run := h.Tasks[a.Task]
+			if run == nil {
 				return store.Permanent(fmt.Errorf("no handler for %s tasks", a.Task))
 			}
-			return h.Task(ctx, a.Task, a.Payload)
+			return run(ctx, a.Payload)
 		}}),
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -325,10 +326,13 @@ func (q *Queue[TTx]) EnqueueReports(ctx context.Context, tx TTx, repo store.Repo
 	return q.Enqueue(ctx, tx, ReportRepoArgs{Forge: repo.Forge, Path: repo.Path})
 }
 
-// EnqueueTask asks for Handlers.Task(kind, payload) to run once (store.Tx).
-func (q *Queue[TTx]) EnqueueTask(ctx context.Context, tx TTx, kind string, payload json.RawMessage) error {
-	if kind == "" || !json.Valid(payload) {
-		return errors.New("enqueue task: a kind and a JSON payload are required")
+// EnqueueTask asks for t to run once, by the handler of its kind
+// (store.Tx).
+func (q *Queue[TTx]) EnqueueTask(ctx context.Context, tx TTx, t store.Task) error {
+	kind := t.TaskKind()
+	payload, err := json.Marshal(t)
+	if err != nil || kind == "" {
+		return fmt.Errorf("enqueue task %q: a kind and a value that encodes as JSON are required: %v", kind, err)
 	}
 	if err := q.Enqueue(ctx, tx, TaskArgs{Task: kind, Payload: payload}); err != nil {
 		return fmt.Errorf("enqueue task %s: %w", kind, err)

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -35,8 +34,8 @@ func (t *tx) EnqueueReconcile(ctx context.Context, repo store.RepoKey) error {
 	return nil
 }
 
-func (t *tx) EnqueueTask(ctx context.Context, kind string, payload json.RawMessage) error {
-	if err := t.s.q.EnqueueTask(ctx, t.tx, kind, payload); err != nil {
+func (t *tx) EnqueueTask(ctx context.Context, task store.Task) error {
+	if err := t.s.q.EnqueueTask(ctx, t.tx, task); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	return nil

@@ -54,7 +54,7 @@ func TestScrubbedStoreKeepsSecretsOutOfTheFile(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if err := tx.EnqueueTask(ctx, "command", json.RawMessage(`{"text":"`+secret+`"}`)); err != nil {
+		if err := tx.EnqueueTask(ctx, store.RawTask{Kind: "command", Payload: json.RawMessage(`{"text":"` + secret + `"}`)}); err != nil {
 			return err
 		}
 		return tx.EnqueueReconcile(ctx, repo)
@@ -81,7 +81,7 @@ func TestScrubbedStoreKeepsSecretsOutOfTheFile(t *testing.T) {
 	err = st.Start(ctx, store.Handlers{Workers: 1,
 		Reconcile: func(context.Context, store.RepoKey) error { return fail() },
 		Report:    func(context.Context, int64) error { return nil },
-		Task:      func(context.Context, string, json.RawMessage) error { return fail() },
+		Tasks:     map[string]func(context.Context, json.RawMessage) error{"command": func(context.Context, json.RawMessage) error { return fail() }},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -164,14 +164,27 @@ func testRetry(ctx context.Context, t *testing.T, open func(*testing.T) store.St
 	}
 }
 
-// testTask: a task reaches its handler once with its kind and payload, even
-// when the same payload is enqueued twice; a rolled-back one never does.
+type commandTask struct {
+	Delivery string `json:"delivery"`
+}
+
+func (commandTask) TaskKind() string { return "command" }
+
+type sweepTask struct {
+	Delivery string `json:"delivery"`
+}
+
+func (sweepTask) TaskKind() string { return "sweep" }
+
+// testTask: a task reaches the handler of its kind once, as JSON, even when
+// the same task is enqueued twice; a rolled-back one never does, nor one
+// that is not JSON; one of a kind without a handler is given up.
 func testTask(ctx context.Context, t *testing.T, open func(*testing.T) store.Store) {
 	s := openStore(t, open)
-	enqueue := func(kind, payload string, fail bool) {
+	enqueue := func(task store.Task, fail bool) {
 		t.Helper()
 		err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			if err := tx.EnqueueTask(ctx, kind, json.RawMessage(payload)); err != nil {
+			if err := tx.EnqueueTask(ctx, task); err != nil {
 				return err
 			}
 			if fail {
@@ -180,15 +193,16 @@ func testTask(ctx context.Context, t *testing.T, open func(*testing.T) store.Sto
 			return nil
 		})
 		if (err != nil) != fail {
-			t.Fatalf("EnqueueTask(%s, %s): %v", kind, payload, err)
+			t.Fatalf("EnqueueTask(%#v): %v", task, err)
 		}
 	}
-	enqueue("command", `{"delivery":"a"}`, false)
-	enqueue("command", `{"delivery":"a"}`, false)
-	enqueue("sweep", `{"delivery":"b"}`, false)
-	enqueue("command", `{"delivery":"c"}`, true)
+	enqueue(commandTask{Delivery: "a"}, false)
+	enqueue(commandTask{Delivery: "a"}, false)
+	enqueue(sweepTask{Delivery: "b"}, false)
+	enqueue(commandTask{Delivery: "c"}, true)
+	enqueue(store.RawTask{Kind: "unknown", Payload: json.RawMessage(`{"delivery":"d"}`)}, false)
 	if err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.EnqueueTask(ctx, "command", json.RawMessage("{not json"))
+		return tx.EnqueueTask(ctx, store.RawTask{Kind: "command", Payload: json.RawMessage("{not json")})
 	}); err == nil {
 		t.Errorf("a task with a payload that is not JSON was accepted")
 	}

@@ -183,18 +183,6 @@ func (r *recorder) handlers() store.Handlers {
 			}
 			return nil
 		},
-		Task: func(ctx context.Context, kind string, payload json.RawMessage) error {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			// A driver may re-encode the JSON (PostgreSQL's jsonb does):
-			// the same value must arrive, not the same bytes.
-			var b bytes.Buffer
-			if err := json.Compact(&b, payload); err != nil {
-				return store.Permanent(err)
-			}
-			r.tasks = append(r.tasks, kind+" "+b.String())
-			return nil
-		},
 		Report: func(ctx context.Context, id int64) error {
 			r.mu.Lock()
 			r.reports[id]++
@@ -206,6 +194,23 @@ func (r *recorder) handlers() store.Handlers {
 			}
 			return nil
 		},
+		Tasks: map[string]func(context.Context, json.RawMessage) error{"command": r.task("command"), "sweep": r.task("sweep")},
+	}
+}
+
+// task records the tasks of kind.
+func (r *recorder) task(kind string) func(context.Context, json.RawMessage) error {
+	return func(ctx context.Context, payload json.RawMessage) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		// A driver may re-encode the JSON (PostgreSQL's jsonb does): the
+		// same value must arrive, not the same bytes.
+		var b bytes.Buffer
+		if err := json.Compact(&b, payload); err != nil {
+			return store.Permanent(err)
+		}
+		r.tasks = append(r.tasks, kind+" "+b.String())
+		return nil
 	}
 }
 
