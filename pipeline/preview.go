@@ -145,7 +145,11 @@ func kindOf(typ string) string {
 func (r *Reconciler) waitLock(ctx context.Context, repo store.RepoKey) (func(), error) {
 	deadline := time.Now().Add(previewWait)
 	for {
-		if unlock, ok := r.locks.tryLock(repo.Forge, repo.Path); ok {
+		unlock, ok, err := r.Store.TryLockRepo(ctx, repo)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			return unlock, nil
 		}
 		if time.Now().After(deadline) {

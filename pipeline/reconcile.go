@@ -35,7 +35,6 @@ type Reconciler struct {
 	Log      zerolog.Logger
 	Now      func() time.Time
 	stacks   *stacks
-	locks    keyedLocks
 }
 
 // VariantFile says where the variant file goes and who commits it.
@@ -57,7 +56,8 @@ func NewReconciler(st store.Store, forges map[event.Forge]Forge, rep *Reporter, 
 }
 
 // lockedRetry is how long a run waits when another run of the same
-// repository holds it; short, because runs take seconds.
+// repository holds it (in any process sharing the store: see
+// store.Store.TryLockRepo); short, because runs take seconds.
 const lockedRetry = 750 * time.Millisecond
 
 // Reconcile runs one Pulumi update for all experiments of repo.
@@ -69,7 +69,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 // experiments' resources are refreshed from the forge, and those that
 // drifted are repaired by the same update (docs/drift.md).
 func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) error {
-	unlock, ok := r.locks.tryLock(repo.Forge, repo.Path)
+	unlock, ok, err := r.Store.TryLockRepo(ctx, repo)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", repo.Path, err)
+	}
 	if !ok {
 		return store.Snooze(lockedRetry)
 	}

@@ -155,6 +155,12 @@ type Store interface {
 	Stop(ctx context.Context) error
 	// QueueDepth counts jobs not yet finished (for metrics).
 	QueueDepth(ctx context.Context) (int, error)
+	// TryLockRepo takes repo's run lock, without waiting, for one Pulumi
+	// operation on its stack (a reconcile, a drift check, a preview): at
+	// most one holder across every process sharing the store. ok is false
+	// while another holds it. unlock releases it; so does the end of the
+	// holder's process (or, on PostgreSQL, of its database session).
+	TryLockRepo(ctx context.Context, repo RepoKey) (unlock func(), ok bool, err error)
 	// Ping checks the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

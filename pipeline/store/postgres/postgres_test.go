@@ -139,3 +139,56 @@ func TestPingFollowsTheDatabase(t *testing.T) {
 		t.Errorf("Ping after the database came back: %v", err)
 	}
 }
+
+// Two processes on one database (two stores): a repository locked by one
+// cannot be locked by the other, until the holder unlocks or its database
+// session ends (a replica that died).
+func TestRepoLockAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	u, name := pgtest.NewDatabase(t)
+	a, b := openAt(t, u), openAt(t, u)
+	repo := store.RepoKey{Forge: "github", Path: "acme/models"}
+	try := func(s *Store) (func(), bool) {
+		t.Helper()
+		unlock, ok, err := s.TryLockRepo(ctx, repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return unlock, ok
+	}
+	unlockA, ok := try(a)
+	if !ok {
+		t.Fatal("the first lock failed")
+	}
+	if _, ok := try(b); ok {
+		t.Fatal("another process locked a held repository")
+	}
+	unlockA()
+	unlockB, ok := try(b)
+	if !ok {
+		t.Fatal("the lock was not free after unlock")
+	}
+	if _, ok := try(a); ok {
+		t.Fatal("the first process locked the repository the second holds")
+	}
+	// The holder's session ends, as when its process is killed.
+	admin := pgtest.Admin(t)
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		JOIN pg_database d ON d.oid = pg_locks.database
+		WHERE locktype = 'advisory' AND d.datname = $1`, name); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		unlock, ok := try(a)
+		if ok {
+			unlock()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lock of a dead session was never freed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	unlockB()
+}

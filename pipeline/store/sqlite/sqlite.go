@@ -123,6 +123,8 @@ type Store struct {
 	// process (see the package comment).
 	lock *os.File
 
+	repoLocks repoLocks
+
 	mu     sync.Mutex
 	closed bool
 }

@@ -58,6 +58,7 @@ func Exercise(ctx context.Context, t *testing.T, open func(t *testing.T) store.S
 		{"ReportOutcomes", testReportOutcomes},
 		{"Task", testTask},
 		{"ConcurrentTx", testConcurrentTx},
+		{"RepoLock", testRepoLock},
 		{"Sources", testSources},
 		{"SourcesConcurrent", testSourcesConcurrent},
 		{"TxExperiments", testTxExperiments},
