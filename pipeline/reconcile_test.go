@@ -306,3 +306,29 @@ func TestReconcileInterruptedByShutdown(t *testing.T) {
 		t.Errorf("runs = %+v, %v; want one finished run, interrupted", runs, err)
 	}
 }
+
+// A run waits (snoozes) while the store's lock of its repository is held
+// elsewhere (another process sharing the store), and touches nothing.
+func TestReconcileWaitsForTheStoresRepoLock(t *testing.T) {
+	db := openStore(t)
+	in := &Intake{Store: db}
+	deliverIssue(t, in, "d-1", issueChange(event.GitHub, validBody, nil, []string{"new-experiment"}))
+	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}
+	fg := stallingForge{fakeForge: newFakeForge(event.GitHub), entered: make(chan struct{})}
+	rec := NewReconciler(db, map[event.Forge]Forge{event.GitHub: {Client: fg}}, nil, PulumiEnv{}, VariantFile{}, nil, zerolog.Nop())
+	unlock, ok, err := db.TryLockRepo(context.Background(), repo)
+	if err != nil || !ok {
+		t.Fatalf("TryLockRepo = %v, %v", ok, err)
+	}
+	defer unlock()
+	// Bounded: a run that ignored the lock would stall in the forge.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var snooze *store.SnoozeError
+	if err := rec.Reconcile(ctx, repo); !errors.As(err, &snooze) {
+		t.Fatalf("Reconcile with the repository locked = %v, want a snooze", err)
+	}
+	if runs, err := db.Runs(context.Background(), repo, 0); err != nil || len(runs) != 0 {
+		t.Errorf("runs = %+v, %v; want none", runs, err)
+	}
+}
