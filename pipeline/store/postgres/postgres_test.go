@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expbot/expbot/internal/scrub"
 	"github.com/expbot/expbot/pipeline/store"
 	"github.com/expbot/expbot/pipeline/store/postgres/pgtest"
 	"github.com/expbot/expbot/pipeline/store/storetest"
@@ -36,11 +39,25 @@ func openAt(t testing.TB, dbURL string, opts ...Option) *Store {
 // TestConformance runs the drivers' shared suite on PostgreSQL, one
 // database per test (a test that reopens its store finds its data).
 func TestConformance(t *testing.T) {
+	storetest.Exercise(context.Background(), t, perTest(func(s *Store) store.Store { return s }))
+}
+
+// TestConformanceScrubbed runs it through the scrubbing decorator, as the
+// bot uses the store.
+func TestConformanceScrubbed(t *testing.T) {
+	storetest.Exercise(context.Background(), t, perTest(func(s *Store) store.Store {
+		return store.Scrubbed(s, scrub.New("ghp_secretValue123"))
+	}))
+}
+
+// perTest opens a store on each test's own database, the same one again
+// when a test reopens.
+func perTest(wrap func(*Store) store.Store) func(t *testing.T) store.Store {
 	var (
 		mu  sync.Mutex
 		dbs = map[*testing.T]string{}
 	)
-	storetest.Exercise(context.Background(), t, func(t *testing.T) store.Store {
+	return func(t *testing.T) store.Store {
 		mu.Lock()
 		u, ok := dbs[t]
 		mu.Unlock()
@@ -50,8 +67,8 @@ func TestConformance(t *testing.T) {
 			dbs[t] = u
 			mu.Unlock()
 		}
-		return openAt(t, u)
-	})
+		return wrap(openAt(t, u))
+	}
 }
 
 // Replicas starting together on a new database take turns migrating: every
@@ -191,4 +208,82 @@ func TestRepoLockAcrossProcesses(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	unlockB()
+}
+
+// Nothing written through the scrubbing decorator, nor the error a job
+// failed with (which the queue keeps), leaves the secret in the database.
+func TestScrubbedStoreKeepsSecretsOutOfTheDatabase(t *testing.T) {
+	const secret = "ghp_secretValue123"
+	ctx := context.Background()
+	u, _ := pgtest.NewDatabase(t)
+	raw := openAt(t, u, WithMaxAttempts(1))
+	st := store.Scrubbed(raw, scrub.New(secret))
+	repo := store.RepoKey{Forge: "github", Path: "acme/llm"}
+	echo := "422 Authorization=Bearer " + secret
+
+	var exp store.Experiment
+	err := st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		exp, _, err = tx.ApplyChange(ctx, store.Change{Repo: repo, Key: "issue:1", Desired: store.Active, Status: store.Pending,
+			Detail: echo, Name: "n", Branch: "exp/1-n", Request: json.RawMessage(`{"note":"` + secret + `"}`)})
+		if err != nil {
+			return err
+		}
+		if err := tx.EnqueueTask(ctx, store.RawTask{Kind: "command", Payload: json.RawMessage(`{"text":"` + secret + `"}`)}); err != nil {
+			return err
+		}
+		return tx.EnqueueReconcile(ctx, repo)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetOutcome(ctx, exp.ID, exp.Generation, store.Failed, echo, ""); err != nil {
+		t.Fatal(err)
+	}
+	failed := make(chan struct{}, 2)
+	fail := func() error {
+		failed <- struct{}{}
+		return errors.New("pulumi up: " + echo)
+	}
+	err = st.Start(ctx, store.Handlers{Workers: 1,
+		Reconcile: func(context.Context, store.RepoKey) error { return fail() },
+		Report:    func(context.Context, int64) error { return nil },
+		Tasks:     map[string]func(context.Context, json.RawMessage) error{"command": func(context.Context, json.RawMessage) error { return fail() }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case <-failed:
+		case <-time.After(time.Minute):
+			t.Fatal("the jobs did not run")
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for n, err := st.QueueDepth(ctx); n != 0 || err != nil; n, err = st.QueueDepth(ctx) {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue depth %d, %v", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := st.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var all string
+	for _, table := range []string{"experiments", "runs", "job_requests", "sources", "deliveries", "river_job"} {
+		var text *string
+		if err := raw.pool.QueryRow(ctx, `SELECT string_agg(t::text, ' ') FROM `+table+` t`).Scan(&text); err != nil {
+			t.Fatal(err)
+		}
+		if text != nil {
+			if strings.Contains(*text, secret) {
+				t.Errorf("table %s holds the secret", table)
+			}
+			all += *text
+		}
+	}
+	if !strings.Contains(all, scrub.Mask) {
+		t.Error("the database holds no mask: nothing was written through the decorator")
+	}
 }

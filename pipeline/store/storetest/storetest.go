@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite that every store driver runs,
 // so that the SQLite and PostgreSQL drivers behave the same way (after
 // River's riverdrivertest). One file per area: deliveries.go (deliveries
-// and transactions), experiments.go, runs.go, sources.go, queue.go
+// and transactions), experiments.go, runs.go, sources.go, repolock.go, queue.go
 // (coalescing, follow-ups, retries, tasks), reports.go and lifecycle.go
 // (start, stop, reopen); this one holds Exercise and the shared helpers.
 package storetest
