@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,9 @@ const (
 	// connectTimeout bounds a connection attempt unless the URL's
 	// connect_timeout says otherwise.
 	connectTimeout = 10 * time.Second
+	// defaultMaxConns bounds the pool unless the URL's pool_max_conns
+	// says otherwise. Run locks (TryLockRepo) use connections of their own.
+	defaultMaxConns = 16
 )
 
 // Option adjusts Open.
@@ -126,6 +130,11 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 	if err != nil {
 		// pgx's parse errors may quote the URL, password included.
 		return nil, fmt.Errorf("postgres: open %s: not a valid connection URL", where)
+	}
+	if !strings.Contains(dbURL, "pool_max_conns=") {
+		// pgx's default (the CPU count, at least 4) is too few beside
+		// River's listener, fetcher and completer on a small machine.
+		pcfg.MaxConns = defaultMaxConns
 	}
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		// An unreachable host must not hold the start (or /readyz) for the
