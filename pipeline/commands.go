@@ -363,7 +363,8 @@ func commandIsNewest(ctx context.Context, tx store.Tx, t commandTask, key string
 }
 
 func (c *Commands) reply(ctx context.Context, client forge.Client, t commandTask, body string) error {
-	if _, err := client.CreateComment(ctx, t.Repo.Path, t.Thread, StatusMarker+"\n"+body); err != nil {
+	marker := replyMarker("command "+strconv.FormatInt(t.CommentID, 10), t.Delivery)
+	if err := postOnce(ctx, client, t.Repo.Path, t.Thread, marker, body); err != nil {
 		return fmt.Errorf("reply to the command: %w", err)
 	}
 	return nil

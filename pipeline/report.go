@@ -27,6 +27,31 @@ func experimentMarker(key string) string {
 	return "<!-- expbot:experiment " + url.QueryEscape(key) + " -->"
 }
 
+// replyMarker identifies a one-off comment by the job that posts it: what
+// it answers (a command's comment, a tag push) and the delivery that
+// queued the job.
+func replyMarker(what, delivery string) string {
+	return "<!-- expbot:reply " + url.QueryEscape(what) + " " + url.QueryEscape(delivery) + " -->"
+}
+
+// postOnce posts a one-off comment carrying marker. A job that was started
+// before may have posted it already, its process dying before the job was
+// recorded as done: then the marker finds it (one lookup of the thread,
+// only on such a retry) and nothing is posted again.
+func postOnce(ctx context.Context, c forge.Client, repo string, th event.Thread, marker, body string) error {
+	if store.Retried(ctx) {
+		_, ok, err := c.FindComment(ctx, repo, th, marker)
+		if err != nil {
+			return fmt.Errorf("look for an earlier post: %w", err)
+		}
+		if ok {
+			return nil
+		}
+	}
+	_, err := c.CreateComment(ctx, repo, th, StatusMarker+"\n"+marker+"\n"+body)
+	return err
+}
+
 // Reporter posts and edits the one status comment of each experiment.
 type Reporter struct {
 	Store  store.Store

@@ -475,3 +475,47 @@ func TestReporterSweepComment(t *testing.T) {
 		}
 	})
 }
+
+// A one-off comment is looked for only on a retried job, and found only
+// by the marker of the job that posted it.
+func TestPostOnce(t *testing.T) {
+	th := event.Thread{Kind: event.IssueThread, Number: 7}
+	first := replyMarker("command 42", "d-1")
+	for _, tc := range []struct {
+		name      string
+		retried   bool
+		earlier   string // marker of a comment already in the thread; "" for none
+		wantPosts int    // comments in the thread afterwards
+		wantFinds int
+	}{
+		{"first attempt posts without looking", false, first, 2, 0},
+		{"retry finds its earlier post", true, first, 1, 1},
+		{"retry with nothing posted posts", true, "", 1, 1},
+		{"retry ignores another job's post", true, replyMarker("command 42", "d-2"), 2, 1},
+		{"retry ignores another command's post", true, replyMarker("command 43", "d-1"), 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ff := newFakeForge(event.GitHub)
+			ctx := context.Background()
+			if tc.earlier != "" {
+				if err := postOnce(ctx, ff, "acme/m", th, tc.earlier, "hello"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.retried {
+				ctx = store.WithRetried(ctx)
+			}
+			if err := postOnce(ctx, ff, "acme/m", th, first, "hello"); err != nil {
+				t.Fatal(err)
+			}
+			creates, _ := ff.calls()
+			if len(creates) != tc.wantPosts || ff.finds != tc.wantFinds {
+				t.Errorf("%d comments after %d lookups, want %d after %d", len(creates), ff.finds, tc.wantPosts, tc.wantFinds)
+			}
+			last := creates[len(creates)-1].Body
+			if !strings.HasPrefix(last, StatusMarker+"\n") || !strings.Contains(last, first) && tc.earlier != first {
+				t.Errorf("posted body %q lacks the status marker or its own marker", last)
+			}
+		})
+	}
+}

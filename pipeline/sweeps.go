@@ -215,7 +215,8 @@ func (s *Sweeps) apply(ctx context.Context, src store.Source, changes []store.Ch
 
 // say posts a one-off comment on the tagged commit.
 func (s *Sweeps) say(ctx context.Context, client forge.Client, t sweepTask, th event.Thread, body string) error {
-	if _, err := client.CreateComment(ctx, t.Repo.Path, th, StatusMarker+"\n"+body); err != nil {
+	marker := replyMarker("tag "+t.Tag+" "+t.SHA, t.Delivery)
+	if err := postOnce(ctx, client, t.Repo.Path, th, marker, body); err != nil {
 		return fmt.Errorf("comment on %s: %w", t.SHA, err)
 	}
 	return nil

@@ -357,3 +357,46 @@ func TestNoLockLeftAfterACrash(t *testing.T) {
 	h.requireReady(t, repo, "lock", issues)
 	h.waitFor(t, "the locks folder to be empty", func() bool { return len(h.lockFiles(t)) == 0 })
 }
+
+// replyPosts matches the post of a comment in request number's thread.
+func replyPosts(number int) func(*http.Request) bool {
+	gh, gl := fmt.Sprintf("/issues/%d/comments", number), fmt.Sprintf("/merge_requests/%d/notes", number)
+	return func(r *http.Request) bool {
+		return r.Method == http.MethodPost && (strings.HasSuffix(r.URL.Path, gh) || strings.HasSuffix(r.URL.Path, gl))
+	}
+}
+
+// A kill while the reply to a command is being posted: the forge makes the
+// comment, the command's job runs again after the restart, and finds its
+// reply by its marker instead of posting it twice.
+func TestKillDuringACommandReplyPost(t *testing.T) {
+	h := newHarness(t)
+	for _, flavor := range []string{"github", "gitlab"} {
+		t.Run(flavor, func(t *testing.T) {
+			repo := repoFor[flavor]
+			number, _ := openPull(t, h, repo, "feature/reply-"+flavor)
+			g := h.holdRequests(t, replyPosts(number))
+			comment(t, h, repo, number, "alice", "/experiment list")
+			select {
+			case <-g.arrived:
+			case <-time.After(waitLimit):
+				t.Fatal("the bot never posted its reply")
+			}
+			h.crash()
+			h.open(g) // the request had left: the forge makes the comment
+			h.waitFor(t, "the held reply to go through", func() bool { return len(h.statusComments(repo, number)) > 0 })
+			h.restart()
+			h.waitIdle(t) // the command's job has run again
+			// A later command is answered: the bot is at work after the restart.
+			comment(t, h, repo, number, "alice", "/experiment list")
+			h.waitFor(t, "the second reply", func() bool { return len(h.statusComments(repo, number)) >= 2 })
+			h.waitIdle(t)
+			if cs := h.statusComments(repo, number); len(cs) != 2 {
+				for _, c := range cs {
+					t.Logf("reply %d:\n%s", c.ID, c.Body)
+				}
+				t.Fatalf("%d replies to two commands, want 2", len(cs))
+			}
+		})
+	}
+}

@@ -291,6 +291,24 @@ type Handlers struct {
 	Workers int
 }
 
+// retriedKey marks the context of a job that was started before.
+type retriedKey struct{}
+
+// WithRetried marks ctx as a job's context whose job was started before
+// (it failed, or its process died or stopped while it ran): what the
+// earlier start did with the forge may have happened without being
+// recorded. The queue sets it; handlers read it with Retried.
+func WithRetried(ctx context.Context) context.Context {
+	return context.WithValue(ctx, retriedKey{}, true)
+}
+
+// Retried reports whether ctx is a job's context whose job was started
+// before (WithRetried).
+func Retried(ctx context.Context) bool {
+	v, _ := ctx.Value(retriedKey{}).(bool)
+	return v
+}
+
 // Task is the arguments of a one-off job (Tx.EnqueueTask): a value that
 // encodes as JSON, whose kind picks its handler.
 type Task interface{ TaskKind() string }

@@ -104,6 +104,11 @@ func (w *worker[TTx, T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if err != nil {
 		return fmt.Errorf("queue: %s job %d: read requests: %w", job.Kind, job.ID, err)
 	}
+	// An interrupted run (shutdown) gives its attempt back, but leaves
+	// its client in AttemptedBy, as does a run its process died in.
+	if job.Attempt > 1 || len(job.AttemptedBy) > 1 {
+		ctx = store.WithRetried(ctx)
+	}
 	started := time.Now()
 	err = call(ctx, w.fn, job.Args)
 
