@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,7 +179,7 @@ func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Regis
 		ghc := githubforge.Config{APIURL: cfg.GitHub.APIURL, WebURL: cfg.GitHub.WebURL, Token: cfg.GitHub.Token.Reveal()}
 		if cfg.GitHub.AppAuth() {
 			ghc.App = &githubforge.AppConfig{ID: cfg.GitHub.AppID, PrivateKey: []byte(cfg.GitHub.AppPrivateKey.Reveal()),
-				InstallationID: cfg.GitHub.AppInstallationID, OnToken: s.addSecret}
+				InstallationID: cfg.GitHub.AppInstallationID, OnToken: s.addToken}
 		}
 		c, err := githubforge.New(ghc)
 		if err != nil {
@@ -385,10 +386,13 @@ func (s *Server) httpServer() *http.Server {
 	}
 }
 
-// addSecret receives secrets that exist only at run time (GitHub App
-// installation tokens): the scrubber keeps them out of logs, comments and
-// the database like the configured ones.
-func (s *Server) addSecret(v string) { s.scrub.Add(v) }
+// addToken receives the GitHub App's installation tokens, which exist only
+// at run time: the scrubber keeps them out of logs, comments and the
+// database like the configured secrets, each installation's current and
+// previous one (a token lives an hour; keeping all would grow for good).
+func (s *Server) addToken(installationID int64, tok string) {
+	s.scrub.Rotate("github-installation-"+strconv.FormatInt(installationID, 10), tok)
+}
 
 func reveal(ss []config.Secret) []string {
 	out := make([]string, len(ss))

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -36,17 +37,24 @@ const MinLen = 8
 // by chance in other base64 text.
 const minCore = 8
 
-// Scrubber replaces known secrets. It is safe for concurrent use; Add may
-// be called at any time (tokens learned at run time, such as installation
-// tokens), and later calls see the new secrets.
+// Scrubber replaces known secrets. It is safe for concurrent use; Add and
+// Rotate may be called at any time (tokens learned at run time, such as
+// installation tokens), and later calls see the new secrets.
 type Scrubber struct {
-	mu   sync.Mutex // serialises Add
-	pats atomic.Pointer[patterns]
+	mu     sync.Mutex          // serialises Add and Rotate
+	static []string            // from Add: looked for as long as the process lives
+	keyed  map[string][]string // from Rotate: the last Keep under each key, oldest first
+	pats   atomic.Pointer[patterns]
 }
+
+// Keep is how many secrets Rotate keeps under one key: the current one and
+// the one before, which requests made just before the rotation may still
+// echo.
+const Keep = 2
 
 // patterns is an immutable set of what to look for.
 type patterns struct {
-	secrets []string  // as added, for dedupe
+	secrets []string  // distinct, as added
 	plain   []string  // literal forms: replace the match
 	b64     []b64core // fragments of base64: replace the whole base64 run
 }
@@ -64,27 +72,73 @@ func New(secrets ...string) *Scrubber {
 	return s
 }
 
-// Add looks for secrets from now on. Empty values and those already known
-// are skipped; values shorter than MinLen are skipped and returned.
+// Add looks for secrets from now on, for good. Empty values and those
+// already known are skipped; values shorter than MinLen are skipped and
+// returned.
 func (s *Scrubber) Add(secrets ...string) (tooShort []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.pats.Load()
-	p := &patterns{
-		secrets: slices.Clone(old.secrets),
-		plain:   slices.Clone(old.plain),
-		b64:     slices.Clone(old.b64),
-	}
 	changed := false
 	for _, sec := range secrets {
 		switch {
-		case sec == "" || slices.Contains(p.secrets, sec):
+		case sec == "" || slices.Contains(s.static, sec):
 			continue
 		case len(sec) < MinLen:
 			tooShort = append(tooShort, sec)
 			continue
 		}
 		changed = true
+		s.static = append(s.static, sec)
+	}
+	if changed {
+		s.rebuild()
+	}
+	return tooShort
+}
+
+// Rotate looks for secret from now on under key, and stops looking for
+// the ones under key older than the last Keep (unless Add added them too):
+// a secret that is replaced again and again, such as an installation
+// token, keeps the patterns bounded. Empty values and the key's current
+// secret are skipped; a value shorter than MinLen is skipped and reported.
+func (s *Scrubber) Rotate(key, secret string) (tooShort bool) {
+	if secret == "" {
+		return false
+	}
+	if len(secret) < MinLen {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keyed == nil {
+		s.keyed = map[string][]string{}
+	}
+	held := s.keyed[key]
+	if n := len(held); n > 0 && held[n-1] == secret {
+		return false
+	}
+	held = append(slices.DeleteFunc(slices.Clone(held), func(v string) bool { return v == secret }), secret)
+	if len(held) > Keep {
+		held = held[len(held)-Keep:]
+	}
+	s.keyed[key] = held
+	s.rebuild()
+	return false
+}
+
+// rebuild publishes the patterns of every secret held; s.mu is held.
+// Rotations are rare (an installation token lives an hour), so building
+// from scratch is cheap enough and forgets rotated-out secrets exactly.
+func (s *Scrubber) rebuild() {
+	p := &patterns{}
+	all := slices.Clone(s.static)
+	for _, k := range slices.Sorted(maps.Keys(s.keyed)) {
+		all = append(all, s.keyed[k]...)
+	}
+	for _, sec := range all {
+		if slices.Contains(p.secrets, sec) {
+			continue
+		}
 		p.secrets = append(p.secrets, sec)
 		for _, v := range plainForms(sec) {
 			if !slices.Contains(p.plain, v) {
@@ -97,13 +151,10 @@ func (s *Scrubber) Add(secrets ...string) (tooShort []string) {
 			}
 		}
 	}
-	if changed {
-		// Longer forms first, so that a secret containing another is
-		// masked whole (the spans merge anyway; this keeps it cheap).
-		slices.SortStableFunc(p.plain, func(a, b string) int { return len(b) - len(a) })
-		s.pats.Store(p)
-	}
-	return tooShort
+	// Longer forms first, so that a secret containing another is masked
+	// whole (the spans merge anyway; this keeps it cheap).
+	slices.SortStableFunc(p.plain, func(a, b string) int { return len(b) - len(a) })
+	s.pats.Store(p)
 }
 
 // Len is the number of secrets looked for.

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -227,5 +228,105 @@ func TestHandlerScrubsAnswers(t *testing.T) {
 	}
 	if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(len(body)) {
 		t.Errorf("Content-Length %s for %d bytes", cl, len(body))
+	}
+}
+
+func TestRotateKeepsTheLastTwoPerKey(t *testing.T) {
+	const (
+		a1, a2, a3 = "ghs_installationA1xx", "ghs_installationA2xx", "ghs_installationA3xx"
+		b1         = "ghs_installationB1xx"
+		static     = "ghp_configuredToken1"
+	)
+	type rotation struct{ key, secret string }
+	for _, tc := range []struct {
+		name      string
+		add       []string
+		rotations []rotation
+		masked    []string
+		kept      []string // no longer looked for
+		n         int      // Len afterwards
+	}{
+		{"one", nil, []rotation{{"a", a1}}, []string{a1}, nil, 1},
+		{"current and previous", nil, []rotation{{"a", a1}, {"a", a2}}, []string{a1, a2}, nil, 2},
+		{"the third drops the first", nil, []rotation{{"a", a1}, {"a", a2}, {"a", a3}}, []string{a2, a3}, []string{a1}, 2},
+		{"keys are apart", nil, []rotation{{"a", a1}, {"b", b1}, {"a", a2}, {"a", a3}}, []string{a2, a3, b1}, []string{a1}, 3},
+		{"the same again changes nothing", nil, []rotation{{"a", a1}, {"a", a2}, {"a", a2}, {"a", a2}}, []string{a1, a2}, nil, 2},
+		{"an old one back is current", nil, []rotation{{"a", a1}, {"a", a2}, {"a", a1}, {"a", a3}}, []string{a1, a3}, []string{a2}, 2},
+		{"added for good outlives rotation", []string{a1}, []rotation{{"a", a1}, {"a", a2}, {"a", a3}}, []string{a1, a2, a3}, nil, 3},
+		{"static untouched", []string{static}, []rotation{{"a", a1}, {"a", a2}, {"a", a3}}, []string{static, a2, a3}, []string{a1}, 3},
+		{"empty skipped", nil, []rotation{{"a", a1}, {"a", ""}, {"a", ""}}, []string{a1}, nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(tc.add...)
+			for _, r := range tc.rotations {
+				if s.Rotate(r.key, r.secret) {
+					t.Fatalf("Rotate(%q) reported too short", r.secret)
+				}
+			}
+			for _, sec := range tc.masked {
+				for _, in := range []string{"token " + sec, "Basic " + b64(base64.StdEncoding, "x-access-token:"+sec)} {
+					if out := s.String(in); strings.Contains(out, sec) || !strings.Contains(out, Mask) {
+						t.Errorf("%q not masked: %q", sec, out)
+					}
+				}
+			}
+			for _, sec := range tc.kept {
+				if out := s.String("token " + sec); out != "token "+sec {
+					t.Errorf("rotated-out %q still masked: %q", sec, out)
+				}
+			}
+			if s.Len() != tc.n {
+				t.Errorf("Len = %d, want %d", s.Len(), tc.n)
+			}
+		})
+	}
+}
+
+func TestRotateReportsShortSecrets(t *testing.T) {
+	s := New()
+	if !s.Rotate("a", "short") {
+		t.Error("a short secret was not reported")
+	}
+	if s.Len() != 0 {
+		t.Errorf("Len = %d, want 0", s.Len())
+	}
+}
+
+// Rotations from many goroutines while others scrub: run with -race. The
+// set stays bounded, and each key's current secret is masked throughout.
+func TestRotateConcurrently(t *testing.T) {
+	const keys, rounds = 8, 50
+	s := New(tok)
+	var wg sync.WaitGroup
+	for k := range keys {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				sec := fmt.Sprintf("ghs_key%d_token%04d", k, i)
+				s.Rotate(strconv.Itoa(k), sec)
+				if out := s.String("auth " + sec); strings.Contains(out, sec) {
+					t.Errorf("the current secret %q is not masked: %q", sec, out)
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				if out := s.String("x " + tok + " y"); strings.Contains(out, tok) {
+					t.Errorf("the static secret survived: %q", out)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got, want := s.Len(), 1+keys*Keep; got != want {
+		t.Errorf("Len = %d after %d rotations, want %d", got, keys*rounds, want)
+	}
+	for k := range keys {
+		old := fmt.Sprintf("ghs_key%d_token%04d", k, 0)
+		if out := s.String(old); out != old {
+			t.Errorf("the first secret of key %d is still looked for", k)
+		}
 	}
 }

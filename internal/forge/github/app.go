@@ -28,8 +28,9 @@ type AppConfig struct {
 	// can serve several organisations.
 	InstallationID int64
 	// OnToken, when set, receives every installation token the client
-	// obtains, so that a scrubber can keep it out of logs and comments.
-	OnToken func(token string)
+	// obtains with its installation, so that a scrubber can keep it out of
+	// logs and comments (and forget the installation's older ones).
+	OnToken func(installationID int64, token string)
 }
 
 // ErrNotInstalled is wrapped by errors for a repository the app is not
@@ -55,7 +56,7 @@ type Installations struct {
 	root    string       // REST root without the trailing slash
 	rootURL string       // REST root with it, as configured
 	fixed   int64
-	onToken func(string)
+	onToken func(int64, string)
 
 	mu     sync.Mutex
 	caches map[int64]*tokenCache
@@ -268,7 +269,7 @@ func (in *Installations) Token(ctx context.Context, installationID int64) (strin
 	c.last = tok
 	c.mu.Unlock()
 	if fresh && in.onToken != nil {
-		in.onToken(tok)
+		in.onToken(installationID, tok)
 	}
 	return tok, nil
 }

@@ -85,7 +85,12 @@ func TestAppClientActsAsItsBotInEachInstallation(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
 	var seen []string
-	c := s.client(t, github.AppConfig{OnToken: func(tok string) { mu.Lock(); seen = append(seen, tok); mu.Unlock() }})
+	ids := map[int64]bool{}
+	c := s.client(t, github.AppConfig{OnToken: func(id int64, tok string) {
+		mu.Lock()
+		seen, ids[id] = append(seen, tok), true
+		mu.Unlock()
+	}})
 	slug, err := c.Installations().Verify(ctx)
 	if err != nil || slug != "expbot-app" {
 		t.Fatalf("Verify = %q, %v", slug, err)
@@ -106,6 +111,11 @@ func TestAppClientActsAsItsBotInEachInstallation(t *testing.T) {
 	// One token per installation, each handed to the scrubber hook once.
 	if st := s.apps.Stats(); st.TokensIssued != 2 || len(seen) != 2 || seen[0] == seen[1] {
 		t.Fatalf("tokens issued %d, seen %d", st.TokensIssued, len(seen))
+	}
+	// Each with its installation, so that the scrubber keeps only the
+	// newest tokens of each.
+	if !ids[s.acme.ID] || len(ids) != 2 {
+		t.Errorf("tokens handed over with installations %v, want acme's (%d) and another", ids, s.acme.ID)
 	}
 	// Outside every installation: refused without a token being made.
 	_, err = c.CreateComment(ctx, "gamma/other", event.Thread{Kind: event.IssueThread, Number: 1}, "x")
