@@ -52,13 +52,21 @@ func setup(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	// The CLI and its plugins die with setup, as with serve. Their owner is
+	// the set-up's work directory, not the data directory: a serve starting
+	// meanwhile sweeps its data directory's processes and must leave a
+	// running set-up alone.
+	owner, err := pulumicli.SelfOwner(forgesetup.WorkDir(env.DataDir, file.Stack))
+	if err != nil {
+		return err
+	}
 	mode := forgesetup.Up
 	if *preview {
 		mode = forgesetup.Preview
 	} else if *destroy {
 		mode = forgesetup.Destroy
 	}
-	sum, err := forgesetup.Run(ctx, forgesetup.Options{Forges: file, Env: env, CLI: cli.Command, Mode: mode, Out: stderr, Secrets: secrets})
+	sum, err := forgesetup.Run(ctx, forgesetup.Options{Forges: file, Env: env, CLI: pulumicli.Supervised(cli, pulumicli.Priority{}, owner), Mode: mode, Out: stderr, Secrets: secrets})
 	if err != nil {
 		return fmt.Errorf("setup %s: %w", mode, err)
 	}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,6 +58,23 @@ func (h *harness) setupCmd(t *testing.T, forgesFile string, args ...string) stri
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	cmd := h.setupExec(ctx, forgesFile, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("expbot setup %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, stdout.String(), tail(stderr.String(), 60))
+	}
+	for _, s := range []string{setupToken, githubSecret, gitlabToken, passphrase} {
+		if strings.Contains(stdout.String()+stderr.String(), s) {
+			t.Errorf("expbot setup printed a secret")
+		}
+	}
+	t.Logf("expbot setup %v: %s", args, strings.TrimSpace(stdout.String()))
+	return strings.TrimSpace(stdout.String())
+}
+
+// setupExec is the command of `expbot setup` against the harness's forge.
+func (h *harness) setupExec(ctx context.Context, forgesFile string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, h.bin, append([]string{"setup", "--config", forgesFile}, args...)...)
 	env := []string{
 		"EXPBOT_DATA_DIR=" + h.dataDir,
@@ -78,18 +97,7 @@ func (h *harness) setupCmd(t *testing.T, forgesFile string, args ...string) stri
 	}
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("expbot setup %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, stdout.String(), tail(stderr.String(), 60))
-	}
-	for _, s := range []string{setupToken, githubSecret, gitlabToken, passphrase} {
-		if strings.Contains(stdout.String()+stderr.String(), s) {
-			t.Errorf("expbot setup printed a secret")
-		}
-	}
-	t.Logf("expbot setup %v: %s", args, strings.TrimSpace(stdout.String()))
-	return strings.TrimSpace(stdout.String())
+	return cmd
 }
 
 func writeForges(t *testing.T, path, forgeURL, botAddr, color string) {
@@ -263,4 +271,49 @@ func TestForgeSetup(t *testing.T) {
 			t.Errorf("%s still has labels after destroy: %+v", scope, got)
 		}
 	}
+}
+
+// hookCreates matches the creation of a webhook on either forge.
+func hookCreates(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/hooks")
+}
+
+// `kill -9` of `expbot setup` in the middle of its update takes the Pulumi
+// CLI and its plugins with it, as for serve.
+func TestKilledSetupLeavesNoPulumiProcess(t *testing.T) {
+	h := newHarnessSeeded(t, seedForSetup)
+	u, _ := forgeURLs.Load(h)
+	forges := filepath.Join(t.TempDir(), "forges.yaml")
+	writeForges(t, forges, u.(string), h.addr, "0e8a16")
+	g := h.holdRequests(t, hookCreates)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := h.setupExec(ctx, forges)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.arrived:
+	case <-time.After(waitLimit):
+		t.Fatalf("setup never asked for a hook:\n%s", tail(stderr.String(), 40))
+	}
+	var below []proc
+	for _, pid := range descendants(cmd.Process.Pid) {
+		if _, start, ok := procStat(pid); ok {
+			line, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+			below = append(below, proc{pid: pid, start: start, cmdline: strings.ReplaceAll(string(line), "\x00", " ")})
+		}
+	}
+	if !hasPlugin(below) {
+		t.Fatalf("no provider plugin runs in the middle of the set-up: %+v", below)
+	}
+	if err := cmd.Process.Kill(); err != nil { // setup alone, not its group
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	// Held, the plugin's request cannot end: only the guard can end it.
+	waitAllGone(t, "after kill -9 of setup", below)
+	h.open(g)
 }

@@ -98,6 +98,11 @@ func (s Summary) Changed() bool {
 	return false
 }
 
+// WorkDir is the Pulumi work directory of the set-up's stack.
+func WorkDir(dataDir, stack string) string {
+	return filepath.Join(dataDir, "pulumi", "work", config.SetupProject+"-"+stack)
+}
+
 // Run sets the forges up (or previews, or destroys) and summarises it. Up
 // and Preview refresh first, so that a hook or label removed by hand is
 // made again. Errors never carry the secrets.
@@ -121,7 +126,7 @@ func run(ctx context.Context, o Options) (Summary, error) {
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
 	}
-	work := filepath.Join(o.Env.DataDir, "pulumi", "work", config.SetupProject+"-"+o.Forges.Stack)
+	work := WorkDir(o.Env.DataDir, o.Forges.Stack)
 	if err := os.MkdirAll(work, 0o700); err != nil {
 		return nil, fmt.Errorf("work dir: %w", err)
 	}
