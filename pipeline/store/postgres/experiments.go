@@ -65,8 +65,13 @@ func (s *Store) Experiments(ctx context.Context, repo store.RepoKey) ([]store.Ex
 	return experimentsOf(ctx, s.pool, repo)
 }
 
-// Experiments implements store.Tx: as the transaction sees them.
+// Experiments implements store.Tx: as the transaction sees them, holding
+// the repository's experiments against other transactions' changes until
+// commit (see ApplyChange).
 func (t *tx) Experiments(ctx context.Context, repo store.RepoKey) ([]store.Experiment, error) {
+	if err := t.lockKey(ctx, "experiments", repo, ""); err != nil {
+		return nil, fmt.Errorf("postgres: experiments of %s %s: %w", repo.Forge, repo.Path, err)
+	}
 	return experimentsOf(ctx, t.tx, repo)
 }
 

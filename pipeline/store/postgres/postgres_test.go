@@ -287,3 +287,56 @@ func TestScrubbedStoreKeepsSecretsOutOfTheDatabase(t *testing.T) {
 		t.Error("the database holds no mask: nothing was written through the decorator")
 	}
 }
+
+// A transaction that listed a repository's experiments holds them: another
+// transaction adding one to the repository waits for its commit, as under
+// SQLite's single writer (a close retiring all of a request's experiments
+// must not miss one a command adds meanwhile).
+func TestTxExperimentsHoldTheRepository(t *testing.T) {
+	ctx := context.Background()
+	u, _ := pgtest.NewDatabase(t)
+	s := openAt(t, u)
+	repo := store.RepoKey{Forge: "github", Path: "acme/models"}
+	change := func(key string) store.Change {
+		return store.Change{Repo: repo, Key: key, Desired: store.Active, Status: store.Pending, Name: key, Branch: "exp/" + key}
+	}
+	listed, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free() // a failing test must not leave the transaction open
+	go func() {
+		firstDone <- s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			if _, err := tx.Experiments(ctx, repo); err != nil {
+				return err
+			}
+			close(listed)
+			<-release
+			return nil
+		})
+	}()
+	<-listed
+	added := make(chan error, 1)
+	go func() {
+		added <- s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			_, _, err := tx.ApplyChange(ctx, change("pull:3:lr-low"))
+			return err
+		})
+	}()
+	select {
+	case err := <-added:
+		t.Fatalf("a change to the repository committed while another transaction held its list (%v)", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	free()
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-added:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the change never committed after the list's transaction did")
+	}
+}

@@ -33,7 +33,7 @@ func (t *tx) RecordDelivery(ctx context.Context, forge event.Forge, id, eventNam
 }
 
 // lockKey holds a transaction-level advisory lock on one (repository, key)
-// of a table until commit, so that concurrent transactions changing it go
+// of a table (key "": the whole repository) until commit, so that concurrent transactions changing it go
 // one after the other, as SQLite's single writer makes them go; a row lock
 // alone cannot hold a row that does not exist yet.
 func (t *tx) lockKey(ctx context.Context, table string, repo store.RepoKey, key string) error {
@@ -68,7 +68,10 @@ func (t *tx) applyChange(ctx context.Context, c store.Change) (store.Experiment,
 		return store.Experiment{}, false, errors.New("request is not valid JSON")
 	}
 	request := nilIfEmpty(c.Request)
-	if err := t.lockKey(ctx, "experiments", c.Repo, c.Key); err != nil {
+	// The whole repository: a transaction that lists its experiments
+	// (Experiments) to act on all of them must not miss one another
+	// transaction adds meanwhile, as SQLite's single writer ensures.
+	if err := t.lockKey(ctx, "experiments", c.Repo, ""); err != nil {
 		return store.Experiment{}, false, err
 	}
 
