@@ -3,9 +3,11 @@
 // last applied), reconcile runs, and the job queue (River) that shares the
 // database so that a delivery, its state change and its job commit together.
 //
-// Drivers: sqlite (embedded, zero set-up) lives in store/sqlite; a
-// PostgreSQL driver follows the same interface and the same conformance
-// suite (storetest.Exercise), the way River tests its own drivers.
+// Drivers: store/sqlite (embedded, zero set-up) and store/postgres (a
+// database several processes share). They hold only SQL: the job queue's
+// policy is store/queue's, over River, and both run the same conformance
+// suite (storetest.Exercise), the way River layers and tests its own
+// drivers.
 package store
 
 import (
