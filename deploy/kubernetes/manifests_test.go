@@ -22,9 +22,7 @@ import (
 // pending are variables the manifests set for a feature expbot does not have
 // yet, with the issue that adds it. The test fails once expbot reads one, so
 // that the entry is removed.
-var pending = map[string]string{
-	"EXPBOT_STORE_URL": "issue 13: the PostgreSQL store",
-}
+var pending = map[string]string{}
 
 // The bot's HTTP endpoints (internal/app).
 const (
