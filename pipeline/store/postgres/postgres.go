@@ -72,6 +72,10 @@ func WithLull(quiet, max time.Duration) Option {
 	return func(c *config) { c.q.LullQuiet, c.q.LullMax = quiet, max }
 }
 
+// WithLease sets how long this process's lease on its running jobs lasts
+// without a heartbeat (queue.Config's Lease).
+func WithLease(d time.Duration) Option { return func(c *config) { c.q.Lease = d } }
+
 // WithLogger sets the logger for the store and River. Default: slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 

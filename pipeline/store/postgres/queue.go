@@ -86,9 +86,9 @@ func (queueSQL) FinalizeJob(ctx context.Context, tx pgx.Tx, id int64, state rive
 	return tag.RowsAffected() == 1, nil
 }
 
-// RecoverOrphans recovers nothing: other processes may be running jobs on
-// the same database, and a job left running by one that died is rescued by
-// River once it has run longer than the job timeout allows.
+// RecoverOrphans leaves the jobs of other processes alone: they may be
+// running them. Those whose process died are recovered once its lease runs
+// out (RecoverExpired).
 func (queueSQL) RecoverOrphans(context.Context) (int64, error) { return 0, nil }
 
 func (d queueSQL) QueueDepth(ctx context.Context, states []rivertype.JobState) (int, error) {

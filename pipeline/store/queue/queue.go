@@ -62,7 +62,7 @@ type Driver[TTx any] interface {
 	// RecoverOrphans makes available again the jobs left running by
 	// processes that are gone, before this one starts working; it
 	// returns how many. A driver that cannot tell a dead process from a
-	// live one leaves them to River's rescuer.
+	// live one leaves them to its Leaser (see Leaser).
 	RecoverOrphans(ctx context.Context) (int64, error)
 	// QueueDepth counts jobs in states.
 	QueueDepth(ctx context.Context, states []rivertype.JobState) (int, error)
@@ -98,14 +98,19 @@ type Config struct {
 	// rather than a run for its first few and a follow-up for the rest,
 	// and runs cost seconds. LullQuiet 0 turns it off.
 	LullQuiet, LullMax time.Duration
-	Logger             *slog.Logger // default: slog.Default()
+	// Lease is how long a process's lease lasts without a heartbeat when
+	// the driver is a Leaser (default DefaultLease): a process that died
+	// has its running jobs taken over by a live one within Lease plus
+	// Lease/6.
+	Lease  time.Duration
+	Logger *slog.Logger // default: slog.Default()
 }
 
 // Validate says what is wrong with c, if anything.
 func (c Config) Validate() error {
 	switch {
 	case c.PollInterval <= 0, c.RetryBase <= 0, c.RetryMax < c.RetryBase, c.JobTimeout <= 0,
-		c.LullQuiet < 0, c.LullMax < 0:
+		c.LullQuiet < 0, c.LullMax < 0, c.Lease < 0:
 		return errors.New("durations must be positive and retry max at least retry base")
 	case c.MaxAttempts < 1:
 		return errors.New("max attempts must be at least 1")
@@ -122,6 +127,7 @@ type Queue[TTx any] struct {
 
 	mu     sync.Mutex
 	worker *river.Client[TTx] // set between Start and Stop
+	lease  *leaseHolder       // with worker, when d is a Leaser
 	closed bool
 }
 
@@ -133,6 +139,9 @@ func New[TTx any](rd riverdriver.Driver[TTx], d Driver[TTx], cfg Config) (*Queue
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = DefaultLease
 	}
 	q := &Queue[TTx]{cfg: cfg, rd: rd, d: d}
 	var err error
@@ -220,17 +229,27 @@ func (q *Queue[TTx]) Start(ctx context.Context, h store.Handlers) error {
 		return fmt.Errorf("queue: start: %w", err)
 	}
 	cfg := q.riverConfig()
+	var lease *leaseHolder
+	if l, ok := q.d.(Leaser); ok {
+		if lease, err = q.startLease(ctx, l); err != nil {
+			return err
+		}
+		cfg.ID = lease.id // River names it in the jobs this process starts
+	}
 	cfg.Workers = ws
 	// One queue for every kind so that Workers bounds all jobs at once.
 	cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}}
 	c, err := river.NewClient(q.rd, cfg)
-	if err != nil {
-		return fmt.Errorf("queue: start: river client: %w", err)
+	if err == nil {
+		err = c.Start(ctx)
 	}
-	if err := c.Start(ctx); err != nil {
+	if err != nil {
+		if lease != nil {
+			err = errors.Join(err, lease.end(ctx))
+		}
 		return fmt.Errorf("queue: start: %w", err)
 	}
-	q.worker = c
+	q.worker, q.lease = c, lease
 	return nil
 }
 
@@ -248,7 +267,7 @@ const interruptWait = 15 * time.Second
 // which the next Start recovers too (Driver.RecoverOrphans).
 func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	q.mu.Lock()
-	c := q.worker
+	c, lease := q.worker, q.lease
 	q.mu.Unlock()
 	if c == nil {
 		return nil
@@ -267,9 +286,12 @@ func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	}
 	q.mu.Lock()
 	if q.worker == c {
-		q.worker = nil
+		q.worker, q.lease = nil, nil
 	}
 	q.mu.Unlock()
+	if lease != nil {
+		interrupted = errors.Join(interrupted, lease.end(ctx))
+	}
 	return interrupted
 }
 
@@ -292,7 +314,10 @@ func (q *Queue[TTx]) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeStopTimeout)
 	defer cancel()
 	err := q.worker.StopAndCancel(ctx)
-	q.worker = nil
+	if q.lease != nil {
+		err = errors.Join(err, q.lease.end(ctx))
+	}
+	q.worker, q.lease = nil, nil
 	if err != nil {
 		return fmt.Errorf("stop queue: %w", err)
 	}
