@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -398,30 +397,6 @@ func formatSummary(changes map[string]int, took time.Duration) string {
 		parts = append(parts, "no changes")
 	}
 	return fmt.Sprintf("%s in %.1f s", strings.Join(parts, ", "), took.Seconds())
-}
-
-// keyedLocks gives each repository its own non-blocking lock.
-type keyedLocks struct {
-	mu   sync.Mutex
-	held map[string]bool
-}
-
-func (k *keyedLocks) tryLock(parts ...any) (func(), bool) {
-	key := fmt.Sprint(parts...)
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.held == nil {
-		k.held = map[string]bool{}
-	}
-	if k.held[key] {
-		return nil, false
-	}
-	k.held[key] = true
-	return func() {
-		k.mu.Lock()
-		delete(k.held, key)
-		k.mu.Unlock()
-	}, true
 }
 
 // branchSpec renders what the stack holds for an active experiment.

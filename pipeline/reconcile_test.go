@@ -158,55 +158,6 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-func TestKeyedLocks(t *testing.T) {
-	var k keyedLocks
-	unlockA, ok := k.tryLock(event.GitHub, "acme/model")
-	if !ok {
-		t.Fatal("first tryLock failed")
-	}
-	if _, ok := k.tryLock(event.GitHub, "acme/model"); ok {
-		t.Fatal("second tryLock of a held key succeeded")
-	}
-	unlockB, ok := k.tryLock(event.GitLab, "acme/model")
-	if !ok {
-		t.Fatal("tryLock of another forge's repository failed")
-	}
-	unlockC, ok := k.tryLock(event.GitHub, "acme/other")
-	if !ok {
-		t.Fatal("tryLock of another repository failed")
-	}
-	unlockA()
-	unlockA2, ok := k.tryLock(event.GitHub, "acme/model")
-	if !ok {
-		t.Fatal("tryLock after unlock failed")
-	}
-	if _, ok := k.tryLock(event.GitLab, "acme/model"); ok {
-		t.Fatal("unlocking one key freed another")
-	}
-	unlockA2()
-	unlockB()
-	unlockC()
-
-	// The reporter locks experiment ids.
-	var r keyedLocks
-	u1, ok := r.tryLock(int64(1))
-	if !ok {
-		t.Fatal("tryLock(1) failed")
-	}
-	if _, ok := r.tryLock(int64(1)); ok {
-		t.Fatal("tryLock(1) twice succeeded")
-	}
-	if u11, ok := r.tryLock(int64(11)); !ok {
-		t.Fatal("tryLock(11) failed while 1 is held")
-	} else {
-		u11()
-	}
-	u1()
-	if _, ok := r.tryLock(int64(1)); !ok {
-		t.Fatal("tryLock(1) after unlock failed")
-	}
-}
-
 func TestResolveBase(t *testing.T) {
 	ctx := context.Background()
 	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}

@@ -59,7 +59,6 @@ type Reporter struct {
 	// VariantFile is the configured variant_file, named where the params
 	// table is cut short.
 	VariantFile string
-	locks       keyedLocks
 
 	// last is the body each shared comment was last given: a sweep's many
 	// reports mostly render the same text, and an edit costs an API call.
@@ -96,9 +95,11 @@ func (r *Reporter) Report(ctx context.Context, id int64) error {
 	if e.Thread.Kind == event.CommitThread {
 		return r.reportSweep(ctx, c, e)
 	}
-	// One writer per experiment, or a race could post two comments; the
-	// experiment is read again under the lock.
-	unlock, err := r.lock(ctx, id)
+	// One writer per experiment across every process sharing the store,
+	// or two reports (of two replicas, or a run's and a report job's) could
+	// both post a first comment; the experiment is read again under the
+	// lock.
+	unlock, err := r.lock(ctx, fmt.Sprintf("experiment %d", id))
 	if err != nil {
 		return err
 	}
@@ -247,16 +248,20 @@ func short(sha string) string {
 	return sha
 }
 
-// lock waits for the comment lock of key.
-func (r *Reporter) lock(ctx context.Context, key ...any) (func(), error) {
+// lock waits for the status comment lock of key (store.Store.TryLockComment).
+func (r *Reporter) lock(ctx context.Context, key string) (func(), error) {
 	for {
-		if unlock, ok := r.locks.tryLock(key...); ok {
+		unlock, ok, err := r.Store.TryLockComment(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("lock status comment: %w", err)
+		}
+		if ok {
 			return unlock, nil
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -280,7 +280,7 @@ func sweepMarker(prefix string) string {
 // kept on each of them with the commit it is on, so a tag moved to another
 // commit gets a comment there rather than an edit of the old one.
 func (r *Reporter) reportSweep(ctx context.Context, c forge.Client, e store.Experiment) error {
-	unlock, err := r.lock(ctx, "sweep", e.Repo.Forge, e.Repo.Path, e.Thread.SHA)
+	unlock, err := r.lock(ctx, "sweep "+string(e.Repo.Forge)+" "+e.Repo.Path+" "+e.Thread.SHA)
 	if err != nil {
 		return err
 	}

@@ -163,6 +163,12 @@ type Store interface {
 	// while another holds it. unlock releases it; so does the end of the
 	// holder's process (or, on PostgreSQL, of its database session).
 	TryLockRepo(ctx context.Context, repo RepoKey) (unlock func(), ok bool, err error)
+	// TryLockComment takes the lock of one status comment (key names it:
+	// an experiment's, a sweep's), without waiting, for the reporter that
+	// finds, posts or edits it: at most one holder across every process
+	// sharing the store, or two replicas could both post a first comment.
+	// It is apart from the repositories' run locks, and released like them.
+	TryLockComment(ctx context.Context, key string) (unlock func(), ok bool, err error)
 	// Ping checks the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

@@ -59,6 +59,7 @@ func Exercise(ctx context.Context, t *testing.T, open func(t *testing.T) store.S
 		{"Task", testTask},
 		{"ConcurrentTx", testConcurrentTx},
 		{"RepoLock", testRepoLock},
+		{"CommentLock", testCommentLock},
 		{"Sources", testSources},
 		{"SourcesConcurrent", testSourcesConcurrent},
 		{"TxExperiments", testTxExperiments},
