@@ -145,7 +145,7 @@ type Pulumi struct {
 	CLI            string `yaml:"cli"`         // path to the pulumi binary; empty = lookup
 	Home           string `yaml:"home"`        // PULUMI_HOME; empty = the CLI's default
 	PluginDir      string `yaml:"plugin_dir"`  // read-only plugins, linked as Home/plugins (the container image)
-	BackendURL     string `yaml:"backend_url"` // empty = file://<data_dir>/pulumi/state
+	BackendURL     string `yaml:"backend_url"` // empty = PulumiStateTable in store_url's database, else file://<data_dir>/pulumi/state
 	Nice           int    `yaml:"nice"`        // CPU priority steps below the bot's; 0 = same
 	Idle           bool   `yaml:"idle"`        // only CPU time nothing else wants (Linux SCHED_IDLE)
 	PassphraseFile string `yaml:"passphrase_file"`
@@ -502,10 +502,15 @@ func CheckRSAKey(pemText string) error {
 	return fmt.Errorf("the PEM block (%s) is not a readable RSA private key", block.Type)
 }
 
-// BackendURL is the Pulumi state backend, by default next to the database.
+// BackendURL is the Pulumi state backend, by default next to the database:
+// in the PostgreSQL store's database (PulumiStateTable) when there is one,
+// so that every process sharing the store shares the state too.
 func (c *Config) BackendURL() (string, error) {
 	if c.Pulumi.BackendURL != "" {
 		return c.Pulumi.BackendURL, nil
+	}
+	if c.StoreURL != "" {
+		return postgresStateURL(c.StoreURL, os.Getenv("PGSSLMODE"))
 	}
 	abs, err := filepath.Abs(filepath.Join(c.DataDir, "pulumi", "state"))
 	if err != nil {

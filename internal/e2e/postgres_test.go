@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -17,7 +18,8 @@ import (
 )
 
 // expbot serve on PostgreSQL (store_url): a labeled issue becomes a branch
-// with its status comment, the state is in the database (no SQLite file),
+// with its status comment, the state and the Pulumi state are in the
+// database (no SQLite file, no state files), an update works after an outage,
 // and /readyz follows the database.
 func TestServeOnPostgres(t *testing.T) {
 	dbURL, name := pgtest.NewDatabase(t)
@@ -46,6 +48,23 @@ func TestServeOnPostgres(t *testing.T) {
 	var status string
 	if err := store.QueryRow(ctx, `SELECT status FROM experiments WHERE key = $1`, fmt.Sprintf("issue:%d", issue.Number)).Scan(&status); err != nil || status != "applied" {
 		t.Errorf("experiment in PostgreSQL: status %q, %v; want applied", status, err)
+	}
+	// The Pulumi state is in the same database (pulumi.backend_url unset),
+	// so that replicas share it: no state files in the data directory.
+	// The stack's checkpoint is there (keys start with the URL's path),
+	// its secrets encrypted with the passphrase as on file://.
+	var checkpoint []byte
+	if err := store.QueryRow(ctx, `SELECT data FROM pulumi_state WHERE key LIKE '%/.pulumi/stacks/expbot/%.json'`).Scan(&checkpoint); err != nil {
+		t.Errorf("the stack's checkpoint in PostgreSQL: %v", err)
+	} else {
+		// The CLI's bucket keeps each blob as JSON, its bytes in "data".
+		var blob struct{ Data []byte }
+		if err := json.Unmarshal(checkpoint, &blob); err != nil || !strings.Contains(string(blob.Data), `"type":"passphrase"`) {
+			t.Errorf("the stack's checkpoint does not use the passphrase secrets provider (%v)", err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.dataDir, "pulumi", "state")); !os.IsNotExist(err) {
+		t.Errorf("Pulumi state files were made in the data directory (%v)", err)
 	}
 	_ = store.Close(ctx)
 
