@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -82,73 +81,27 @@ func (t *tx) ApplyChange(ctx context.Context, c store.Change) (store.Experiment,
 }
 
 func (t *tx) applyChange(ctx context.Context, c store.Change) (store.Experiment, bool, error) {
-	status := c.Status
-	if status == "" {
-		status = store.Pending
+	if _, err := c.Check(); err != nil {
+		return store.Experiment{}, false, err
 	}
-	switch {
-	case c.Repo.Forge == "" || c.Repo.Path == "" || c.Key == "":
-		return store.Experiment{}, false, errors.New("repository and key are required")
-	case c.Desired != store.Active && c.Desired != store.Retired:
-		return store.Experiment{}, false, fmt.Errorf("desired state %q is neither active nor retired", c.Desired)
-	case status != store.Pending && status != store.Invalid:
-		return store.Experiment{}, false, fmt.Errorf("a change sets status pending or invalid, not %q", status)
-	case len(c.Request) > 0 && !json.Valid(c.Request):
-		return store.Experiment{}, false, errors.New("request is not valid JSON")
-	}
-	request := nilIfEmpty(c.Request)
-
 	old, err := scanExperiment(t.tx.QueryRowContext(ctx,
 		`SELECT `+experimentColumns+` FROM experiments WHERE forge = ? AND repo_path = ? AND key = ?`,
 		string(c.Repo.Forge), c.Repo.Path, c.Key))
-	found := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	var stored *store.Experiment
+	switch {
+	case err == nil:
+		stored = &old
+	case !errors.Is(err, sql.ErrNoRows):
 		return store.Experiment{}, false, err
 	}
-
-	now := t.s.now()
-	if !found {
-		if c.Desired == store.Retired {
-			return store.Experiment{}, false, nil
-		}
-		e := store.Experiment{
-			Repo: c.Repo, Key: c.Key, Desired: c.Desired, DeleteBranch: c.DeleteBranch,
-			Generation: 1, Status: status, Detail: c.Detail,
-			Name: c.Name, Branch: c.Branch, BaseRef: c.BaseRef, Request: request,
-			SourceURL: c.SourceURL, Requester: c.Requester, Thread: c.Thread,
-			CreatedAt: now, UpdatedAt: now,
-		}
-		e.ID, err = t.insertExperiment(ctx, e)
-		return e, err == nil, err
+	next, write, err := store.PlanChange(stored, c, t.s.now())
+	if err != nil || !write {
+		return next, false, err
 	}
-
-	next := old
-	next.Desired, next.DeleteBranch = c.Desired, c.DeleteBranch
-	if c.Desired == store.Active && status != store.Invalid {
-		next.Name, next.Branch, next.BaseRef, next.Request = c.Name, c.Branch, c.BaseRef, request
-		if next.BaseRef != old.BaseRef {
-			next.BaseSHA = ""
-		}
+	if stored == nil {
+		next.ID, err = t.insertExperiment(ctx, next)
+		return next, err == nil, err
 	}
-	matters := next.Desired != old.Desired || next.DeleteBranch != old.DeleteBranch ||
-		next.Name != old.Name || next.Branch != old.Branch || next.BaseRef != old.BaseRef ||
-		!bytes.Equal(next.Request, old.Request)
-	if c.Desired == store.Active {
-		if status == store.Invalid {
-			matters = matters || old.Status != store.Invalid || old.Detail != c.Detail
-		} else {
-			matters = matters || old.Status == store.Invalid
-		}
-	}
-	if !matters {
-		return old, false, nil
-	}
-	if c.Desired == store.Active {
-		next.SourceURL, next.Requester, next.Thread = c.SourceURL, c.Requester, c.Thread
-	}
-	next.Generation = old.Generation + 1
-	next.Status, next.Detail = status, c.Detail
-	next.UpdatedAt = now
 	if err := t.updateExperiment(ctx, next); err != nil {
 		return store.Experiment{}, false, err
 	}
@@ -189,13 +142,6 @@ func (t *tx) updateExperiment(ctx context.Context, e store.Experiment) error {
 		e.SourceURL, e.Requester, string(thread), e.UpdatedAt.UnixNano(),
 		e.ID)
 	return err
-}
-
-func nilIfEmpty(b json.RawMessage) json.RawMessage {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
 }
 
 // jsonText stores an absent JSON value as NULL rather than "".
