@@ -4,52 +4,18 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/expbot/expbot/pipeline/store"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one embedded schema step, named NNN_what.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, n := range names {
-		base := path.Base(n)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive version and _", base)
-		}
-		b, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
+func migrations() ([]store.Migration, error) {
+	return store.LoadMigrations(migrationFS, "migrations")
 }
 
 // migrateLockKey is the advisory lock that replicas starting together take
@@ -99,18 +65,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	for _, mg := range ms {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM expbot_migration WHERE version = $1`, mg.version).Scan(&n); err != nil || n > 0 {
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM expbot_migration WHERE version = $1`, mg.Version).Scan(&n); err != nil || n > 0 {
 				return err
 			}
-			if _, err := tx.Exec(ctx, mg.sql); err != nil {
+			if _, err := tx.Exec(ctx, mg.SQL); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO expbot_migration (version, name, applied_at) VALUES ($1, $2, $3)`,
-				mg.version, mg.name, s.now().UnixNano())
+				mg.Version, mg.Name, s.now().UnixNano())
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("postgres: migrate %s: %w", mg.name, err)
+			return fmt.Errorf("postgres: migrate %s: %w", mg.Name, err)
 		}
 	}
 	return nil

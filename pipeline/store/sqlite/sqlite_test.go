@@ -102,7 +102,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ours1) != len(ms) || ours1[len(ours1)-1] != ms[len(ms)-1].version {
+	if len(ours1) != len(ms) || ours1[len(ours1)-1] != ms[len(ms)-1].Version {
 		t.Errorf("applied %v, embedded %d migrations", ours1, len(ms))
 	}
 	if len(river1) == 0 {
