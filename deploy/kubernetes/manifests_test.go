@@ -1,17 +1,20 @@
 package kubernetes
 
 import (
+	"fmt"
 	"net"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -100,9 +103,6 @@ func TestSingle(t *testing.T) {
 	if r := d.Spec.Replicas; r == nil || *r != 1 {
 		t.Errorf("replicas = %v, want 1: SQLite allows one process per data directory", r)
 	}
-	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-		t.Errorf("strategy = %q, want Recreate: the old pod must let go of the database first", d.Spec.Strategy.Type)
-	}
 	data := volume(t, d, "data")
 	if data.PersistentVolumeClaim == nil || data.EmptyDir != nil {
 		t.Fatalf("the data volume is %+v, want only a persistent volume claim", data.VolumeSource)
@@ -113,9 +113,6 @@ func TestSingle(t *testing.T) {
 	if v := env(t, d, "EXPBOT_STORE_URL"); v != nil {
 		t.Errorf("the single overlay sets EXPBOT_STORE_URL; it uses SQLite on its volume")
 	}
-	if len(out.budgets) != 0 {
-		t.Errorf("a disruption budget for one pod blocks node drains")
-	}
 }
 
 func TestReplicas(t *testing.T) {
@@ -125,19 +122,187 @@ func TestReplicas(t *testing.T) {
 	if r := d.Spec.Replicas; r == nil || *r < 2 {
 		t.Errorf("replicas = %v, want several", r)
 	}
-	for _, name := range []string{"EXPBOT_STORE_URL", "EXPBOT_PULUMI_BACKEND_URL"} {
-		v := env(t, d, name)
-		if v == nil || v.ValueFrom == nil || v.ValueFrom.SecretKeyRef == nil {
-			t.Errorf("%s = %+v, want it from a Secret (it holds the database password)", name, v)
+	if len(out.claims) != 0 {
+		t.Errorf("%d volume claims rendered: the pods share PostgreSQL, no volume", len(out.claims))
+	}
+	if v := env(t, d, "EXPBOT_PULUMI_BACKEND_URL"); v != nil {
+		t.Errorf("EXPBOT_PULUMI_BACKEND_URL is set (%+v): the Pulumi state's default is the store's database", v)
+	}
+	if l := d.Spec.Template.Spec.Containers[0].Lifecycle; l == nil || l.PreStop == nil || l.PreStop.Sleep == nil || l.PreStop.Sleep.Seconds <= 0 {
+		t.Errorf("no preStop sleep: a pod would stop taking connections while the Service still sends it webhooks")
+	}
+}
+
+// TestScaleRulesCatch makes the rendered replicas overlay wrong in each way
+// scaleProblems is there to catch, and checks that it says so.
+func TestScaleRulesCatch(t *testing.T) {
+	two := int32(2)
+	for _, c := range []struct {
+		name   string
+		mutate func(*appsv1.Deployment, *[]policyv1.PodDisruptionBudget)
+		want   string
+	}{
+		{"no store", func(d *appsv1.Deployment, _ *[]policyv1.PodDisruptionBudget) {
+			unsetEnv(d, "EXPBOT_STORE_URL")
+		}, "EXPBOT_STORE_URL"},
+		{"store in plain text", func(d *appsv1.Deployment, _ *[]policyv1.PodDisruptionBudget) {
+			unsetEnv(d, "EXPBOT_STORE_URL")
+			addEnv(d, corev1.EnvVar{Name: "EXPBOT_STORE_URL", Value: "postgres://expbot:pw@db/expbot"})
+		}, "EXPBOT_STORE_URL"},
+		{"pulumi state on a file", func(d *appsv1.Deployment, _ *[]policyv1.PodDisruptionBudget) {
+			addEnv(d, corev1.EnvVar{Name: "EXPBOT_PULUMI_BACKEND_URL", Value: "file:///data/pulumi/state"})
+		}, "EXPBOT_PULUMI_BACKEND_URL"},
+		{"one claimed volume", func(d *appsv1.Deployment, _ *[]policyv1.PodDisruptionBudget) {
+			for i, v := range d.Spec.Template.Spec.Volumes {
+				if v.Name == "data" {
+					d.Spec.Template.Spec.Volumes[i].VolumeSource = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "expbot-data"}}
+				}
+			}
+		}, "volume claim"},
+		{"no budget", func(_ *appsv1.Deployment, b *[]policyv1.PodDisruptionBudget) { *b = nil }, "disruption budget"},
+		{"budget blocks drains", func(_ *appsv1.Deployment, b *[]policyv1.PodDisruptionBudget) {
+			zero := intstr.FromInt32(0)
+			(*b)[0].Spec.MaxUnavailable = &zero
+		}, "disruption budget"},
+		{"budget lets all go", func(d *appsv1.Deployment, b *[]policyv1.PodDisruptionBudget) {
+			all := intstr.FromInt32(*d.Spec.Replicas)
+			(*b)[0].Spec.MaxUnavailable = &all
+		}, "disruption budget"},
+		{"rolling update drops capacity", func(d *appsv1.Deployment, _ *[]policyv1.PodDisruptionBudget) {
+			one := intstr.FromInt32(1)
+			d.Spec.Strategy.RollingUpdate.MaxUnavailable = &one
+		}, "maxUnavailable"},
+		{"grace too short", func(d *appsv1.Deployment, _ *[]policyv1.PodDisruptionBudget) {
+			g := int64(30)
+			d.Spec.Template.Spec.TerminationGracePeriodSeconds = &g
+		}, "terminationGracePeriodSeconds"},
+		{"single on SQLite scaled up", func(d *appsv1.Deployment, _ *[]policyv1.PodDisruptionBudget) {
+			unsetEnv(d, "EXPBOT_STORE_URL")
+			d.Spec.Replicas = &two
+		}, "SQLite"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := render(t, "replicas")
+			if p := scaleProblems(out.deployments[0], out.budgets); len(p) != 0 {
+				t.Fatalf("the overlay as it is: %v", p)
+			}
+			c.mutate(&out.deployments[0], &out.budgets)
+			p := scaleProblems(out.deployments[0], out.budgets)
+			if !slices.ContainsFunc(p, func(s string) bool { return strings.Contains(s, c.want) }) {
+				t.Errorf("problems %q, want one about %s", p, c.want)
+			}
+		})
+	}
+	single := render(t, "single")
+	d := single.deployments[0]
+	d.Spec.Replicas = &two
+	if p := scaleProblems(d, single.budgets); len(p) == 0 {
+		t.Error("the single overlay with two replicas passes")
+	}
+}
+
+// interruptedExit is how long after shutdown_grace expbot may still take
+// to exit: an interrupted update ends and releases its stack (README
+// "Stopping, crashes and power cuts": shutdown_grace + 15 s).
+const interruptedExit = 15 * time.Second
+
+// scaleProblems says what is wrong with a deployment's number of pods and
+// their stopping: several pods need the shared PostgreSQL store (SQLite is
+// one process's), no shared volume, a disruption budget that lets drains
+// go one pod at a time, and rolling updates that keep every pod serving;
+// any pod must be given the time to hand its work back.
+func scaleProblems(d appsv1.Deployment, budgets []policyv1.PodDisruptionBudget) []string {
+	var p []string
+	c := d.Spec.Template.Spec.Containers[0]
+	replicas := int32(1)
+	if d.Spec.Replicas != nil {
+		replicas = *d.Spec.Replicas
+	}
+	var store, backend *corev1.EnvVar
+	for i, e := range c.Env {
+		switch e.Name {
+		case "EXPBOT_STORE_URL":
+			store = &c.Env[i]
+		case "EXPBOT_PULUMI_BACKEND_URL":
+			backend = &c.Env[i]
 		}
 	}
-	if len(out.budgets) != 1 {
-		t.Fatalf("%d disruption budgets, want 1", len(out.budgets))
+
+	grace := config.Defaults().ShutdownGrace
+	for _, e := range c.Env {
+		if e.Name == "EXPBOT_SHUTDOWN_GRACE" {
+			g, err := time.ParseDuration(e.Value)
+			if err != nil {
+				p = append(p, fmt.Sprintf("EXPBOT_SHUTDOWN_GRACE=%q: %v", e.Value, err))
+			}
+			grace = g
+		}
 	}
-	pdb := out.budgets[0]
-	if !selects(pdb.Spec.Selector.MatchLabels, d.Spec.Template.Labels) || pdb.Spec.MaxUnavailable == nil {
-		t.Errorf("the disruption budget %+v does not limit the bot's pods %v", pdb.Spec, d.Spec.Template.Labels)
+	need := grace + interruptedExit
+	if l := c.Lifecycle; l != nil && l.PreStop != nil && l.PreStop.Sleep != nil {
+		need += time.Duration(l.PreStop.Sleep.Seconds) * time.Second
 	}
+	if tg := d.Spec.Template.Spec.TerminationGracePeriodSeconds; tg == nil || time.Duration(*tg)*time.Second < need {
+		p = append(p, fmt.Sprintf("terminationGracePeriodSeconds %v is under %v (preStop, shutdown_grace, an interrupted update): running work would be killed instead of handed back", tg, need))
+	}
+
+	if store == nil {
+		if replicas != 1 {
+			p = append(p, fmt.Sprintf("%d replicas on SQLite (EXPBOT_STORE_URL unset): one process per data directory", replicas))
+		}
+		if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+			p = append(p, fmt.Sprintf("strategy %q on SQLite: want Recreate, the old pod must let go of the database first", d.Spec.Strategy.Type))
+		}
+		if len(budgets) != 0 {
+			p = append(p, "a disruption budget for one pod blocks node drains")
+		}
+		return p
+	}
+	if replicas < 2 {
+		return p
+	}
+	if store.ValueFrom == nil || store.ValueFrom.SecretKeyRef == nil {
+		p = append(p, "EXPBOT_STORE_URL is not from a Secret: it holds the database password")
+	}
+	if backend != nil && backend.ValueFrom == nil && strings.HasPrefix(backend.Value, "file://") {
+		p = append(p, fmt.Sprintf("EXPBOT_PULUMI_BACKEND_URL=%q: each pod would have a Pulumi state of its own", backend.Value))
+	}
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			p = append(p, fmt.Sprintf("volume %s is a volume claim: %d pods on different nodes cannot share it, and need not", v.Name, replicas))
+		}
+	}
+	if s := d.Spec.Strategy; s.Type != appsv1.RollingUpdateDeploymentStrategyType || s.RollingUpdate == nil ||
+		s.RollingUpdate.MaxUnavailable == nil || s.RollingUpdate.MaxUnavailable.IntValue() != 0 {
+		p = append(p, fmt.Sprintf("strategy %+v: want a rolling update with maxUnavailable 0, so that a new pod is ready before an old one goes", s))
+	}
+	var budget *policyv1.PodDisruptionBudget
+	for i, b := range budgets {
+		if b.Spec.Selector != nil && selects(b.Spec.Selector.MatchLabels, d.Spec.Template.Labels) {
+			budget = &budgets[i]
+		}
+	}
+	switch {
+	case budget == nil:
+		p = append(p, "no disruption budget selects the pods: a drain may take all of them at once")
+	case budget.Spec.MaxUnavailable == nil || budget.Spec.MaxUnavailable.Type != intstr.Int:
+		p = append(p, fmt.Sprintf("disruption budget %+v: want maxUnavailable as a number of pods", budget.Spec))
+	case budget.Spec.MaxUnavailable.IntValue() < 1:
+		p = append(p, "the disruption budget allows no pod to go: it blocks node drains")
+	case budget.Spec.MaxUnavailable.IntValue() >= int(replicas):
+		p = append(p, fmt.Sprintf("the disruption budget lets %d of %d pods go at once", budget.Spec.MaxUnavailable.IntValue(), replicas))
+	}
+	return p
+}
+
+func unsetEnv(d *appsv1.Deployment, name string) {
+	c := &d.Spec.Template.Spec.Containers[0]
+	c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == name })
+}
+
+func addEnv(d *appsv1.Deployment, e corev1.EnvVar) {
+	c := &d.Spec.Template.Spec.Containers[0]
+	c.Env = append(c.Env, e)
 }
 
 // checkBot checks what every overlay must hold for the bot's pod.
@@ -151,6 +316,10 @@ func checkBot(t *testing.T, out rendered) {
 	c := pod.Containers[0]
 	if !selects(d.Spec.Selector.MatchLabels, d.Spec.Template.Labels) {
 		t.Errorf("the deployment's selector %v does not select its pods %v", d.Spec.Selector.MatchLabels, d.Spec.Template.Labels)
+	}
+
+	for _, problem := range scaleProblems(d, out.budgets) {
+		t.Error(problem)
 	}
 
 	// Every variable is one the bot reads; secrets only by reference.
