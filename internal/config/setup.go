@@ -26,10 +26,12 @@ const (
 // and, only from the environment or files, the secrets. The hooks get the
 // first webhook secret/token the bot accepts.
 type Setup struct {
-	DataDir      string
-	PulumiCLI    string
-	PulumiHome   string
-	PluginDir    string // read-only plugins linked as PulumiHome/plugins
+	DataDir    string
+	PulumiCLI  string
+	PulumiHome string
+	PluginDir  string // read-only plugins linked as PulumiHome/plugins
+	// BackendURL is the Pulumi state backend, decided as serve decides it
+	// (Config.BackendURL): the bot's stacks and the set-up's share it.
 	BackendURL   string
 	WriteDelayMs int // GitHub provider's pause between writes; 0 = its default
 
@@ -58,9 +60,13 @@ func LoadSetup(getenv func(string) string) (Setup, error) {
 	if err := c.loadSecrets(getenv); err != nil {
 		return Setup{}, err
 	}
+	backend, err := c.BackendURL()
+	if err != nil {
+		return Setup{}, err
+	}
 	s := Setup{
 		DataDir: c.DataDir, PulumiCLI: c.Pulumi.CLI, PulumiHome: c.Pulumi.Home, PluginDir: c.Pulumi.PluginDir,
-		BackendURL: c.Pulumi.BackendURL, WriteDelayMs: c.GitHub.WriteDelayMs, Passphrase: c.Pulumi.Passphrase,
+		BackendURL: backend, WriteDelayMs: c.GitHub.WriteDelayMs, Passphrase: c.Pulumi.Passphrase,
 	}
 	if len(c.GitHub.WebhookSecrets) > 0 {
 		s.GitHubWebhookSecret = c.GitHub.WebhookSecrets[0]
@@ -111,10 +117,4 @@ func firstSecret(getenv func(string) string, env string) (Secret, error) {
 		return Secret(vals[0]), nil
 	}
 	return "", nil
-}
-
-// Backend is the state backend of the set-up: the bot's by default.
-func (s Setup) Backend() (string, error) {
-	c := Config{DataDir: s.DataDir, Pulumi: Pulumi{BackendURL: s.BackendURL}}
-	return c.BackendURL()
 }

@@ -42,7 +42,7 @@ func TestLoadSetup(t *testing.T) {
 					s.GitHubWebhookSecret.Reveal() != "new" || s.GitLabWebhookToken != "" || s.WriteDelayMs != 5 {
 					t.Errorf("secrets not read as expected")
 				}
-				if b, _ := s.Backend(); b != "file:///srv/expbot/pulumi/state" {
+				if b := s.BackendURL; b != "file:///srv/expbot/pulumi/state" {
 					t.Errorf("backend %q", b)
 				}
 			},
@@ -82,6 +82,50 @@ func TestLoadSetup(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.check(t, s)
+		})
+	}
+}
+
+// `expbot setup` keeps its stack where serve keeps the bot's: with a
+// store_url, in the store's database, unless pulumi.backend_url says
+// otherwise.
+func TestSetupBackendIsServes(t *testing.T) {
+	dir := t.TempDir()
+	botYAML := filepath.Join(dir, "bot.yaml")
+	if err := os.WriteFile(botYAML, []byte("data_dir: /srv/bot\nstore_url: postgres://bot@db/expbot?sslmode=disable\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const inStore = "postgres://bot@db/expbot?sslmode=disable&table=pulumi_state"
+	for _, tc := range []struct {
+		name, want, wantErr string
+		env                 map[string]string
+	}{
+		{name: "store_url from the environment", want: inStore,
+			env: map[string]string{"EXPBOT_STORE_URL": "postgres://bot@db/expbot?sslmode=disable"}},
+		{name: "store_url from the bot's file", want: inStore,
+			env: map[string]string{"EXPBOT_CONFIG": botYAML}},
+		{name: "backend_url wins", want: "s3://state",
+			env: map[string]string{"EXPBOT_CONFIG": botYAML, "EXPBOT_PULUMI_BACKEND_URL": "s3://state"}},
+		{name: "no store_url: the data directory", want: "file:///srv/expbot/pulumi/state",
+			env: map[string]string{"EXPBOT_DATA_DIR": "/srv/expbot"}},
+		{name: "a store_url that is not PostgreSQL", wantErr: "store_url",
+			env: map[string]string{"EXPBOT_STORE_URL": "mysql://bot@db/expbot"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.env["EXPBOT_PULUMI_PASSPHRASE"] = "pp"
+			s, err := LoadSetup(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.BackendURL != tc.want {
+				t.Errorf("setup's backend %q, want %q", s.BackendURL, tc.want)
+			}
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -108,7 +109,7 @@ func WorkDir(dataDir, stack string) string {
 // made again. Errors never carry the secrets.
 func Run(ctx context.Context, o Options) (Summary, error) {
 	sc := scrub.New(o.Secrets.GitHubToken, o.Secrets.GitLabToken, o.Secrets.GitHubWebhookSecret,
-		o.Secrets.GitLabWebhookToken, o.Env.Passphrase.Reveal())
+		o.Secrets.GitLabWebhookToken, o.Env.Passphrase.Reveal(), urlPassword(o.Env.BackendURL))
 	if o.Out != nil {
 		o.Out = sc.Writer(o.Out)
 	}
@@ -116,10 +117,21 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	return sum, sc.Error(err)
 }
 
+// urlPassword is the password in a backend URL (a postgres:// one may
+// carry the store's), "" when there is none.
+func urlPassword(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	p, _ := u.User.Password()
+	return p
+}
+
 func run(ctx context.Context, o Options) (Summary, error) {
-	backend, err := o.Env.Backend()
-	if err != nil {
-		return nil, err
+	backend := o.Env.BackendURL
+	if backend == "" {
+		return nil, errors.New("no Pulumi state backend (config.LoadSetup decides it)")
 	}
 	if dir, ok := strings.CutPrefix(backend, "file://"); ok {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
