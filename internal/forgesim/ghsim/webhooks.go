@@ -47,30 +47,45 @@ func newDelivery(ctx context.Context, ev state.Event, hook state.Hook, deliveryI
 		if err != nil {
 			return nil, fmt.Errorf("%s payload: %w", p.event, err)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL, bytes.NewReader(body))
-		if err != nil {
-			return nil, fmt.Errorf("webhook request to hook %d: %w", hook.ID, err)
-		}
 		id := deliveryID
 		if i > 0 {
 			id = fmt.Sprintf("%s-%d", deliveryID, i)
 		}
-		h := req.Header
-		h.Set("Accept", "*/*")
-		h.Set("Content-Type", "application/json")
-		h.Set("User-Agent", hookshotAgent)
-		h.Set("X-GitHub-Event", p.event)
-		h.Set("X-GitHub-Delivery", id)
-		h.Set("X-GitHub-Hook-ID", strconv.FormatInt(hook.ID, 10))
-		h.Set("X-GitHub-Hook-Installation-Target-Type", "repository")
-		h.Set("X-GitHub-Hook-Installation-Target-ID", strconv.FormatInt(ev.Repo.ID, 10))
-		if hook.Secret != "" {
-			h.Set("X-Hub-Signature", "sha1="+sign(sha1.New, hook.Secret, body))
-			h.Set("X-Hub-Signature-256", "sha256="+sign(sha256.New, hook.Secret, body))
+		req, err := newHookRequest(ctx, hook, ev.Repo.ID, p.event, id, body)
+		if err != nil {
+			return nil, err
 		}
 		reqs = append(reqs, req)
 	}
 	return reqs, nil
+}
+
+// newHookRequest is one delivery of body to hook with GitHub's headers, which
+// name the hook and what it is installed on: the repository (repoID) or,
+// for an organisation's hook, the organisation.
+func newHookRequest(ctx context.Context, hook state.Hook, repoID int64, event, deliveryID string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("webhook request to hook %d: %w", hook.ID, err)
+	}
+	targetType, targetID := "repository", repoID
+	if hook.Namespace != "" {
+		targetType, targetID = "organization", hook.NamespaceID
+	}
+	h := req.Header
+	h.Set("Accept", "*/*")
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", hookshotAgent)
+	h.Set("X-GitHub-Event", event)
+	h.Set("X-GitHub-Delivery", deliveryID)
+	h.Set("X-GitHub-Hook-ID", strconv.FormatInt(hook.ID, 10))
+	h.Set("X-GitHub-Hook-Installation-Target-Type", targetType)
+	h.Set("X-GitHub-Hook-Installation-Target-ID", strconv.FormatInt(targetID, 10))
+	if hook.Secret != "" {
+		h.Set("X-Hub-Signature", "sha1="+sign(sha1.New, hook.Secret, body))
+		h.Set("X-Hub-Signature-256", "sha256="+sign(sha256.New, hook.Secret, body))
+	}
+	return req, nil
 }
 
 // sign is the hex HMAC of the exact body bytes, keyed by the hook secret.

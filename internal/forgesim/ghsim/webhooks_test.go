@@ -25,43 +25,76 @@ type delivered struct {
 	payload any
 }
 
-// deliver builds the deliveries for ev and verifies each the way a receiver
-// does: signature over the exact bytes, then ParseWebHook.
+// deliver builds the deliveries for ev and verifies each as received.
 func deliver(t *testing.T, ev state.Event, hook state.Hook) []delivered {
 	t.Helper()
 	reqs, err := NewDelivery(t.Context(), ev, hook, "guid-1", "http://forge.test/")
 	must(t, err)
+	target, targetID := "repository", ev.Repo.ID
+	if hook.Namespace != "" {
+		target, targetID = "organization", hook.NamespaceID
+	}
 	var out []delivered
 	for i, req := range reqs {
-		if req.Method != http.MethodPost || req.URL.String() != hook.URL {
-			t.Errorf("request %s %s", req.Method, req.URL)
-		}
 		wantID := "guid-1"
 		if i > 0 {
 			wantID = "guid-1-" + strconv.Itoa(i)
 		}
-		h := req.Header
-		if h.Get("Content-Type") != "application/json" || !strings.HasPrefix(h.Get("User-Agent"), "GitHub-Hookshot/") ||
-			h.Get("X-GitHub-Delivery") != wantID || h.Get("X-GitHub-Hook-ID") != strconv.FormatInt(hook.ID, 10) ||
-			h.Get("X-GitHub-Hook-Installation-Target-Type") != "repository" ||
-			h.Get("X-GitHub-Hook-Installation-Target-ID") != strconv.FormatInt(ev.Repo.ID, 10) {
-			t.Errorf("headers %v", h)
-		}
-		body, err := io.ReadAll(req.Body)
-		must(t, err)
-		if hook.Secret != "" && h.Get("X-Hub-Signature-256") != "sha256="+sign(sha256.New, hook.Secret, body) {
-			t.Errorf("signature %q", h.Get("X-Hub-Signature-256"))
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		payload, err := github.ValidatePayload(req, []byte(hook.Secret))
-		must(t, err)
-		parsed, err := github.ParseWebHook(github.WebHookType(req), payload)
-		must(t, err)
-		var raw map[string]any
-		must(t, json.Unmarshal(payload, &raw))
-		out = append(out, delivered{event: github.WebHookType(req), header: h, raw: raw, payload: parsed})
+		out = append(out, received(t, req, hook, wantID, target, targetID))
 	}
 	return out
+}
+
+// received verifies one webhook request the way a receiver does: headers
+// naming the delivery, the hook and what it is installed on, signature over
+// the exact bytes, then ParseWebHook.
+func received(t *testing.T, req *http.Request, hook state.Hook, wantID, target string, targetID int64) delivered {
+	t.Helper()
+	if req.Method != http.MethodPost || req.URL.String() != hook.URL {
+		t.Errorf("request %s %s", req.Method, req.URL)
+	}
+	h := req.Header
+	if h.Get("Content-Type") != "application/json" || !strings.HasPrefix(h.Get("User-Agent"), "GitHub-Hookshot/") ||
+		h.Get("X-GitHub-Delivery") != wantID || h.Get("X-GitHub-Hook-ID") != strconv.FormatInt(hook.ID, 10) ||
+		h.Get("X-GitHub-Hook-Installation-Target-Type") != target ||
+		h.Get("X-GitHub-Hook-Installation-Target-ID") != strconv.FormatInt(targetID, 10) {
+		t.Errorf("headers %v", h)
+	}
+	body, err := io.ReadAll(req.Body)
+	must(t, err)
+	if hook.Secret != "" && h.Get("X-Hub-Signature-256") != "sha256="+sign(sha256.New, hook.Secret, body) {
+		t.Errorf("signature %q", h.Get("X-Hub-Signature-256"))
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	payload, err := github.ValidatePayload(req, []byte(hook.Secret))
+	must(t, err)
+	parsed, err := github.ParseWebHook(github.WebHookType(req), payload)
+	must(t, err)
+	var raw map[string]any
+	must(t, json.Unmarshal(payload, &raw))
+	return delivered{event: github.WebHookType(req), header: h, raw: raw, payload: parsed}
+}
+
+// An organisation's hook names the organisation as what it is installed
+// on, as GitHub does, not the repository the event is about.
+func TestOrganizationHookDeliveryNamesTheOrganization(t *testing.T) {
+	fx := newFixture(t)
+	orgID, ok := fx.f.OrgID("acme")
+	if !ok {
+		t.Fatal("no organisation acme")
+	}
+	hook, err := fx.f.CreateHook(state.Scope{Namespace: "acme"}, state.Hook{Flavor: "github", URL: "http://bot.test/hook", Secret: hookSecret})
+	must(t, err)
+	if hook.NamespaceID != orgID {
+		t.Fatalf("organisation hook's namespace id %d, want %d", hook.NamespaceID, orgID)
+	}
+	_, evs, err := fx.f.OpenIssue("acme/llm", "rita", "t", "b", nil)
+	must(t, err)
+	out := deliver(t, evs[0], hook)
+	if len(out) != 1 || out[0].header.Get("X-GitHub-Hook-Installation-Target-Type") != "organization" ||
+		out[0].header.Get("X-GitHub-Hook-Installation-Target-ID") != strconv.FormatInt(orgID, 10) {
+		t.Errorf("organisation hook delivery headers %v", out[0].header)
+	}
 }
 
 func TestSignatureMatchesGitHubVector(t *testing.T) {

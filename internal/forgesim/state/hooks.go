@@ -149,6 +149,7 @@ func (f *Forge) CreateHook(s Scope, h Hook) (Hook, error) {
 	}
 	c := copyHook(&h)
 	c.ID, c.CreatedAt, c.Namespace = f.NextID(), f.now(), s.Namespace
+	c.NamespaceID = f.orgs[s.Namespace] // 0 for a repository's hook
 	*l = append(*l, &c)
 	return copyHook(&c), nil
 }
@@ -167,7 +168,7 @@ func (f *Forge) UpdateHook(s Scope, id int64, fn func(h *Hook) error) (Hook, err
 			if err := fn(&c); err != nil {
 				return Hook{}, err
 			}
-			c.ID, c.Namespace, c.Flavor = h.ID, h.Namespace, h.Flavor
+			c.ID, c.Namespace, c.NamespaceID, c.Flavor = h.ID, h.Namespace, h.NamespaceID, h.Flavor
 			*h = c
 			return copyHook(h), nil
 		}

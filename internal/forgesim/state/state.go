@@ -118,7 +118,10 @@ type Hook struct {
 	// verification, name), as it wrote them.
 	Options   map[string]string `json:"options,omitempty"`
 	Namespace string            `json:"namespace,omitempty"` // organisation/group hooks
-	CreatedAt time.Time         `json:"created_at"`
+	// NamespaceID is the organisation's or group's id: GitHub names it in
+	// the deliveries of an organisation hook.
+	NamespaceID int64     `json:"namespace_id,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // Repo is one repository (GitHub) or project (GitLab).
