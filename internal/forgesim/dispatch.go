@@ -146,6 +146,25 @@ func (s *Server) deliver(ctx context.Context, batch *state.Event, ev state.Event
 	}
 }
 
+// ping sends GitHub's ping to a hook (ghsim.Pinger), recorded like any
+// delivery but caused by no repository event.
+func (s *Server) ping(h state.Hook, repo string, build func(ctx context.Context, deliveryID, baseURL string) (*http.Request, error)) {
+	id := newUUID()
+	d := Delivery{ID: id, Flavor: GitHub, Repo: repo, HookID: h.ID, URL: shownURL(h.URL)}
+	req, err := build(s.ctx, id, s.BaseURL())
+	var sr sentRequest
+	if err == nil {
+		sr, err = capture(req)
+	}
+	if err != nil {
+		d.At, d.Error = s.clock(), err.Error()
+		s.store(record{d: d})
+		s.log.Warn("webhook ping not built", "hook", h.ID, "err", err)
+		return
+	}
+	s.send(s.ctx, d, sr, nil)
+}
+
 // build calls the flavour's builder; a panic there (a bug in ghsim/glsim) is
 // recorded as a failed delivery rather than taking the acting request down.
 func (s *Server) build(ctx context.Context, ev state.Event, h state.Hook, id string) (reqs []*http.Request, err error) {

@@ -118,7 +118,7 @@ func New(opts ...Option) *Server {
 			s.log.Warn("app webhook not sent", "event", event, "err", err)
 		}
 	}, s.BaseURL)
-	s.mux.Handle("/api/v3/", http.StripPrefix("/api/v3", ghsim.NewHandler(s.forge, s.apps)))
+	s.mux.Handle("/api/v3/", http.StripPrefix("/api/v3", ghsim.NewHandler(s.forge, s.apps, s.ping)))
 	s.mux.Handle("/api/v4/", http.StripPrefix("/api/v4", glsim.NewHandler(s.forge)))
 	s.routeAdmin(s.mux)
 	s.mux.HandleFunc("GET /{$}", s.index)

@@ -1,8 +1,10 @@
 package forgesim
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -90,4 +92,80 @@ func TestAdminOrgMember(t *testing.T) {
 	if lvl, err := e.srv.Forge().NamespaceAccess("acme", "alice"); err != nil || lvl != state.Owner {
 		t.Errorf("alice's role in acme = %v, %v; want Owner", lvl, err)
 	}
+}
+
+// A hook created through GitHub's API is pinged before the API answers, and
+// the ping is recorded like any delivery (hooks made on the model, as in
+// the test above, are not). Deliveries name what the hook is installed on:
+// the repository, or the organisation for an organisation's hook.
+func TestGitHubAPIHookIsPingedAndNamesItsTarget(t *testing.T) {
+	e := newSim(t)
+	e.seedBasic(t)
+	f := e.srv.Forge()
+	f.AddOrg("acme")
+	orgID, _ := f.OrgID("acme")
+	repo, err := f.Repo("acme/llm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetAccess("acme/llm", "alice", state.Owner); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetNamespaceAccess("acme", "alice", state.Owner); err != nil {
+		t.Fatal(err)
+	}
+	rc := newReceiver(t, http.StatusOK, "")
+	target := map[string]string{} // hook id -> "type id" its deliveries must name
+	for _, tc := range []struct{ name, path, repo, target string }{
+		{"repository", "/api/v3/repos/acme/llm/hooks", "acme/llm", "repository " + strconv.FormatInt(repo.ID, 10)},
+		{"organization", "/api/v3/orgs/acme/hooks", "", "organization " + strconv.FormatInt(orgID, 10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(rc.requests())
+			body := `{"name":"web","events":["issues"],"config":{"url":"` + rc.URL + "/" + tc.name + `","content_type":"json","secret":"s3cret"}}`
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.ts.URL+tc.path, strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer alice-token")
+			resp, err := e.ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hook struct{ ID int64 }
+			err = json.NewDecoder(resp.Body).Decode(&hook)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusCreated {
+				t.Fatalf("create hook: %d, %v", resp.StatusCode, err)
+			}
+			id := strconv.FormatInt(hook.ID, 10)
+			target[id] = tc.target
+			got := rc.requests()[before:]
+			if len(got) != 1 || got[0].header.Get("X-GitHub-Event") != "ping" || got[0].header.Get("X-GitHub-Hook-ID") != id ||
+				targetOf(got[0].header) != tc.target {
+				t.Fatalf("receiver got %d requests; first headers %v", len(got), got)
+			}
+			ds := e.srv.Deliveries()
+			if d := ds[len(ds)-1]; d.Event != "ping" || d.Status != http.StatusOK || d.HookID != hook.ID || d.Repo != tc.repo || d.Redelivery {
+				t.Errorf("recorded ping %+v", d)
+			}
+		})
+	}
+	before := len(rc.requests())
+	if _, err := f.LabelIssue("acme/llm", 1, "alice", []string{"new-experiment"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := rc.requests()[before:]
+	if len(got) != 2 {
+		t.Fatalf("%d deliveries of the label, want one per hook", len(got))
+	}
+	for _, r := range got {
+		if want := target[r.header.Get("X-GitHub-Hook-ID")]; r.header.Get("X-GitHub-Event") != "issues" || targetOf(r.header) != want {
+			t.Errorf("delivery to hook %s names %q, want %q", r.header.Get("X-GitHub-Hook-ID"), targetOf(r.header), want)
+		}
+	}
+}
+
+func targetOf(h http.Header) string {
+	return h.Get("X-GitHub-Hook-Installation-Target-Type") + " " + h.Get("X-GitHub-Hook-Installation-Target-ID")
 }

@@ -212,6 +212,7 @@ func (s *server) createHook(q *request, t hookTarget) {
 		q.fail(err)
 		return
 	}
+	s.ping(q, t, h)
 	q.reply(http.StatusCreated, hookObject(q.l, t, h))
 }
 
@@ -267,7 +268,7 @@ func (s *server) deleteHook(q *request, t hookTarget) {
 	q.w.WriteHeader(http.StatusNoContent)
 }
 
-// hookRoutes registers the five hook routes under prefix.
+// hookRoutes registers the hook routes under prefix.
 func (s *server) hookRoutes(handle func(string, func(*request)), prefix string, target func(*request) (hookTarget, bool)) {
 	with := func(fn func(*request, hookTarget)) func(*request) {
 		return func(q *request) {
@@ -281,4 +282,5 @@ func (s *server) hookRoutes(handle func(string, func(*request)), prefix string, 
 	handle("GET "+prefix+"/hooks/{id}", with(s.getHook))
 	handle("PATCH "+prefix+"/hooks/{id}", with(s.editHook))
 	handle("DELETE "+prefix+"/hooks/{id}", with(s.deleteHook))
+	handle("POST "+prefix+"/hooks/{id}/pings", with(s.pingHook))
 }

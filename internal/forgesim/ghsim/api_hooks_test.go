@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
@@ -148,5 +149,106 @@ func TestRepositoryLabels(t *testing.T) {
 	}
 	if _, _, err := dev.Issues.GetLabel(ctx, "acme", "llm", "new-experiment"); statusOf(err) != http.StatusNotFound {
 		t.Errorf("get after delete: %v, want 404", err)
+	}
+}
+
+// A new hook gets GitHub's ping whatever events it listens to: a line of
+// zen, the hook as the API shows it, its repository or organisation and
+// the sender, with the headers and signature of any delivery. The hook's
+// ping URL sends it again; an inactive hook gets none.
+func TestHookPing(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	olga := fx.client(tokOlga)
+	must(t, fx.f.SetNamespaceAccess("acme", "olga", state.Owner))
+	orgID, _ := fx.f.OrgID("acme")
+	tools, err := fx.f.Repo("olga/tools")
+	must(t, err)
+	const url = "https://bot.example/h"
+	in := func(active bool) *github.Hook {
+		return &github.Hook{Events: []string{"issues"}, Active: github.Bool(active),
+			Config: &github.HookConfig{URL: github.String(url), ContentType: github.String("json"), Secret: github.String(hookSecret)}}
+	}
+	repoHook, _, err := olga.Repositories.CreateHook(ctx, "olga", "tools", in(true))
+	must(t, err)
+	repoPings := fx.takePings()
+	orgHook, _, err := olga.Organizations.CreateHook(ctx, "acme", in(true))
+	must(t, err)
+	orgPings := fx.takePings()
+	pingURL := func(path string) func(t *testing.T) []*http.Request {
+		return func(t *testing.T) []*http.Request {
+			if r := fx.do(http.MethodPost, path+"/pings", tokOlga, nil); r.status != http.StatusNoContent {
+				t.Fatalf("POST %s/pings: %d %s", path, r.status, r.body)
+			}
+			return fx.takePings()
+		}
+	}
+	repoPath := "/repos/olga/tools/hooks/" + strconv.FormatInt(repoHook.GetID(), 10)
+	orgPath := "/orgs/acme/hooks/" + strconv.FormatInt(orgHook.GetID(), 10)
+	for _, tc := range []struct {
+		name     string
+		pings    func(t *testing.T) []*http.Request
+		hook     *github.Hook
+		path     string // the hook's API path
+		target   string // X-GitHub-Hook-Installation-Target-Type
+		targetID int64
+	}{
+		{"repository hook created", func(*testing.T) []*http.Request { return repoPings }, repoHook, repoPath, "repository", tools.ID},
+		{"organisation hook created", func(*testing.T) []*http.Request { return orgPings }, orgHook, orgPath, "organization", orgID},
+		{"repository hook's ping URL", pingURL(repoPath), repoHook, repoPath, "repository", tools.ID},
+		{"organisation hook's ping URL", pingURL(orgPath), orgHook, orgPath, "organization", orgID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pings := tc.pings(t)
+			if len(pings) != 1 {
+				t.Fatalf("%d pings, want 1", len(pings))
+			}
+			d := received(t, pings[0], state.Hook{ID: tc.hook.GetID(), URL: url, Secret: hookSecret}, "guid-ping", tc.target, tc.targetID)
+			e, ok := d.payload.(*github.PingEvent)
+			if d.event != "ping" || !ok {
+				t.Fatalf("event %q, payload %T", d.event, d.payload)
+			}
+			h := e.GetHook()
+			if e.GetZen() == "" || e.GetHookID() != tc.hook.GetID() || h.GetID() != tc.hook.GetID() || h.GetType() != tc.hook.GetType() ||
+				h.GetURL() != "http://forge.test/api/v3"+tc.path || h.GetPingURL() != h.GetURL()+"/pings" ||
+				!slices.Equal(h.Events, []string{"issues"}) || h.Config.GetURL() != url || h.Config.GetSecret() != "********" {
+				t.Errorf("ping %+v, hook %+v", e, h)
+			}
+			repo, _ := d.raw["repository"].(map[string]any)
+			org, _ := d.raw["organization"].(map[string]any)
+			sender, _ := d.raw["sender"].(map[string]any)
+			switch {
+			case sender["login"] != "olga":
+				t.Errorf("sender %v", sender)
+			case tc.target == "repository" && (repo["full_name"] != "olga/tools" || org != nil):
+				t.Errorf("repository hook's ping: repository %v, organization %v", repo, org)
+			case tc.target == "organization" && (org["login"] != "acme" || org["id"] != float64(orgID) || repo != nil):
+				t.Errorf("organisation hook's ping: organization %v, repository %v", org, repo)
+			}
+		})
+	}
+
+	t.Run("inactive hook", func(t *testing.T) {
+		h, _, err := olga.Repositories.CreateHook(ctx, "olga", "tools", &github.Hook{Active: github.Bool(false),
+			Config: &github.HookConfig{URL: github.String("https://other.example/h")}})
+		must(t, err)
+		pingURL("/repos/olga/tools/hooks/" + strconv.FormatInt(h.GetID(), 10))(t)
+		if n := len(fx.takePings()); n != 0 {
+			t.Errorf("an inactive hook got %d pings", n)
+		}
+	})
+	for _, tc := range []struct{ name, path, token string }{
+		{"missing hook", "/repos/olga/tools/hooks/999999/pings", tokOlga},
+		{"not an admin", repoPath + "/pings", tokMaint},
+		{"not an organisation owner", orgPath + "/pings", tokMaint},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := fx.do(http.MethodPost, tc.path, tc.token, nil); r.status != http.StatusNotFound {
+				t.Errorf("POST %s: %d, want 404", tc.path, r.status)
+			}
+			if n := len(fx.takePings()); n != 0 {
+				t.Errorf("%d pings sent", n)
+			}
+		})
 	}
 }

@@ -103,14 +103,10 @@ func (s *server) getOrg(q *request) {
 		q.fail(notFound())
 		return
 	}
-	base := q.l.api("/orgs/" + login)
 	now := ts(s.f.Now())
 	q.reply(http.StatusOK, orgJSON{
-		Login: login, ID: id, NodeID: nodeID("Organization", id), URL: base,
-		ReposURL: base + "/repos", EventsURL: base + "/events", HooksURL: base + "/hooks",
-		IssuesURL: base + "/issues", MembersURL: base + "/members{/member}",
-		PublicMembersURL: base + "/public_members{/member}", AvatarURL: q.l.html("/avatars/u/" + login),
-		Name: login, HTMLURL: q.l.html("/" + login), CreatedAt: now, UpdatedAt: now, Type: "Organization",
+		orgSimpleJSON: orgSimpleObject(q.l, login, id),
+		Name:          login, HTMLURL: q.l.html("/" + login), CreatedAt: now, UpdatedAt: now, Type: "Organization",
 	})
 }
 

@@ -13,9 +13,10 @@ import (
 )
 
 // NewHandler serves GitHub's REST API over f, with the GitHub Apps of apps
-// (nil: none). Mount it with the /api/v3 prefix stripped.
-func NewHandler(f *state.Forge, apps *Apps) http.Handler {
-	s := &server{f: f, apps: apps}
+// (nil: none); pinger sends the ping a new webhook gets (nil: none). Mount
+// it with the /api/v3 prefix stripped.
+func NewHandler(f *state.Forge, apps *Apps, pinger Pinger) http.Handler {
+	s := &server{f: f, apps: apps, pinger: pinger}
 	mux := http.NewServeMux()
 	handle := func(pattern string, fn func(*request)) { mux.Handle(pattern, s.authenticate(fn)) }
 

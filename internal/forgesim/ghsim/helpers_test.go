@@ -40,6 +40,7 @@ type fixture struct {
 
 	mu     sync.Mutex
 	events []state.Event
+	pings  []*http.Request
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -90,7 +91,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	mux := http.NewServeMux()
 	fx.apps = NewApps(f)
-	mux.Handle("/api/v3/", http.StripPrefix("/api/v3", NewHandler(f, fx.apps)))
+	mux.Handle("/api/v3/", http.StripPrefix("/api/v3", NewHandler(f, fx.apps, fx.ping)))
 	fx.srv = httptest.NewServer(mux)
 	t.Cleanup(fx.srv.Close)
 	return fx
@@ -112,6 +113,25 @@ func (fx *fixture) client(token string) *github.Client {
 		fx.t.Fatal(err)
 	}
 	return c
+}
+
+// ping records the pings the API sends, built as delivery "guid-ping" of a
+// forge at http://forge.test.
+func (fx *fixture) ping(_ state.Hook, _ string, build func(ctx context.Context, deliveryID, baseURL string) (*http.Request, error)) {
+	req, err := build(context.Background(), "guid-ping", "http://forge.test/")
+	must(fx.t, err)
+	fx.mu.Lock()
+	defer fx.mu.Unlock()
+	fx.pings = append(fx.pings, req)
+}
+
+// takePings returns and clears the pings sent so far.
+func (fx *fixture) takePings() []*http.Request {
+	fx.mu.Lock()
+	defer fx.mu.Unlock()
+	out := fx.pings
+	fx.pings = nil
+	return out
 }
 
 // takeEvents returns and clears the events recorded so far.

@@ -30,8 +30,9 @@ const maxBody = 100 << 20
 
 // server holds what every route needs; it has no mutable state of its own.
 type server struct {
-	f    *state.Forge
-	apps *Apps // nil: no GitHub Apps
+	f      *state.Forge
+	apps   *Apps  // nil: no GitHub Apps
+	pinger Pinger // nil: hooks are not pinged
 }
 
 // request is one API call after authentication.

@@ -133,7 +133,8 @@ func strPtr(s string) *string {
 	return &s
 }
 
-type orgJSON struct {
+// orgSimpleJSON is an organisation as webhook payloads show it.
+type orgSimpleJSON struct {
 	Login            string  `json:"login"`
 	ID               int64   `json:"id"`
 	NodeID           string  `json:"node_id"`
@@ -146,23 +147,38 @@ type orgJSON struct {
 	PublicMembersURL string  `json:"public_members_url"`
 	AvatarURL        string  `json:"avatar_url"`
 	Description      *string `json:"description"`
-	Name             string  `json:"name"`
-	Company          *string `json:"company"`
-	Blog             string  `json:"blog"`
-	Location         *string `json:"location"`
-	Email            *string `json:"email"`
-	IsVerified       bool    `json:"is_verified"`
-	HasOrgProjects   bool    `json:"has_organization_projects"`
-	HasRepoProjects  bool    `json:"has_repository_projects"`
-	PublicRepos      int     `json:"public_repos"`
-	PublicGists      int     `json:"public_gists"`
-	Followers        int     `json:"followers"`
-	Following        int     `json:"following"`
-	HTMLURL          string  `json:"html_url"`
-	CreatedAt        string  `json:"created_at"`
-	UpdatedAt        string  `json:"updated_at"`
-	ArchivedAt       *string `json:"archived_at"`
-	Type             string  `json:"type"`
+}
+
+func orgSimpleObject(l links, login string, id int64) orgSimpleJSON {
+	base := l.api("/orgs/" + login)
+	return orgSimpleJSON{
+		Login: login, ID: id, NodeID: nodeID("Organization", id), URL: base,
+		ReposURL: base + "/repos", EventsURL: base + "/events", HooksURL: base + "/hooks",
+		IssuesURL: base + "/issues", MembersURL: base + "/members{/member}",
+		PublicMembersURL: base + "/public_members{/member}", AvatarURL: l.html("/avatars/u/" + login),
+	}
+}
+
+// orgJSON is an organisation as GET /orgs/{org} shows it.
+type orgJSON struct {
+	orgSimpleJSON
+	Name            string  `json:"name"`
+	Company         *string `json:"company"`
+	Blog            string  `json:"blog"`
+	Location        *string `json:"location"`
+	Email           *string `json:"email"`
+	IsVerified      bool    `json:"is_verified"`
+	HasOrgProjects  bool    `json:"has_organization_projects"`
+	HasRepoProjects bool    `json:"has_repository_projects"`
+	PublicRepos     int     `json:"public_repos"`
+	PublicGists     int     `json:"public_gists"`
+	Followers       int     `json:"followers"`
+	Following       int     `json:"following"`
+	HTMLURL         string  `json:"html_url"`
+	CreatedAt       string  `json:"created_at"`
+	UpdatedAt       string  `json:"updated_at"`
+	ArchivedAt      *string `json:"archived_at"`
+	Type            string  `json:"type"`
 }
 
 type permissionsJSON struct {
