@@ -10,8 +10,10 @@ import (
 	"github.com/expbot/expbot/pipeline/store"
 )
 
-// Metrics are the pipeline's Prometheus series; labels stay bounded (no
-// repository or issue labels).
+// Metrics are the pipeline's Prometheus series. Labels take values from
+// fixed sets: none names a repository, an issue, a delivery or a replica
+// (Prometheus's instance label tells replicas apart; see
+// internal/e2e/metrics_test.go).
 type Metrics struct {
 	runs         *prometheus.CounterVec
 	runDuration  *prometheus.HistogramVec
