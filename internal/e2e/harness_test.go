@@ -313,6 +313,13 @@ var forgeURLs sync.Map // harness -> forge URL, for restarts
 // start launches expbot serve and waits until /readyz answers 200.
 func (h *harness) start(forgeURL string) {
 	h.t.Helper()
+	h.launch(forgeURL)
+	h.waitReady()
+}
+
+// launch starts expbot serve without waiting for it.
+func (h *harness) launch(forgeURL string) {
+	h.t.Helper()
 	forgeURLs.Store(h, forgeURL)
 	cmd := exec.Command(h.bin, "serve")
 	cmd.Env = h.env(forgeURL)
@@ -323,6 +330,11 @@ func (h *harness) start(forgeURL string) {
 		h.t.Fatal(err)
 	}
 	h.cmd = cmd
+}
+
+// waitReady waits until /readyz answers 200.
+func (h *harness) waitReady() {
+	h.t.Helper()
 	h.waitFor(h.t, "expbot to be ready", func() bool {
 		resp, err := http.Get("http://" + h.addr + "/readyz")
 		if err != nil {

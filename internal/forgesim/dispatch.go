@@ -112,7 +112,7 @@ func (s *Server) deliverApp(ctx context.Context, batch *state.Event, ev state.Ev
 		signed.Set("X-GitHub-Hook-Installation-Target-Type", "integration")
 		signed.Set("X-GitHub-Hook-Installation-Target-ID", strconv.FormatInt(ah.AppID, 10))
 		sr.header = signed
-		s.send(ctx, d, sr, batch)
+		s.sendRetrying(ctx, d, sr, batch)
 	}
 	if err != nil {
 		base.At, base.Error = s.clock(), err.Error()
@@ -142,7 +142,7 @@ func (s *Server) deliver(ctx context.Context, batch *state.Event, ev state.Event
 		if !subscribed(h, sr.header) {
 			continue
 		}
-		s.send(ctx, d, sr, batch)
+		s.sendRetrying(ctx, d, sr, batch)
 	}
 }
 

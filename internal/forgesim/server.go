@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/expbot/expbot/internal/forgesim/ghsim"
@@ -54,6 +55,8 @@ type Server struct {
 	cancel   context.CancelFunc
 	maxKeep  int
 	mux      *http.ServeMux
+	retry    RetryPolicy
+	retrying atomic.Int64 // deliveries waiting to be sent again
 
 	mu      sync.Mutex
 	baseURL string
