@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,8 +14,8 @@ import (
 
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
+	"github.com/expbot/expbot/internal/forge/forgetest"
 	"github.com/expbot/expbot/internal/forge/github"
-	"github.com/expbot/expbot/internal/forgesim"
 	"github.com/expbot/expbot/internal/forgesim/ghsim"
 	"github.com/expbot/expbot/internal/forgesim/state"
 )
@@ -32,6 +31,13 @@ type appSim struct {
 	acme, beta ghsim.Installation
 }
 
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func rsaKey(t *testing.T) (*rsa.PrivateKey, []byte) {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -41,10 +47,7 @@ func rsaKey(t *testing.T) (*rsa.PrivateKey, []byte) {
 
 func newAppSim(t *testing.T) *appSim {
 	t.Helper()
-	srv := forgesim.New()
-	ts := httptest.NewServer(srv.Handler())
-	srv.SetBaseURL(ts.URL)
-	t.Cleanup(func() { ts.Close(); srv.Close() })
+	srv, url := forgetest.Serve(t)
 	f := srv.Forge()
 	sig := state.Signature{Name: "alice", Email: "alice@example.com"}
 	f.AddUser("alice", "Alice", "alice@example.com", "alice-token", false)
@@ -56,7 +59,7 @@ func newAppSim(t *testing.T) *appSim {
 		must(t, err)
 	}
 	k, pemKey := rsaKey(t)
-	s := &appSim{url: ts.URL, forge: f, apps: srv.Apps(), key: pemKey}
+	s := &appSim{url: url, forge: f, apps: srv.Apps(), key: pemKey}
 	s.app = s.apps.AddApp("expbot-app", &k.PublicKey, "", "")
 	ctx := context.Background()
 	var err error
