@@ -448,7 +448,9 @@ func TestCommandsRun(t *testing.T) {
 				applied(t, env, "a", cmdPullSHA)
 				env.must(t, "/experiment delete a --delete-branch")
 				e := env.exp(t, "a")
-				if err := env.db.SetOutcome(context.Background(), e.ID, e.Generation, store.Released, "branch deleted", ""); err != nil {
+				if err := env.db.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+					return tx.SetOutcome(ctx, e.ID, e.Generation, store.Released, "branch deleted", "")
+				}); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -735,7 +737,9 @@ func TestCommandsReactionFailureIsNotFatal(t *testing.T) {
 func applied(t *testing.T, env cmdEnv, name, sha string) {
 	t.Helper()
 	e := env.exp(t, name)
-	if err := env.db.SetOutcome(context.Background(), e.ID, e.Generation, store.Applied, "1 create", sha); err != nil {
+	if err := env.db.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		return tx.SetOutcome(ctx, e.ID, e.Generation, store.Applied, "1 create", sha)
+	}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -451,7 +451,9 @@ func TestIntakeRecord(t *testing.T) {
 			deliverIssue(t, in, "d-1", issueChange(event.GitHub, validBody, nil, label))
 			e := load(t, db)
 			if tt.branch {
-				if err := db.SetOutcome(ctx, e.ID, e.Generation, store.Applied, "1 create", "0123456789abcdef0123456789abcdef01234567"); err != nil {
+				if err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+					return tx.SetOutcome(ctx, e.ID, e.Generation, store.Applied, "1 create", "0123456789abcdef0123456789abcdef01234567")
+				}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -25,15 +25,17 @@ type Forge struct {
 }
 
 // Reconciler applies the whole desired state of one repository per run.
+// It writes no comment itself: each outcome is recorded with a request for
+// its report (the report job, Reporter, is the one writer of status
+// comments, in whichever process runs it).
 type Reconciler struct {
-	Store    store.Store
-	Forges   map[event.Forge]Forge
-	Reporter *Reporter
-	Variant  VariantFile
-	Metrics  *Metrics
-	Log      zerolog.Logger
-	Now      func() time.Time
-	stacks   *stacks
+	Store   store.Store
+	Forges  map[event.Forge]Forge
+	Variant VariantFile
+	Metrics *Metrics
+	Log     zerolog.Logger
+	Now     func() time.Time
+	stacks  *stacks
 }
 
 // VariantFile says where the variant file goes and who commits it.
@@ -44,14 +46,14 @@ type VariantFile struct {
 }
 
 // NewReconciler wires a reconciler; env says how Pulumi runs.
-func NewReconciler(st store.Store, forges map[event.Forge]Forge, rep *Reporter, env PulumiEnv, vf VariantFile, m *Metrics, log zerolog.Logger) *Reconciler {
+func NewReconciler(st store.Store, forges map[event.Forge]Forge, env PulumiEnv, vf VariantFile, m *Metrics, log zerolog.Logger) *Reconciler {
 	if vf.Path == "" {
 		vf.Path = config.DefaultVariantFile
 	}
 	if vf.AuthorName == "" {
 		vf.AuthorName, vf.AuthorEmail = config.DefaultAuthorName, config.DefaultAuthorEmail
 	}
-	return &Reconciler{Store: st, Forges: forges, Reporter: rep, Variant: vf, Metrics: m, Log: log, Now: time.Now, stacks: newStacks(env)}
+	return &Reconciler{Store: st, Forges: forges, Variant: vf, Metrics: m, Log: log, Now: time.Now, stacks: newStacks(env)}
 }
 
 // lockedRetry is how long a run waits when another run of the same
@@ -67,7 +69,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, repo store.RepoKey) error {
 // run is a reconcile; with drift it is a drift check first: the settled
 // experiments' resources are refreshed from the forge, and those that
 // drifted are repaired by the same update (docs/drift.md).
-func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) error {
+func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (err error) {
 	unlock, ok, err := r.Store.TryLockRepo(ctx, repo)
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", repo.Path, err)
@@ -95,10 +97,40 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 	// what the run learnt is recorded whatever happens to ctx, or an
 	// experiment would stay "running" with nothing left to finish it.
 	rec := context.WithoutCancel(ctx)
-	var recErr error // an outcome that could not be recorded: run again
+	// Outcomes are recorded in batches, each in one transaction with the
+	// reports it asks for: before the update (so that "running" shows
+	// while it runs) and when the run ends, whichever way it ends.
+	var (
+		decided []decision
+		recErr  error // outcomes that could not be recorded: the run goes again
+	)
 	outcome := func(e store.Experiment, s store.Status, detail, baseSHA string) {
-		recErr = errors.Join(recErr, r.outcome(rec, e, s, detail, baseSHA))
+		decided = append(decided, decision{e, s, detail, baseSHA})
 	}
+	record := func() {
+		recErr = errors.Join(recErr, r.record(rec, decided))
+		decided = nil
+	}
+	// The outcomes decided are recorded before the run is.
+	finish := func(result, summary string, err error) error {
+		record()
+		return r.finish(rec, run, result, summary, err)
+	}
+	interrupted := func() error {
+		record()
+		return r.interrupted(rec, ctx, run, repo)
+	}
+	defer func() {
+		switch {
+		case recErr == nil:
+		case err == nil:
+			err = recErr
+		default:
+			// Not wrapped: a snooze or a permanent error must not hide
+			// that the run has to go again.
+			err = fmt.Errorf("%w (and the run ended with: %v)", recErr, err)
+		}
+	}()
 
 	var specs []BranchSpec
 	var touched []store.Experiment // experiments whose outcome this run decides
@@ -126,10 +158,10 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 			sha, err := r.resolveBase(ctx, fg.Client, repo, e)
 			if err != nil {
 				if ctx.Err() != nil {
-					return r.interrupted(rec, ctx, run, repo)
+					return interrupted()
 				}
 				if forge.IsTransient(err) {
-					return r.finish(rec, run, "retrying", err.Error(), err)
+					return finish("retrying", err.Error(), err)
 				}
 				outcome(e, store.Failed, err.Error(), "")
 				continue
@@ -153,10 +185,9 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		}
 	}
 	if len(touched) == 0 && (!drift || len(settled) == 0) {
-		return r.finish(rec, run, "succeeded", "nothing to change", recErr)
+		return finish("succeeded", "nothing to change", nil)
 	}
-
-	r.reportShared(rec, touched)
+	record()
 
 	prog := Program(fg.Provider, repo, specs)
 	var repairs []repair
@@ -165,14 +196,14 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		st, err := r.stacks.get(ctx, repo, prog)
 		if err != nil {
 			if ctx.Err() != nil {
-				return r.interrupted(rec, ctx, run, repo)
+				return interrupted()
 			}
-			return r.finish(rec, run, "retrying", err.Error(), err)
+			return finish("retrying", err.Error(), err)
 		}
 		found, unsafe, err := r.findDrift(ctx, st, repo, settled)
 		if err != nil && ctx.Err() != nil {
 			r.stacks.forget(repo)
-			return r.interrupted(rec, ctx, run, repo)
+			return interrupted()
 		}
 		if err != nil {
 			// Nothing was changed on the forge; the queue retries with
@@ -180,7 +211,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 			r.stacks.forget(repo)
 			r.Metrics.observeDriftCheck(repo.Forge, "failed")
 			log.Warn().Err(err).Msg("drift check failed; it is retried")
-			return r.finish(rec, run, "retrying", "drift check: "+err.Error(), err)
+			return finish("retrying", "drift check: "+err.Error(), err)
 		}
 		switch {
 		case len(unsafe) > 0:
@@ -188,7 +219,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 			// delete or replace is not run, and left for people to look at.
 			r.Metrics.observeDriftCheck(repo.Forge, "refused")
 			log.Error().Strs("steps", unsafe).Msg("drift check: the repair would delete or replace resources; nothing was changed")
-			return r.finish(rec, run, "failed", "drift check refused: the repair would delete or replace "+strings.Join(unsafe, ", "),
+			return finish("failed", "drift check refused: the repair would delete or replace "+strings.Join(unsafe, ", "),
 				store.Permanent(errors.New("drift check refused: the repair would delete or replace resources")))
 		case len(found) > 0:
 			driftOutcome, repairs, needUp = "repaired", found, true
@@ -197,7 +228,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		}
 		if len(touched) == 0 && len(repairs) == 0 {
 			r.Metrics.observeDriftCheck(repo.Forge, driftOutcome)
-			return r.finish(rec, run, "succeeded", "no drift", recErr)
+			return finish("succeeded", "no drift", nil)
 		}
 	}
 
@@ -207,9 +238,9 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		st, err := r.stacks.get(ctx, repo, prog)
 		if err != nil {
 			if ctx.Err() != nil {
-				return r.interrupted(rec, ctx, run, repo)
+				return interrupted()
 			}
-			return r.finish(rec, run, "retrying", err.Error(), err)
+			return finish("retrying", err.Error(), err)
 		}
 		res, upErr = up(ctx, st)
 	}
@@ -220,7 +251,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 	if upErr != nil && ctx.Err() != nil {
 		// Shutdown interrupted the update (the CLI got SIGINT, ended it
 		// and released the stack): its outcome is unknown, not failed.
-		return r.interrupted(rec, ctx, run, repo)
+		return interrupted()
 	}
 	if upErr != nil && res.locked {
 		if n, err := removeStaleLocks(r.stacks.env.BackendURL, StackName(repo)); err != nil {
@@ -229,7 +260,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 			log.Warn().Int("locks", n).Msg("removed locks left by a crashed update")
 		}
 		log.Warn().Msg("stack locked by another update; retrying")
-		_ = r.finish(rec, run, "retrying", "stack locked", nil)
+		_ = finish("retrying", "stack locked", nil)
 		return store.Snooze(lockedRetry)
 	}
 	if upErr != nil && res.transient {
@@ -237,7 +268,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 			r.Metrics.observeDriftCheck(repo.Forge, "failed")
 		}
 		log.Warn().Err(upErr).Msg("update failed transiently; retrying")
-		return r.finish(rec, run, "retrying", upErr.Error(), upErr)
+		return finish("retrying", upErr.Error(), upErr)
 	}
 
 	summary := formatSummary(res.summary, took)
@@ -271,7 +302,6 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		r.Metrics.observeRepair(repo.Forge, rp.kind)
 		log.Info().Str("experiment", e.Key).Str("branch", e.Branch).Str("kind", rp.kind).Msg("drift repaired")
 		outcome(e, store.Applied, repairNote(rp, r.Variant.Path, r.Now())+" ("+summary+")", e.BaseSHA)
-		touched = append(touched, e)
 	}
 	if driftOutcome != "" {
 		if upErr != nil && driftOutcome == "repaired" {
@@ -279,14 +309,13 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) er
 		}
 		r.Metrics.observeDriftCheck(repo.Forge, driftOutcome)
 	}
-	r.reportShared(rec, touched)
 	result := "succeeded"
 	if upErr != nil {
 		result = "failed"
 	}
 	// The error quotes the providers; the log's writer scrubs it.
 	log.Info().Str("outcome", result).Dur("took", took).Int("experiments", len(specs)).Err(upErr).Msg("reconciled")
-	return r.finish(rec, run, result, summary, recErr)
+	return finish(result, summary, nil)
 }
 
 // interrupted records a run that shutdown cut short and returns an error
@@ -310,41 +339,45 @@ func (r *Reconciler) finish(ctx context.Context, run store.Run, outcome, summary
 	return err
 }
 
-// outcome stores an experiment's status and brings its comment up to date.
-// Only a failure to store is returned: a comment left behind is brought up
-// to date by the next report.
-func (r *Reconciler) outcome(ctx context.Context, e store.Experiment, s store.Status, detail, baseSHA string) error {
-	if err := r.Store.SetOutcome(ctx, e.ID, e.Generation, s, detail, baseSHA); err != nil {
-		r.Log.Error().Err(err).Int64("experiment", e.ID).Msg("record outcome")
-		if errors.Is(err, store.ErrNotFound) {
-			return nil // deleted meanwhile: nothing to finish
-		}
-		return fmt.Errorf("record outcome of experiment %d: %w", e.ID, err)
-	}
-	if r.Reporter != nil && e.Thread.Kind != event.CommitThread {
-		if err := r.Reporter.Report(ctx, e.ID); err != nil {
-			r.Log.Warn().Err(err).Int64("experiment", e.ID).Msg("update status comment")
-		}
-	}
-	return nil
+// decision is an outcome a run decided for an experiment.
+type decision struct {
+	exp             store.Experiment
+	status          store.Status
+	detail, baseSHA string
 }
 
-// reportShared brings each sweep's single comment up to date once, rather
-// than once per experiment of the sweep.
-func (r *Reconciler) reportShared(ctx context.Context, exps []store.Experiment) {
-	if r.Reporter == nil {
-		return
+// record stores outcomes in one transaction with the reports they ask
+// for, so that none is left without its report. A sweep's experiments
+// share one comment: one report brings it up to date for all of them.
+func (r *Reconciler) record(ctx context.Context, ds []decision) error {
+	if len(ds) == 0 {
+		return nil
 	}
-	seen := map[string]bool{}
-	for _, e := range exps {
-		if e.Thread.Kind != event.CommitThread || seen[e.Thread.SHA] {
-			continue
+	err := r.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		reported := map[string]bool{}
+		for _, d := range ds {
+			e := d.exp
+			err := tx.SetOutcome(ctx, e.ID, e.Generation, d.status, d.detail, d.baseSHA)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted meanwhile: nothing to finish
+			}
+			if err != nil {
+				return err
+			}
+			if key := commentKey(e); !reported[key] {
+				reported[key] = true
+				if err := tx.EnqueueReport(ctx, e.ID); err != nil {
+					return err
+				}
+			}
 		}
-		seen[e.Thread.SHA] = true
-		if err := r.Reporter.Report(ctx, e.ID); err != nil {
-			r.Log.Warn().Err(err).Int64("experiment", e.ID).Msg("update sweep comment")
-		}
+		return nil
+	})
+	if err != nil {
+		r.Log.Error().Err(err).Int("experiments", len(ds)).Msg("record outcomes")
+		return fmt.Errorf("record outcomes: %w", err)
 	}
+	return nil
 }
 
 func (r *Reconciler) resolveBase(ctx context.Context, c forge.Client, repo store.RepoKey, e store.Experiment) (string, error) {

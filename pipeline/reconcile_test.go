@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/internal/forge"
 	"github.com/expbot/expbot/pipeline/store"
 )
 
@@ -234,7 +236,7 @@ func TestReconcileInterruptedByShutdown(t *testing.T) {
 	deliverIssue(t, in, "d-1", issueChange(event.GitHub, validBody, nil, []string{"new-experiment"}))
 	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}
 	fg := stallingForge{fakeForge: newFakeForge(event.GitHub), entered: make(chan struct{})}
-	rec := NewReconciler(db, map[event.Forge]Forge{event.GitHub: {Client: fg}}, nil, PulumiEnv{}, VariantFile{}, nil, zerolog.Nop())
+	rec := NewReconciler(db, map[event.Forge]Forge{event.GitHub: {Client: fg}}, PulumiEnv{}, VariantFile{}, nil, zerolog.Nop())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -266,7 +268,7 @@ func TestReconcileWaitsForTheStoresRepoLock(t *testing.T) {
 	deliverIssue(t, in, "d-1", issueChange(event.GitHub, validBody, nil, []string{"new-experiment"}))
 	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}
 	fg := stallingForge{fakeForge: newFakeForge(event.GitHub), entered: make(chan struct{})}
-	rec := NewReconciler(db, map[event.Forge]Forge{event.GitHub: {Client: fg}}, nil, PulumiEnv{}, VariantFile{}, nil, zerolog.Nop())
+	rec := NewReconciler(db, map[event.Forge]Forge{event.GitHub: {Client: fg}}, PulumiEnv{}, VariantFile{}, nil, zerolog.Nop())
 	unlock, ok, err := db.TryLockRepo(context.Background(), repo)
 	if err != nil || !ok {
 		t.Fatalf("TryLockRepo = %v, %v", ok, err)
@@ -281,5 +283,80 @@ func TestReconcileWaitsForTheStoresRepoLock(t *testing.T) {
 	}
 	if runs, err := db.Runs(context.Background(), repo, 0); err != nil || len(runs) != 0 {
 		t.Errorf("runs = %+v, %v; want none", runs, err)
+	}
+}
+
+// reportJobKey marks the context of the report job's handler.
+type reportJobKey struct{}
+
+// jobOnlyForge records status comments written outside the report job.
+type jobOnlyForge struct {
+	*fakeForge
+	mu      sync.Mutex
+	outside []string
+}
+
+func (f *jobOnlyForge) check(ctx context.Context, call string) {
+	if ctx.Value(reportJobKey{}) == nil {
+		f.mu.Lock()
+		f.outside = append(f.outside, call)
+		f.mu.Unlock()
+	}
+}
+
+func (f *jobOnlyForge) CreateComment(ctx context.Context, repo string, th event.Thread, body string) (forge.Comment, error) {
+	f.check(ctx, "create")
+	return f.fakeForge.CreateComment(ctx, repo, th, body)
+}
+
+func (f *jobOnlyForge) EditComment(ctx context.Context, repo string, th event.Thread, c forge.Comment, body string) error {
+	f.check(ctx, "edit")
+	return f.fakeForge.EditComment(ctx, repo, th, c, body)
+}
+
+// A run writes no status comment itself: it records its outcome with a
+// report request, and the report job brings the comment up to date. Fails
+// when a run (or anything but the report job's handler) posts or edits.
+func TestOnlyTheReportJobWritesStatusComments(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	fg := &jobOnlyForge{fakeForge: newFakeForge(event.GitHub)} // knows no ref: the run fails the experiment
+	rec := NewReconciler(db, map[event.Forge]Forge{event.GitHub: {Client: fg}}, PulumiEnv{}, VariantFile{}, nil, zerolog.Nop())
+	rep := &Reporter{Store: db, Forges: map[event.Forge]forge.Client{event.GitHub: fg}}
+	err := db.Start(ctx, store.Handlers{
+		Reconcile: rec.Reconcile,
+		Report: func(ctx context.Context, id int64) error {
+			return rep.Report(context.WithValue(ctx, reportJobKey{}, true), id)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Stop(ctx) })
+
+	deliverIssue(t, &Intake{Store: db}, "d-1", issueChange(event.GitHub, validBody, nil, []string{"new-experiment"}))
+	deadline := time.Now().Add(20 * time.Second) // a bound, not an expected duration
+	for {
+		creates, edits := fg.calls()
+		if written := append(creates, edits...); len(written) > 0 && strings.Contains(written[len(written)-1].Body, "failed") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the status comment does not say the experiment failed; posted %+v, edits %+v", creates, edits)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e, err := db.ExperimentByKey(ctx, store.RepoKey{Forge: event.GitHub, Path: "acme/model"}, "issue:12")
+	if err != nil || e.Status != store.Failed {
+		t.Fatalf("experiment = %+v, %v; want it failed", e, err)
+	}
+	creates, _ := fg.calls()
+	if len(creates) != 1 {
+		t.Errorf("%d status comments posted, want 1", len(creates))
+	}
+	fg.mu.Lock()
+	defer fg.mu.Unlock()
+	if len(fg.outside) > 0 {
+		t.Errorf("status comments written outside the report job: %v", fg.outside)
 	}
 }

@@ -95,11 +95,13 @@ func (r *Reporter) Report(ctx context.Context, id int64) error {
 	if e.Thread.Kind == event.CommitThread {
 		return r.reportSweep(ctx, c, e)
 	}
-	// One writer per experiment across every process sharing the store,
-	// or two reports (of two replicas, or a run's and a report job's) could
-	// both post a first comment; the experiment is read again under the
-	// lock.
-	unlock, err := r.lock(ctx, fmt.Sprintf("experiment %d", id))
+	// One writer per comment across every process sharing the store, or
+	// two reports could both post a first comment. The report job is the
+	// only writer, and one job per repository runs at a time, so this is
+	// defence: against a job run twice (by a replica whose lease ran out
+	// while it still ran) and report jobs of earlier versions (queue's
+	// ReportArgs). The experiment is read again under the lock.
+	unlock, err := r.lock(ctx, commentKey(e))
 	if err != nil {
 		return err
 	}
@@ -246,6 +248,15 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
+}
+
+// commentKey names the status comment that e's report writes: its own, or
+// its sweep's, which all experiments of the sweep (on one commit) share.
+func commentKey(e store.Experiment) string {
+	if e.Thread.Kind == event.CommitThread {
+		return "sweep " + string(e.Repo.Forge) + " " + e.Repo.Path + " " + e.Thread.SHA + " " + sweepPrefix(e.Key)
+	}
+	return fmt.Sprintf("experiment %d", e.ID)
 }
 
 // lock waits for the status comment lock of key (store.Store.TryLockComment).

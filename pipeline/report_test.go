@@ -250,7 +250,9 @@ func TestReporterReport(t *testing.T) {
 		}
 
 		// The outcome moves on; the next reports edit the same comment.
-		if err := db.SetOutcome(ctx, e.ID, e.Generation, store.Applied, "2 create in 1.0 s", testSHA); err != nil {
+		if err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			return tx.SetOutcome(ctx, e.ID, e.Generation, store.Applied, "2 create in 1.0 s", testSHA)
+		}); err != nil {
 			t.Fatal(err)
 		}
 		for range 2 {
@@ -449,7 +451,9 @@ func TestReporterSweepComment(t *testing.T) {
 			t.Fatalf("posted %+v, want one comment on the commit", creates)
 		}
 		fg.deleted = map[int64]bool{creates[0].Comment.ID: true}
-		if err := db.SetOutcome(ctx, exps[1].ID, exps[1].Generation, store.Applied, "done", sha); err != nil {
+		if err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			return tx.SetOutcome(ctx, exps[1].ID, exps[1].Generation, store.Applied, "done", sha)
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if err := rep.Report(ctx, exps[1].ID); err != nil {

@@ -82,10 +82,12 @@ func retireChanges(all []store.Experiment, prefix string, deleteBranch bool, kee
 	return out
 }
 
-// applyAndQueue applies changes and queues a report for each changed
-// experiment and one reconcile of the repository.
+// applyAndQueue applies changes and queues one report for each comment of
+// the changed experiments (one per sweep: its comment is shared) and one
+// reconcile of the repository.
 func applyAndQueue(ctx context.Context, tx store.Tx, repo store.RepoKey, changes []store.Change) error {
 	any := false
+	reported := map[string]bool{}
 	for _, ch := range changes {
 		e, changed, err := tx.ApplyChange(ctx, ch)
 		if err != nil {
@@ -95,8 +97,11 @@ func applyAndQueue(ctx context.Context, tx store.Tx, repo store.RepoKey, changes
 			continue
 		}
 		any = true
-		if err := tx.EnqueueReport(ctx, e.ID); err != nil {
-			return err
+		if key := commentKey(e); !reported[key] {
+			reported[key] = true
+			if err := tx.EnqueueReport(ctx, e.ID); err != nil {
+				return err
+			}
 		}
 	}
 	if !any {
@@ -226,7 +231,7 @@ func (s *Sweeps) say(ctx context.Context, client forge.Client, t sweepTask, th e
 // one tagged commit): a headline and a table of branches with their params.
 func renderSweep(exps []store.Experiment, links forge.Client) string {
 	var b strings.Builder
-	b.WriteString(StatusMarker + "\n" + sweepMarker(exps[0].Key[:strings.LastIndex(exps[0].Key, ":")+1]) + "\n")
+	b.WriteString(StatusMarker + "\n" + sweepMarker(sweepPrefix(exps[0].Key)) + "\n")
 	tag := strings.TrimPrefix(exps[0].Key, "tag:")
 	tag = tag[:strings.LastIndex(tag, ":")]
 	counts := map[store.Status]int{}
@@ -269,6 +274,10 @@ func renderSweep(exps []store.Experiment, links forge.Client) string {
 	return b.String()
 }
 
+// sweepPrefix is the part of a sweep experiment's key that the sweep's
+// experiments share ("tag:sweep-1:").
+func sweepPrefix(key string) string { return key[:strings.LastIndex(key, ":")+1] }
+
 // sweepMarker follows StatusMarker in a sweep's comment; prefix is the
 // keys' common part. See experimentMarker.
 func sweepMarker(prefix string) string {
@@ -280,7 +289,7 @@ func sweepMarker(prefix string) string {
 // kept on each of them with the commit it is on, so a tag moved to another
 // commit gets a comment there rather than an edit of the old one.
 func (r *Reporter) reportSweep(ctx context.Context, c forge.Client, e store.Experiment) error {
-	unlock, err := r.lock(ctx, "sweep "+string(e.Repo.Forge)+" "+e.Repo.Path+" "+e.Thread.SHA)
+	unlock, err := r.lock(ctx, commentKey(e))
 	if err != nil {
 		return err
 	}
@@ -289,7 +298,7 @@ func (r *Reporter) reportSweep(ctx context.Context, c forge.Client, e store.Expe
 	if err != nil {
 		return fmt.Errorf("load sweep of %s: %w", e.Key, err)
 	}
-	prefix := e.Key[:strings.LastIndex(e.Key, ":")+1]
+	prefix := sweepPrefix(e.Key)
 	var group []store.Experiment
 	var posted forge.Comment
 	for _, x := range all {

@@ -220,7 +220,7 @@ func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Regis
 	deleteOnRetire := cfg.Retire == "delete"
 	rep := &pipeline.Reporter{Store: s.store, Forges: clients, VariantFile: cfg.VariantFile}
 	pm := pipeline.NewMetrics(reg, s.store)
-	rec := pipeline.NewReconciler(s.store, forges, rep, pipeline.PulumiEnv{
+	rec := pipeline.NewReconciler(s.store, forges, pipeline.PulumiEnv{
 		CLI:        pulumicli.Supervised(s.cli, pulumicli.Priority{Nice: cfg.Pulumi.Nice, Idle: cfg.Pulumi.Idle}, s.owner),
 		Home:       cfg.Pulumi.Home,
 		BackendURL: backend,

@@ -28,10 +28,6 @@ func (s *scrubbed) InTx(ctx context.Context, fn func(ctx context.Context, tx Tx)
 	return s.Store.InTx(ctx, func(ctx context.Context, tx Tx) error { return fn(ctx, &scrubbedTx{Tx: tx, sc: s.sc}) })
 }
 
-func (s *scrubbed) SetOutcome(ctx context.Context, id, gen int64, status Status, detail string, baseSHA string) error {
-	return s.Store.SetOutcome(ctx, id, gen, status, s.sc.String(detail), baseSHA)
-}
-
 func (s *scrubbed) FinishRun(ctx context.Context, run Run) error {
 	run.Summary = s.sc.String(run.Summary)
 	return s.Store.FinishRun(ctx, run)
@@ -66,6 +62,10 @@ func (t *scrubbedTx) ApplyChange(ctx context.Context, c Change) (Experiment, boo
 	c.Name, c.Branch, c.BaseRef = t.sc.String(c.Name), t.sc.String(c.Branch), t.sc.String(c.BaseRef)
 	c.SourceURL, c.Requester = t.sc.String(c.SourceURL), t.sc.String(c.Requester)
 	return t.Tx.ApplyChange(ctx, c)
+}
+
+func (t *scrubbedTx) SetOutcome(ctx context.Context, id, gen int64, status Status, detail string, baseSHA string) error {
+	return t.Tx.SetOutcome(ctx, id, gen, status, t.sc.String(detail), baseSHA)
 }
 
 func (t *scrubbedTx) EnqueueTask(ctx context.Context, task Task) error {

@@ -130,10 +130,6 @@ type Store interface {
 	Experiment(ctx context.Context, id int64) (Experiment, error)
 	// ExperimentByKey reads one experiment by repository and key.
 	ExperimentByKey(ctx context.Context, repo RepoKey, key string) (Experiment, error)
-	// SetOutcome records a run's result for an experiment, unless the
-	// experiment's generation moved past gen meanwhile (then a later run
-	// owns it). Status Applied or Released marks gen as applied.
-	SetOutcome(ctx context.Context, id, gen int64, status Status, detail string, baseSHA string) error
 	// SetComment remembers the status comment of an experiment. It may be
 	// lost in a power cut shortly after it returns (not in a crash of the
 	// process): a driver need not wait for its own flush to disk, as the
@@ -186,6 +182,14 @@ type Tx interface {
 	// EnqueueReconcile asks for a reconcile run of repo; a run already
 	// queued (not yet started) absorbs the request, so bursts coalesce.
 	EnqueueReconcile(ctx context.Context, repo RepoKey) error
+	// SetOutcome records a run's result for an experiment, unless the
+	// experiment's generation moved past gen meanwhile (then a later run
+	// owns it). Status Applied or Released marks gen as applied; a
+	// non-empty baseSHA is kept. ErrNotFound if the experiment is gone.
+	// It is a Tx's so that the outcome and its report (EnqueueReport)
+	// commit together: the report job is the one writer of status
+	// comments, and no outcome is left without one.
+	SetOutcome(ctx context.Context, id, gen int64, status Status, detail string, baseSHA string) error
 	// EnqueueReport asks for the status comment of an experiment to be
 	// posted or brought up to date. Requests for the experiments of one
 	// repository share one queued job, as reconciles do: a burst of
@@ -295,7 +299,9 @@ type Handlers struct {
 	// Tasks runs the tasks of each kind (Task.TaskKind), given as JSON; a
 	// task of a kind without a handler fails for good.
 	Tasks map[string]func(ctx context.Context, payload json.RawMessage) error
-	// Workers bounds the jobs run at once by this process.
+	// Workers bounds the reconciles and tasks run at once by this process;
+	// status comments' reports have as many workers of their own, so that
+	// they never wait for runs to end.
 	Workers int
 }
 

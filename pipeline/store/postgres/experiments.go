@@ -116,22 +116,19 @@ func notFound(err error) error {
 }
 
 // SetOutcome records a run's result unless the generation moved on; see
-// store.Store.
-func (s *Store) SetOutcome(ctx context.Context, id, gen int64, status store.Status, detail string, baseSHA string) error {
-	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE experiments SET
-			status = $1, detail = $2,
-			applied = CASE WHEN $1 IN ('applied', 'released') THEN generation ELSE applied END,
-			base_sha = CASE WHEN $3 <> '' THEN $3 ELSE base_sha END,
-			updated_at = $4
-			WHERE id = $5 AND generation = $6`,
-			string(status), detail, baseSHA, s.now().UnixNano(), id, gen)
-		if err != nil || tag.RowsAffected() > 0 {
-			return err
-		}
+// store.Tx.
+func (t *tx) SetOutcome(ctx context.Context, id, gen int64, status store.Status, detail string, baseSHA string) error {
+	tag, err := t.tx.Exec(ctx, `UPDATE experiments SET
+		status = $1, detail = $2,
+		applied = CASE WHEN $1 IN ('applied', 'released') THEN generation ELSE applied END,
+		base_sha = CASE WHEN $3 <> '' THEN $3 ELSE base_sha END,
+		updated_at = $4
+		WHERE id = $5 AND generation = $6`,
+		string(status), detail, baseSHA, t.s.now().UnixNano(), id, gen)
+	if err == nil && tag.RowsAffected() == 0 {
 		var one int
-		return notFound(tx.QueryRow(ctx, `SELECT 1 FROM experiments WHERE id = $1`, id).Scan(&one))
-	})
+		err = notFound(t.tx.QueryRow(ctx, `SELECT 1 FROM experiments WHERE id = $1`, id).Scan(&one))
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: set outcome of experiment %d: %w", id, err)
 	}

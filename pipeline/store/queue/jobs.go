@@ -73,8 +73,15 @@ type ReportRepoArgs struct {
 
 func (ReportRepoArgs) Kind() string { return KindReportRepo }
 func (ReportRepoArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: uniqueOpts()}
+	return river.InsertOpts{Queue: QueueReports, UniqueOpts: uniqueOpts()}
 }
+
+// QueueReports is the River queue of the report jobs (ReportRepoArgs), apart
+// from the runs' so that a status comment never waits for a run to end:
+// the report job is the one writer of status comments, and runs take the
+// workers for seconds or minutes. The other kinds use River's default
+// queue, as do report jobs queued by earlier versions.
+const QueueReports = "reports"
 
 // TaskArgs is a one-off piece of work that needs the forge's API and so may
 // not run before the webhook is acknowledged (a command's permission check,

@@ -237,8 +237,15 @@ func (q *Queue[TTx]) Start(ctx context.Context, h store.Handlers) error {
 		cfg.ID = lease.id // River names it in the jobs this process starts
 	}
 	cfg.Workers = ws
-	// One queue for every kind so that Workers bounds all jobs at once.
-	cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}}
+	// Workers bounds the runs and tasks at once; reports have as many
+	// workers of their own (QueueReports). Their queue is also polled as
+	// often as SQLite's: an insert's notification (PostgreSQL) is skipped
+	// when another was sent less than a fetch cooldown before, and a
+	// report left to the default poll (a second there) would be late.
+	cfg.Queues = map[string]river.QueueConfig{
+		river.QueueDefault: {MaxWorkers: workers},
+		QueueReports:       {MaxWorkers: workers, FetchPollInterval: min(q.cfg.PollInterval, DefaultPollInterval)},
+	}
 	c, err := river.NewClient(q.rd, cfg)
 	if err == nil {
 		err = c.Start(ctx)

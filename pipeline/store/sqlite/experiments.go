@@ -132,23 +132,20 @@ func notFound(err error) error {
 // nil: the run that applies the later generation records its own outcome.
 // Applied becomes gen when status is Applied or Released; baseSHA is kept
 // when non-empty. store.ErrNotFound if the experiment does not exist.
-func (s *Store) SetOutcome(ctx context.Context, id, gen int64, status store.Status, detail string, baseSHA string) error {
-	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE experiments SET
-			status = ?, detail = ?,
-			applied = CASE WHEN ? IN ('applied', 'released') THEN generation ELSE applied END,
-			base_sha = CASE WHEN ? <> '' THEN ? ELSE base_sha END,
-			updated_at = ?
-			WHERE id = ? AND generation = ?`,
-			string(status), detail, string(status), baseSHA, baseSHA, s.now().UnixNano(), id, gen)
-		if err != nil {
-			return err
+func (t *tx) SetOutcome(ctx context.Context, id, gen int64, status store.Status, detail string, baseSHA string) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE experiments SET
+		status = ?, detail = ?,
+		applied = CASE WHEN ? IN ('applied', 'released') THEN generation ELSE applied END,
+		base_sha = CASE WHEN ? <> '' THEN ? ELSE base_sha END,
+		updated_at = ?
+		WHERE id = ? AND generation = ?`,
+		string(status), detail, string(status), baseSHA, baseSHA, t.s.now().UnixNano(), id, gen)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = exists(ctx, t.tx, id)
 		}
-		if n, err := res.RowsAffected(); err != nil || n > 0 {
-			return err
-		}
-		return exists(ctx, tx, id)
-	})
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: set outcome of experiment %d: %w", id, err)
 	}

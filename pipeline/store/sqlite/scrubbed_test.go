@@ -62,7 +62,9 @@ func TestScrubbedStoreKeepsSecretsOutOfTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetOutcome(ctx, exp.ID, exp.Generation, store.Failed, echo, ""); err != nil {
+	if err := st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.SetOutcome(ctx, exp.ID, exp.Generation, store.Failed, echo, "")
+	}); err != nil {
 		t.Fatal(err)
 	}
 	run, err := st.StartRun(ctx, repo, time.Now())

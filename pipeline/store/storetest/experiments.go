@@ -90,9 +90,7 @@ func testApplyChange(ctx context.Context, t *testing.T, open func(*testing.T) st
 		{
 			name: "same change after it was applied",
 			before: func(t *testing.T) {
-				if err := s.SetOutcome(ctx, e.ID, 1, store.Applied, "applied", "sha-1"); err != nil {
-					t.Fatal(err)
-				}
+				setOutcome(ctx, t, s, e.ID, 1, store.Applied, "applied", "sha-1")
 			},
 			changed: false, gen: 1, status: store.Applied,
 			check: func(t *testing.T, e store.Experiment) {
@@ -201,9 +199,7 @@ func testApplyChange(ctx context.Context, t *testing.T, open func(*testing.T) st
 		{
 			name: "retire after release",
 			before: func(t *testing.T) {
-				if err := s.SetOutcome(ctx, e.ID, 10, store.Released, "released", ""); err != nil {
-					t.Fatal(err)
-				}
+				setOutcome(ctx, t, s, e.ID, 10, store.Released, "released", "")
 			},
 			changed: false, gen: 10, status: store.Released,
 			check: func(t *testing.T, e store.Experiment) {
@@ -337,9 +333,9 @@ func testSetOutcome(ctx context.Context, t *testing.T, open func(*testing.T) sto
 	}
 	setOutcome := func(gen int64, st store.Status, detail, sha string) {
 		t.Helper()
-		if err := s.SetOutcome(ctx, e1.ID, gen, st, detail, sha); err != nil {
-			t.Fatalf("SetOutcome(gen %d, %s): %v", gen, st, err)
-		}
+		inTx(ctx, t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.SetOutcome(ctx, e1.ID, gen, st, detail, sha)
+		})
 	}
 
 	setOutcome(1, store.Running, "", "sha-a")
@@ -376,8 +372,16 @@ func testSetOutcome(ctx context.Context, t *testing.T, open func(*testing.T) sto
 	}
 
 	const missing = 1 << 40
-	if err := s.SetOutcome(ctx, missing, 1, store.Applied, "", ""); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("SetOutcome of a missing experiment: %v, want ErrNotFound", err)
+	err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.SetOutcome(ctx, missing, 1, store.Applied, "", ""); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SetOutcome of a missing experiment: %v, want ErrNotFound", err)
+		}
+		// The transaction goes on after it: a missing experiment is an
+		// answer, not a failed statement (which PostgreSQL would abort on).
+		return tx.SetOutcome(ctx, e1.ID, 3, store.Released, "gone again", "")
+	})
+	if err != nil {
+		t.Errorf("SetOutcome after a missing experiment's in the same transaction: %v", err)
 	}
 	if err := s.SetComment(ctx, missing, 1, ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("SetComment of a missing experiment: %v, want ErrNotFound", err)
@@ -400,18 +404,14 @@ func testExperiments(ctx context.Context, t *testing.T, open func(*testing.T) st
 	apply(ctx, t, s, released)
 	released.Desired = store.Retired
 	releasedE, _ := apply(ctx, t, s, released)
-	if err := s.SetOutcome(ctx, releasedE.ID, releasedE.Generation, store.Released, "", ""); err != nil {
-		t.Fatal(err)
-	}
+	setOutcome(ctx, t, s, releasedE.ID, releasedE.Generation, store.Released, "", "")
 
 	invalid := change(repoA(), "issue:4")
 	invalid.Status, invalid.Detail = store.Invalid, "bad"
 	invalidE, _ := apply(ctx, t, s, invalid)
 
 	failed, _ := apply(ctx, t, s, change(repoA(), "issue:5"))
-	if err := s.SetOutcome(ctx, failed.ID, failed.Generation, store.Failed, "boom", ""); err != nil {
-		t.Fatal(err)
-	}
+	setOutcome(ctx, t, s, failed.ID, failed.Generation, store.Failed, "boom", "")
 	other, _ := apply(ctx, t, s, change(repoB(), "issue:1"))
 
 	ids := func(repo store.RepoKey) []int64 {
@@ -472,4 +472,10 @@ func testTxExperiments(ctx context.Context, t *testing.T, open func(*testing.T) 
 	if !reflect.DeepEqual(keys, []string{"issue:1", "issue:2"}) {
 		t.Fatalf("the transaction listed %q, want issue:1 and its own issue:2, oldest first", keys)
 	}
+}
+
+// setOutcome records an outcome in a transaction of its own.
+func setOutcome(ctx context.Context, t *testing.T, s store.Store, id, gen int64, st store.Status, detail, sha string) {
+	t.Helper()
+	inTx(ctx, t, s, func(ctx context.Context, tx store.Tx) error { return tx.SetOutcome(ctx, id, gen, st, detail, sha) })
 }

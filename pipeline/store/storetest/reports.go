@@ -73,3 +73,54 @@ func testReportOutcomes(ctx context.Context, t *testing.T, open func(*testing.T)
 			r.reports, want, ok.ID, flaky.ID, perm.ID, again.ID)
 	}
 }
+
+// testOutcomeReport: a run's outcome and its report are one transaction
+// (store.Tx's SetOutcome and EnqueueReport): rolled back, neither is left;
+// committed, the report job runs once and reads the outcome it was queued
+// for.
+func testOutcomeReport(ctx context.Context, t *testing.T, open func(*testing.T) store.Store) {
+	s := openStore(t, open)
+	e, _ := apply(ctx, t, s, change(repoA(), "issue:1"))
+	record := func(st store.Status, detail string) func(context.Context, store.Tx) error {
+		return func(ctx context.Context, tx store.Tx) error {
+			if err := tx.SetOutcome(ctx, e.ID, e.Generation, st, detail, "sha-1"); err != nil {
+				return err
+			}
+			return tx.EnqueueReport(ctx, e.ID)
+		}
+	}
+	boom := errors.New("boom")
+	err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := record(store.Failed, "rolled back")(ctx, tx); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx = %v, want %v", err, boom)
+	}
+	if got, err := s.Experiment(ctx, e.ID); err != nil || got.Status != store.Pending || got.Detail != "" {
+		t.Errorf("after a rollback: %+v, %v; want it pending as before", got, err)
+	}
+	if n := queueDepth(ctx, t, s); n != 0 {
+		t.Errorf("queue depth after a rollback = %d, want 0", n)
+	}
+
+	inTx(ctx, t, s, record(store.Applied, "done"))
+	r := newRecorder()
+	seen := make(chan store.Experiment, 4)
+	r.onReport = func(ctx context.Context, id int64, n int) error {
+		got, err := s.Experiment(ctx, id)
+		seen <- got
+		return err
+	}
+	start(ctx, t, s, r)
+	waitFor(t, "the report", func() bool { return r.reportCalls(e.ID) > 0 })
+	waitIdle(ctx, t, s)
+	if n := r.reportCalls(e.ID); n != 1 {
+		t.Errorf("report calls = %d, want 1", n)
+	}
+	if got := <-seen; got.Status != store.Applied || got.Detail != "done" || got.Applied != e.Generation || got.BaseSHA != "sha-1" {
+		t.Errorf("the report read %+v, want the outcome it was queued with", got)
+	}
+}

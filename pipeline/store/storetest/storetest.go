@@ -56,6 +56,7 @@ func Exercise(ctx context.Context, t *testing.T, open func(t *testing.T) store.S
 		{"Retry", testRetry},
 		{"Report", testReport},
 		{"ReportOutcomes", testReportOutcomes},
+		{"OutcomeReport", testOutcomeReport},
 		{"Task", testTask},
 		{"ConcurrentTx", testConcurrentTx},
 		{"RepoLock", testRepoLock},
