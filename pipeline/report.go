@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/expbot/expbot/internal/event"
@@ -59,26 +58,6 @@ type Reporter struct {
 	// VariantFile is the configured variant_file, named where the params
 	// table is cut short.
 	VariantFile string
-
-	// last is the body each shared comment was last given: a sweep's many
-	// reports mostly render the same text, and an edit costs an API call.
-	mu   sync.Mutex
-	last map[int64]string
-}
-
-func (r *Reporter) unchanged(id int64, body string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.last[id] == body
-}
-
-func (r *Reporter) remember(id int64, body string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.last == nil {
-		r.last = map[int64]string{}
-	}
-	r.last[id] = body
 }
 
 // Report brings the status comment of an experiment up to date with the

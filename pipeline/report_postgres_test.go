@@ -91,3 +91,80 @@ func TestReportersOfTwoReplicasPostOneComment(t *testing.T) {
 		t.Errorf("stored comment %d, edited %d; want the posted %d", stored.CommentID, edits[0].Comment.ID, creates[0].Comment.ID)
 	}
 }
+
+// Two replicas' reporters take turns on a sweep's comment: each edit
+// writes what the store holds, whichever replica wrote the comment last.
+// Fails with a per-process cache of the body last written (replica A
+// remembers X, B edits it to Y, the sweep goes back to X and A skips the
+// edit, leaving Y).
+func TestSweepCommentOfTwoReplicasIsNeverLeftStale(t *testing.T) {
+	ctx := context.Background()
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	dbURL, _ := pgtest.NewDatabase(t)
+	open := func() *postgres.Store {
+		s, err := postgres.Open(ctx, dbURL, postgres.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		if err != nil {
+			t.Fatalf("open store: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	var exps []store.Experiment
+	for _, name := range []string{"x", "y"} {
+		c := seedChange("acme/model", "tag:sweep-1:"+name, store.Active)
+		c.Thread = event.Thread{Kind: event.CommitThread, SHA: sha}
+		err := a.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			e, _, err := tx.ApplyChange(ctx, c)
+			exps = append(exps, e)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	setStatus := func(s store.Status) {
+		t.Helper()
+		e := exps[0]
+		if err := b.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			return tx.SetOutcome(ctx, e.ID, e.Generation, s, "", sha)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fg := newFakeForge(event.GitHub)
+	repA := &Reporter{Store: a, Forges: map[event.Forge]forge.Client{event.GitHub: fg}}
+	repB := &Reporter{Store: b, Forges: map[event.Forge]forge.Client{event.GitHub: fg}}
+	last := func() string {
+		creates, edits := fg.calls()
+		if len(edits) > 0 {
+			return edits[len(edits)-1].Body
+		}
+		if len(creates) > 0 {
+			return creates[len(creates)-1].Body
+		}
+		return ""
+	}
+
+	if err := repA.Report(ctx, exps[0].ID); err != nil { // posts X: both pending
+		t.Fatal(err)
+	}
+	pending := last()
+	setStatus(store.Failed)
+	if err := repB.Report(ctx, exps[1].ID); err != nil { // edits to Y: one failed
+		t.Fatal(err)
+	}
+	if last() == pending {
+		t.Fatal("replica B did not edit the sweep's comment")
+	}
+	setStatus(store.Pending) // back to X (a new attempt)
+	if err := repA.Report(ctx, exps[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := last(); got != pending {
+		t.Errorf("the sweep's comment says\n%s\nwant what the store holds\n%s", got, pending)
+	}
+	if creates, _ := fg.calls(); len(creates) != 1 {
+		t.Errorf("%d comments posted, want 1", len(creates))
+	}
+}

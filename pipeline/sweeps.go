@@ -334,12 +334,14 @@ func (r *Reporter) reportSweep(ctx context.Context, c forge.Client, e store.Expe
 		}
 	}
 	if posted.ID != 0 {
-		if r.unchanged(posted.ID, body) {
-			return nil
-		}
+		// Edited whether or not the body changed, as an experiment's
+		// comment is: a cache of the body last written, kept by one
+		// process, goes stale when another replica edits the comment. And
+		// a cache is not worth a table: a sweep's experiments ask for one
+		// report between them (commentKey), so a report seldom renders a
+		// body that is already there.
 		err := c.EditComment(ctx, e.Repo.Path, e.Thread, posted, body)
 		if err == nil {
-			r.remember(posted.ID, body)
 			return nil
 		}
 		if !errors.Is(err, forge.ErrNotFound) {
@@ -359,6 +361,5 @@ func (r *Reporter) reportSweep(ctx context.Context, c forge.Client, e store.Expe
 			return fmt.Errorf("remember sweep comment: %w", err)
 		}
 	}
-	r.remember(p.ID, body)
 	return nil
 }
