@@ -124,3 +124,33 @@ func testOutcomeReport(ctx context.Context, t *testing.T, open func(*testing.T) 
 		t.Errorf("the report read %+v, want the outcome it was queued with", got)
 	}
 }
+
+// testReportBesideRuns: a report does not wait for runs to end, even when
+// the runs take every worker (Handlers.Workers): the report job is the one
+// writer of status comments, so a comment saying that a run started would
+// otherwise come only after it ended.
+func testReportBesideRuns(ctx context.Context, t *testing.T, open func(*testing.T) store.Store) {
+	s := openStore(t, open)
+	e, _ := apply(ctx, t, s, change(repoB(), "issue:1"))
+	g := newGate()
+	r := newRecorder()
+	r.onReconcile = func(ctx context.Context, repo store.RepoKey, n int) error { return g.wait(ctx) }
+	h := r.handlers()
+	h.Workers = 1
+	if err := s.Start(ctx, h); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), waitTimeout)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	enqueueReconcile(ctx, t, s, repoA())
+	g.waitEntered(t)
+	enqueueReport(ctx, t, s, e.ID)
+	waitFor(t, "the report while the run holds the only worker", func() bool { return r.reportCalls(e.ID) > 0 })
+	close(g.open)
+	waitIdle(ctx, t, s)
+}

@@ -57,6 +57,7 @@ func Exercise(ctx context.Context, t *testing.T, open func(t *testing.T) store.S
 		{"Report", testReport},
 		{"ReportOutcomes", testReportOutcomes},
 		{"OutcomeReport", testOutcomeReport},
+		{"ReportBesideRuns", testReportBesideRuns},
 		{"Task", testTask},
 		{"ConcurrentTx", testConcurrentTx},
 		{"RepoLock", testRepoLock},
