@@ -27,21 +27,13 @@ func TestBranchCheck(t *testing.T) {
 		{name: "requires repository and branch", news: map[string]any{}, wantFailures: []string{"repository", "branch"}, wantSource: "main"},
 		{name: "rejects a non-string branch", news: map[string]any{"repository": "r", "branch": 3}, wantFailures: []string{"branch"}, wantSource: "main"},
 	}
-	srv := New(Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := srv.Check(context.Background(), &pulumirpc.CheckRequest{Urn: branchURN, News: kittest.Struct(t, tt.news)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, f := range resp.GetFailures() {
-				got = append(got, f.GetProperty())
-			}
+			ins, got := kittest.Check(t, New(Options{}), branchURN, nil, tt.news, "")
 			if !slices.Equal(got, tt.wantFailures) {
 				t.Errorf("failures = %v, want %v", got, tt.wantFailures)
 			}
-			if src := kit.Str(kittest.Props(t, resp.GetInputs()), "sourceBranch"); src != tt.wantSource {
+			if src := kit.Str(ins, "sourceBranch"); src != tt.wantSource {
 				t.Errorf("sourceBranch = %q, want %q", src, tt.wantSource)
 			}
 		})
@@ -71,15 +63,9 @@ func TestBranchDiff(t *testing.T) {
 		{name: "explicit same sourceSha is no change", news: with("sourceSha", "c0")},
 		{name: "etag is never diffed", news: with("etag", `"other"`)},
 	}
-	srv := New(Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := srv.Diff(context.Background(), &pulumirpc.DiffRequest{
-				Urn: branchURN, Id: "r:b", Olds: kittest.Struct(t, olds), News: kittest.Struct(t, tt.news),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := kittest.Diff(t, New(Options{}), branchURN, "r:b", olds, tt.news)
 			if !slices.Equal(d.GetReplaces(), tt.wantReplaces) {
 				t.Errorf("replaces = %v, want %v", d.GetReplaces(), tt.wantReplaces)
 			}
@@ -94,28 +80,18 @@ func TestBranchLifecycle(t *testing.T) {
 	ctx := context.Background()
 	f, rec := newFakeGitHub(t)
 	srv := configured(t, f, nil)
-	if got := rec.Lines(); !slices.Equal(got, []string{"GET /api/v3/orgs/o"}) {
-		t.Fatalf("configure calls = %v", got)
-	}
+	kittest.WantCalls(t, rec, "configure", "GET /api/v3/orgs/o")
 
 	news := kittest.Struct(t, map[string]any{"repository": "r", "branch": "exp/x", "sourceBranch": "main"})
 	cr, err := srv.Create(ctx, &pulumirpc.CreateRequest{Urn: branchURN, Properties: news})
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := rec.Calls()
-	var lines []string
-	for _, c := range calls {
-		lines = append(lines, c.Line())
-	}
-	want := []string{
+	calls := kittest.WantCalls(t, rec, "create",
 		"GET /api/v3/repos/o/r/git/ref/heads/main",
 		"POST /api/v3/repos/o/r/git/refs",
 		"GET /api/v3/repos/o/r/git/ref/heads/exp/x",
-	}
-	if !slices.Equal(lines, want) {
-		t.Fatalf("create calls = %v, want %v", lines, want)
-	}
+	)
 	var post map[string]string
 	if err := json.Unmarshal([]byte(calls[1].Body), &post); err != nil || post["ref"] != "refs/heads/exp/x" || post["sha"] != "c0" {
 		t.Errorf("POST body = %s", calls[1].Body)
@@ -146,9 +122,7 @@ func TestBranchLifecycle(t *testing.T) {
 	if _, err := srv.Delete(ctx, &pulumirpc.DeleteRequest{Urn: branchURN, Id: cr.GetId(), Properties: cr.GetProperties()}); err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.Lines(); !slices.Equal(got, []string{"DELETE /api/v3/repos/o/r/git/refs/heads/exp/x"}) {
-		t.Errorf("delete calls = %v", got)
-	}
+	kittest.WantCalls(t, rec, "delete", "DELETE /api/v3/repos/o/r/git/refs/heads/exp/x")
 
 	// Gone: Read returns an empty id.
 	rd, err = srv.Read(ctx, &pulumirpc.ReadRequest{Urn: branchURN, Id: cr.GetId(), Properties: cr.GetProperties()})
@@ -166,10 +140,7 @@ func TestBranchCreateWithSourceShaSkipsLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"POST /api/v3/repos/o/r/git/refs", "GET /api/v3/repos/o/r/git/ref/heads/b"}
-	if got := rec.Lines(); !slices.Equal(got, want) {
-		t.Errorf("calls = %v, want %v", got, want)
-	}
+	kittest.WantCalls(t, rec, "create", "POST /api/v3/repos/o/r/git/refs", "GET /api/v3/repos/o/r/git/ref/heads/b")
 }
 
 func TestBranchAlreadyExistsIsSuccess(t *testing.T) {

@@ -117,10 +117,7 @@ func TestCheckConfigRejectsAppAuthAndBadURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, f := range resp.GetFailures() {
-		got = append(got, f.GetProperty())
-	}
+	got := kittest.Failures(resp)
 	slices.Sort(got)
 	if want := []string{"appAuth", "baseUrl", "writeDelayMs"}; !slices.Equal(got, want) {
 		t.Errorf("failures = %v, want %v", got, want)

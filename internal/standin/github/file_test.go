@@ -28,21 +28,12 @@ func TestRepositoryFileCheck(t *testing.T) {
 		{name: "email needs author", news: map[string]any{"repository": "r", "file": "f", "content": "c", "commitEmail": "e"}, wantFailures: []string{"commitAuthor"}},
 		{name: "overwriteOnCreate must be bool", news: map[string]any{"repository": "r", "file": "f", "content": "c", "overwriteOnCreate": "maybe"}, wantFailures: []string{"overwriteOnCreate"}},
 	}
-	srv := New(Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := srv.Check(context.Background(), &pulumirpc.CheckRequest{Urn: fileURN, News: kittest.Struct(t, tt.news)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, f := range resp.GetFailures() {
-				got = append(got, f.GetProperty())
-			}
+			ins, got := kittest.Check(t, New(Options{}), fileURN, nil, tt.news, "")
 			if !slices.Equal(got, tt.wantFailures) {
 				t.Errorf("failures = %v, want %v", got, tt.wantFailures)
 			}
-			ins := kittest.Props(t, resp.GetInputs())
 			if b, set, _ := kit.Bool(ins, "overwriteOnCreate"); tt.wantFailures == nil && (!set || b) {
 				t.Errorf("overwriteOnCreate default missing: %v", ins)
 			}
@@ -82,15 +73,9 @@ func TestRepositoryFileDiff(t *testing.T) {
 		{name: "autocreate source diffed once autocreate is on", news: with("autocreateBranch", true, "autocreateBranchSourceBranch", "dev"),
 			wantDiffs: []string{"autocreateBranch", "autocreateBranchSourceBranch"}},
 	}
-	srv := New(Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := srv.Diff(context.Background(), &pulumirpc.DiffRequest{
-				Urn: fileURN, Id: "r/f.yaml", Olds: kittest.Struct(t, olds), News: kittest.Struct(t, tt.news),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := kittest.Diff(t, New(Options{}), fileURN, "r/f.yaml", olds, tt.news)
 			if !slices.Equal(d.GetDiffs(), tt.wantDiffs) {
 				t.Errorf("diffs = %v, want %v", d.GetDiffs(), tt.wantDiffs)
 			}
@@ -116,22 +101,14 @@ func TestRepositoryFileLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := rec.Calls()
-	var lines []string
-	for _, c := range calls {
-		lines = append(lines, c.Line())
-	}
-	want := []string{
+	calls := kittest.WantCalls(t, rec, "create",
 		"GET /api/v3/repos/o/r",
 		"GET /api/v3/repos/o/r/branches/exp%2Fx",
 		"GET /api/v3/repos/o/r/contents/dir/experiment.yaml?ref=exp%2Fx",
 		"PUT /api/v3/repos/o/r/contents/dir/experiment.yaml",
 		"GET /api/v3/repos/o/r/contents/dir/experiment.yaml?ref=exp%2Fx",
 		"GET /api/v3/repos/o/r/commits/c1",
-	}
-	if !slices.Equal(lines, want) {
-		t.Fatalf("create calls =\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
-	}
+	)
 	var put struct {
 		Message, Content, Branch, SHA string
 		Author, Committer             struct{ Name, Email string }
@@ -160,20 +137,12 @@ func TestRepositoryFileLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls = rec.Calls()
-	lines = nil
-	for _, c := range calls {
-		lines = append(lines, c.Line())
-	}
-	want = []string{
+	calls = kittest.WantCalls(t, rec, "update",
 		"GET /api/v3/repos/o/r/branches/exp%2Fx",
 		"PUT /api/v3/repos/o/r/contents/dir/experiment.yaml",
 		"GET /api/v3/repos/o/r/contents/dir/experiment.yaml?ref=exp%2Fx",
 		"GET /api/v3/repos/o/r/commits/c2",
-	}
-	if !slices.Equal(lines, want) {
-		t.Fatalf("update calls = %v, want %v", lines, want)
-	}
+	)
 	if err := json.Unmarshal([]byte(calls[1].Body), &put); err != nil || put.SHA != blobSHA("a: 1\n") {
 		t.Errorf("update PUT must carry the old blob sha: %s", calls[1].Body)
 	}
@@ -189,10 +158,7 @@ func TestRepositoryFileLifecycle(t *testing.T) {
 	if _, err := srv.Delete(ctx, &pulumirpc.DeleteRequest{Urn: fileURN, Id: cr.GetId(), Properties: up.GetProperties()}); err != nil {
 		t.Fatal(err)
 	}
-	calls = rec.Calls()
-	if len(calls) != 2 || calls[0].Line() != "GET /api/v3/repos/o/r/branches/exp%2Fx" || calls[1].Line() != "DELETE /api/v3/repos/o/r/contents/dir/experiment.yaml" {
-		t.Fatalf("delete calls = %+v", calls)
-	}
+	calls = kittest.WantCalls(t, rec, "delete", "GET /api/v3/repos/o/r/branches/exp%2Fx", "DELETE /api/v3/repos/o/r/contents/dir/experiment.yaml")
 	var del map[string]string
 	if err := json.Unmarshal([]byte(calls[1].Body), &del); err != nil {
 		t.Fatal(err)

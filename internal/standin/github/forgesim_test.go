@@ -7,13 +7,11 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
-	"github.com/expbot/expbot/internal/forgesim"
 	"github.com/expbot/expbot/internal/standin/kit"
 	"github.com/expbot/expbot/internal/standin/kit/kittest"
 )
@@ -37,25 +35,21 @@ repos:
       expbot: maintainer
 `
 
+// simProvider is the stand-in configured as expbot against the simulated
+// forge at url.
+func simProvider(t *testing.T, url string) *kit.Server {
+	t.Helper()
+	srv := New(Options{Getenv: func(string) string { return "" }})
+	kittest.Configure(t, srv, map[string]any{"token": "expbot-token", "owner": "acme", "baseUrl": url + "/", "writeDelayMs": 1})
+	return srv
+}
+
 // TestAgainstForgesim runs the stand-in through a whole lifecycle against
 // the project's simulated forge: both must agree on the official calls.
 func TestAgainstForgesim(t *testing.T) {
 	ctx := context.Background()
-	sim := forgesim.New()
-	t.Cleanup(sim.Close)
-	if err := sim.LoadSeed(strings.NewReader(simSeed)); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(sim.Handler())
-	t.Cleanup(hs.Close)
-	sim.SetBaseURL(hs.URL)
-
-	srv := New(Options{Getenv: func(string) string { return "" }})
-	if _, err := srv.Configure(ctx, &pulumirpc.ConfigureRequest{Args: kittest.Struct(t, map[string]any{
-		"token": "expbot-token", "owner": "acme", "baseUrl": hs.URL + "/", "writeDelayMs": 1,
-	})}); err != nil {
-		t.Fatal(err)
-	}
+	_, _, url := kittest.Sim(t, simSeed)
+	srv := simProvider(t, url)
 
 	br, err := srv.Create(ctx, &pulumirpc.CreateRequest{Urn: branchURN, Properties: kittest.Struct(t,
 		map[string]any{"repository": "llm", "branch": "exp/x", "sourceBranch": "main"})})
@@ -115,14 +109,7 @@ func TestAgainstForgesim(t *testing.T) {
 // for an installation token and acts as the app's bot.
 func TestAppAuthAgainstForgesim(t *testing.T) {
 	ctx := context.Background()
-	sim := forgesim.New()
-	t.Cleanup(sim.Close)
-	if err := sim.LoadSeed(strings.NewReader(simSeed)); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(sim.Handler())
-	t.Cleanup(hs.Close)
-	sim.SetBaseURL(hs.URL)
+	sim, _, url := kittest.Sim(t, simSeed)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +124,7 @@ func TestAppAuthAgainstForgesim(t *testing.T) {
 	configure := func(auth map[string]any) error {
 		srv := New(Options{Getenv: func(string) string { return "" }})
 		if _, err := srv.Configure(ctx, &pulumirpc.ConfigureRequest{Args: kittest.Struct(t, map[string]any{
-			"owner": "acme", "baseUrl": hs.URL + "/", "writeDelayMs": 1, "appAuth": auth,
+			"owner": "acme", "baseUrl": url + "/", "writeDelayMs": 1, "appAuth": auth,
 		})}); err != nil {
 			return err
 		}

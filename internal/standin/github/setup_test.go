@@ -2,14 +2,12 @@ package github
 
 import (
 	"context"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
-	"github.com/expbot/expbot/internal/forgesim"
 	"github.com/expbot/expbot/internal/forgesim/state"
 	"github.com/expbot/expbot/internal/standin/kit"
 	"github.com/expbot/expbot/internal/standin/kit/kittest"
@@ -25,33 +23,13 @@ const (
 // owner of the organisation acme, behind a request recorder.
 func setupSim(t *testing.T) (*kit.Server, *kittest.Recorder, *state.Forge) {
 	t.Helper()
-	sim := forgesim.New()
-	t.Cleanup(sim.Close)
-	if err := sim.LoadSeed(strings.NewReader(strings.Replace(simSeed, "expbot: maintainer", "expbot: owner", 1))); err != nil {
-		t.Fatal(err)
-	}
+	sim, rec, url := kittest.Sim(t, strings.Replace(simSeed, "expbot: maintainer", "expbot: owner", 1))
 	if err := sim.Forge().SetNamespaceAccess("acme", "expbot", state.Owner); err != nil {
 		t.Fatal(err)
 	}
-	rec := &kittest.Recorder{Next: sim.Handler()}
-	hs := httptest.NewServer(rec)
-	t.Cleanup(hs.Close)
-	sim.SetBaseURL(hs.URL)
-	srv := New(Options{Getenv: func(string) string { return "" }})
-	if _, err := srv.Configure(context.Background(), &pulumirpc.ConfigureRequest{Args: kittest.Struct(t, map[string]any{
-		"token": "expbot-token", "owner": "acme", "baseUrl": hs.URL + "/", "writeDelayMs": 1,
-	})}); err != nil {
-		t.Fatal(err)
-	}
+	srv := simProvider(t, url)
 	rec.Calls()
 	return srv, rec, sim.Forge()
-}
-
-func wantCalls(t *testing.T, rec *kittest.Recorder, step string, want ...string) {
-	t.Helper()
-	if got := rec.Lines(); !slices.Equal(got, want) {
-		t.Errorf("%s made\n  %s\nwant\n  %s", step, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
 }
 
 // The webhook resources make the official provider's calls: POST then GET
@@ -76,7 +54,7 @@ func TestWebhookCalls(t *testing.T) {
 		t.Fatalf("create: %v", err)
 	}
 	id := cr.GetId()
-	wantCalls(t, rec, "create", "POST /api/v3/repos/acme/llm/hooks", "GET /api/v3/repos/acme/llm/hooks/"+id)
+	kittest.WantCalls(t, rec, "create", "POST /api/v3/repos/acme/llm/hooks", "GET /api/v3/repos/acme/llm/hooks/"+id)
 	hooks, _ := forge.ScopeHooks(state.Scope{Repo: "acme/llm"})
 	if len(hooks) != 1 || hooks[0].Secret != "s3cret-value" || hooks[0].Options["content_type"] != "json" {
 		t.Fatalf("forge hooks = %+v", hooks)
@@ -110,7 +88,7 @@ func TestWebhookCalls(t *testing.T) {
 	if err != nil {
 		t.Fatalf("update: %v", err)
 	}
-	wantCalls(t, rec, "update", "PATCH /api/v3/repos/acme/llm/hooks/"+id, "GET /api/v3/repos/acme/llm/hooks/"+id)
+	kittest.WantCalls(t, rec, "update", "PATCH /api/v3/repos/acme/llm/hooks/"+id, "GET /api/v3/repos/acme/llm/hooks/"+id)
 	if hooks, _ := forge.ScopeHooks(state.Scope{Repo: "acme/llm"}); !slices.Equal(hooks[0].Events, []string{"issues"}) || hooks[0].Secret != "s3cret-value" {
 		t.Errorf("after update: %+v", hooks[0])
 	}
@@ -118,12 +96,12 @@ func TestWebhookCalls(t *testing.T) {
 	if _, err := srv.Delete(ctx, &pulumirpc.DeleteRequest{Urn: repoHookURN, Id: id, Properties: up.GetProperties()}); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	wantCalls(t, rec, "delete", "DELETE /api/v3/repos/acme/llm/hooks/"+id)
+	kittest.WantCalls(t, rec, "delete", "DELETE /api/v3/repos/acme/llm/hooks/"+id)
 	gone, err := srv.Read(ctx, &pulumirpc.ReadRequest{Urn: repoHookURN, Id: id, Properties: up.GetProperties()})
 	if err != nil || gone.GetId() != "" {
 		t.Errorf("read of a deleted hook = %v, %v", gone, err)
 	}
-	wantCalls(t, rec, "read of a deleted hook", "GET /api/v3/repos/acme/llm/hooks/"+id, "GET /api/v3/repos/acme/llm/hooks?per_page=1")
+	kittest.WantCalls(t, rec, "read of a deleted hook", "GET /api/v3/repos/acme/llm/hooks/"+id, "GET /api/v3/repos/acme/llm/hooks?per_page=1")
 	if _, err := srv.Delete(ctx, &pulumirpc.DeleteRequest{Urn: repoHookURN, Id: id, Properties: up.GetProperties()}); err == nil {
 		t.Error("deleting a deleted hook succeeded; the official provider reports GitHub's 404")
 	}
@@ -135,7 +113,7 @@ func TestWebhookCalls(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create organisation hook: %v", err)
 	}
-	wantCalls(t, rec, "create organisation hook", "POST /api/v3/orgs/acme/hooks", "GET /api/v3/orgs/acme/hooks/"+org.GetId())
+	kittest.WantCalls(t, rec, "create organisation hook", "POST /api/v3/orgs/acme/hooks", "GET /api/v3/orgs/acme/hooks/"+org.GetId())
 	if hooks, _ := forge.ScopeHooks(state.Scope{Namespace: "acme"}); len(hooks) != 1 {
 		t.Errorf("organisation hooks = %+v", hooks)
 	}
@@ -152,7 +130,7 @@ func TestIssueLabelCalls(t *testing.T) {
 		t.Fatalf("create: %v", err)
 	}
 	const path = "/api/v3/repos/acme/llm/labels/new-experiment"
-	wantCalls(t, rec, "create", "GET "+path, "POST /api/v3/repos/acme/llm/labels", "GET "+path)
+	kittest.WantCalls(t, rec, "create", "GET "+path, "POST /api/v3/repos/acme/llm/labels", "GET "+path)
 	if cr.GetId() != "llm:new-experiment" {
 		t.Errorf("id %q, want repository:name", cr.GetId())
 	}
@@ -160,7 +138,7 @@ func TestIssueLabelCalls(t *testing.T) {
 	if _, err := srv.Update(ctx, &pulumirpc.UpdateRequest{Urn: labelURN, Id: cr.GetId(), Olds: cr.GetProperties(), News: kittest.Struct(t, news)}); err != nil {
 		t.Fatalf("update: %v", err)
 	}
-	wantCalls(t, rec, "update", "GET "+path, "PATCH "+path, "GET "+path)
+	kittest.WantCalls(t, rec, "update", "GET "+path, "PATCH "+path, "GET "+path)
 	if lb, _ := forge.Labels(state.Scope{Repo: "acme/llm"}); len(lb) != 1 || lb[0].Color != "0e8a16" || lb[0].Description != "ask expbot" {
 		t.Errorf("forge labels = %+v", lb)
 	}
@@ -175,11 +153,11 @@ func TestIssueLabelCalls(t *testing.T) {
 	if _, err := srv.Create(ctx, &pulumirpc.CreateRequest{Urn: labelURN, Properties: kittest.Struct(t, news)}); err != nil {
 		t.Fatalf("create over an existing label: %v", err)
 	}
-	wantCalls(t, rec, "create over an existing label", "GET "+path, "PATCH "+path, "GET "+path)
+	kittest.WantCalls(t, rec, "create over an existing label", "GET "+path, "PATCH "+path, "GET "+path)
 	if _, err := srv.Delete(ctx, &pulumirpc.DeleteRequest{Urn: labelURN, Id: cr.GetId(), Properties: cr.GetProperties()}); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	wantCalls(t, rec, "delete", "DELETE "+path)
+	kittest.WantCalls(t, rec, "delete", "DELETE "+path)
 	if lb, _ := forge.Labels(state.Scope{Repo: "acme/llm"}); len(lb) != 0 {
 		t.Errorf("labels after delete = %+v", lb)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
 	"github.com/expbot/expbot/internal/standin/kit"
@@ -17,25 +16,8 @@ import (
 
 const branchURN = "urn:pulumi:dev::expbot::gitlab:index/branch:Branch::exp"
 
-func check(t *testing.T, urn string, olds, news map[string]any, seed string) (resource.PropertyMap, []string) {
-	t.Helper()
-	req := &pulumirpc.CheckRequest{Urn: urn, News: kittest.Struct(t, news), RandomSeed: []byte(seed)}
-	if olds != nil {
-		req.Olds = kittest.Struct(t, olds)
-	}
-	resp, err := New(Options{}).Check(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var failures []string
-	for _, f := range resp.GetFailures() {
-		failures = append(failures, f.GetProperty())
-	}
-	return kittest.Props(t, resp.GetInputs()), failures
-}
-
 func TestBranchCheck(t *testing.T) {
-	ins, failures := check(t, branchURN, nil, map[string]any{"project": "grp/proj", "ref": "main", "name": "exp/x"}, "s")
+	ins, failures := kittest.Check(t, New(Options{}), branchURN, nil, map[string]any{"project": "grp/proj", "ref": "main", "name": "exp/x"}, "s")
 	if failures != nil || kit.Str(ins, "name") != "exp/x" {
 		t.Errorf("explicit name: %v %v", ins, failures)
 	}
@@ -43,21 +25,21 @@ func TestBranchCheck(t *testing.T) {
 		t.Errorf("keepOnDestroy default = %v", ins["keepOnDestroy"])
 	}
 
-	_, failures = check(t, branchURN, nil, map[string]any{}, "s")
+	_, failures = kittest.Check(t, New(Options{}), branchURN, nil, map[string]any{}, "s")
 	if !slices.Equal(failures, []string{"project", "ref"}) {
 		t.Errorf("failures = %v, want project, ref", failures)
 	}
 
-	a, _ := check(t, branchURN, nil, map[string]any{"project": "p", "ref": "main"}, "seed-1")
-	b, _ := check(t, branchURN, nil, map[string]any{"project": "p", "ref": "main"}, "seed-1")
-	c, _ := check(t, branchURN, nil, map[string]any{"project": "p", "ref": "main"}, "seed-2")
+	a, _ := kittest.Check(t, New(Options{}), branchURN, nil, map[string]any{"project": "p", "ref": "main"}, "seed-1")
+	b, _ := kittest.Check(t, New(Options{}), branchURN, nil, map[string]any{"project": "p", "ref": "main"}, "seed-1")
+	c, _ := kittest.Check(t, New(Options{}), branchURN, nil, map[string]any{"project": "p", "ref": "main"}, "seed-2")
 	if !regexp.MustCompile(`^exp-[0-9a-f]{7}$`).MatchString(kit.Str(a, "name")) {
 		t.Errorf("auto name = %q, want exp-<7 hex>", kit.Str(a, "name"))
 	}
 	if kit.Str(a, "name") != kit.Str(b, "name") || kit.Str(a, "name") == kit.Str(c, "name") {
 		t.Errorf("auto names must follow the seed: %q %q %q", kit.Str(a, "name"), kit.Str(b, "name"), kit.Str(c, "name"))
 	}
-	kept, _ := check(t, branchURN, map[string]any{"name": "exp-1234567"}, map[string]any{"project": "p", "ref": "main"}, "seed-3")
+	kept, _ := kittest.Check(t, New(Options{}), branchURN, map[string]any{"name": "exp-1234567"}, map[string]any{"project": "p", "ref": "main"}, "seed-3")
 	if kit.Str(kept, "name") != "exp-1234567" {
 		t.Errorf("auto name must be kept across updates, got %q", kit.Str(kept, "name"))
 	}
@@ -84,14 +66,9 @@ func TestBranchDiff(t *testing.T) {
 		{name: "ref replaces", news: with("ref", "dev"), wantDiffs: []string{"ref"}, wantRepl: []string{"ref"}},
 		{name: "keepOnDestroy updates", news: with("keepOnDestroy", true), wantDiffs: []string{"keepOnDestroy"}},
 	}
-	srv := New(Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := srv.Diff(context.Background(), &pulumirpc.DiffRequest{Urn: branchURN, Id: "grp/proj:exp/x",
-				Olds: kittest.Struct(t, olds), News: kittest.Struct(t, tt.news)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := kittest.Diff(t, New(Options{}), branchURN, "grp/proj:exp/x", olds, tt.news)
 			if !slices.Equal(d.GetDiffs(), tt.wantDiffs) || !slices.Equal(d.GetReplaces(), tt.wantRepl) {
 				t.Errorf("diffs %v replaces %v, want %v %v", d.GetDiffs(), d.GetReplaces(), tt.wantDiffs, tt.wantRepl)
 			}
@@ -113,10 +90,7 @@ func TestBranchLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls = rec.Calls()
-	if len(calls) != 1 || calls[0].Line() != "POST /api/v4/projects/grp%2Fproj/repository/branches" {
-		t.Fatalf("create calls = %+v", calls)
-	}
+	calls = kittest.WantCalls(t, rec, "create", "POST /api/v4/projects/grp%2Fproj/repository/branches")
 	var body map[string]string
 	if err := json.Unmarshal([]byte(calls[0].Body), &body); err != nil || body["branch"] != "exp/x" || body["ref"] != "main" {
 		t.Errorf("create body = %s", calls[0].Body)
@@ -141,9 +115,7 @@ func TestBranchLifecycle(t *testing.T) {
 	if err != nil || rd.GetId() != cr.GetId() {
 		t.Fatalf("read = %v, %v", rd, err)
 	}
-	if got := rec.Lines(); !slices.Equal(got, []string{"GET /api/v4/projects/grp%2Fproj/repository/branches/exp%2Fx"}) {
-		t.Errorf("read calls = %v", got)
-	}
+	kittest.WantCalls(t, rec, "read", "GET /api/v4/projects/grp%2Fproj/repository/branches/exp%2Fx")
 	if kit.Str(kittest.Props(t, rd.GetProperties()), "ref") != "main" {
 		t.Error("ref must survive a refresh (the API does not report it)")
 	}
@@ -165,9 +137,7 @@ func TestBranchLifecycle(t *testing.T) {
 	if _, err := srv.Delete(ctx, &pulumirpc.DeleteRequest{Urn: branchURN, Id: cr.GetId(), Properties: cr.GetProperties()}); err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.Lines(); !slices.Equal(got, []string{"DELETE /api/v4/projects/grp%2Fproj/repository/branches/exp%2Fx"}) {
-		t.Errorf("delete calls = %v", got)
-	}
+	kittest.WantCalls(t, rec, "delete", "DELETE /api/v4/projects/grp%2Fproj/repository/branches/exp%2Fx")
 	rd, err = srv.Read(ctx, &pulumirpc.ReadRequest{Urn: branchURN, Id: cr.GetId(), Properties: cr.GetProperties()})
 	if err != nil || rd.GetId() != "" {
 		t.Errorf("read of deleted branch = %v, %v; want empty id", rd, err)

@@ -45,7 +45,7 @@ func TestRepositoryFileCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ins, failures := check(t, fileURN, nil, tt.news, "s")
+			ins, failures := kittest.Check(t, New(Options{}), fileURN, nil, tt.news, "s")
 			if !slices.Equal(failures, tt.wantFailures) {
 				t.Errorf("failures = %v, want %v", failures, tt.wantFailures)
 			}
@@ -82,14 +82,9 @@ func TestRepositoryFileDiff(t *testing.T) {
 		{name: "filePath replaces", news: with("filePath", "b.yaml"), wantDiffs: []string{"filePath"}, wantRepl: []string{"filePath"}},
 		{name: "project replaces", news: with("project", "grp/other"), wantDiffs: []string{"project"}, wantRepl: []string{"project"}},
 	}
-	srv := New(Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := srv.Diff(context.Background(), &pulumirpc.DiffRequest{Urn: fileURN, Id: "grp/proj:exp/x:a.yaml",
-				Olds: kittest.Struct(t, olds), News: kittest.Struct(t, tt.news)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := kittest.Diff(t, New(Options{}), fileURN, "grp/proj:exp/x:a.yaml", olds, tt.news)
 			if !slices.Equal(d.GetDiffs(), tt.wantDiffs) || !slices.Equal(d.GetReplaces(), tt.wantRepl) {
 				t.Errorf("diffs %v replaces %v, want %v %v", d.GetDiffs(), d.GetReplaces(), tt.wantDiffs, tt.wantRepl)
 			}
@@ -121,18 +116,10 @@ func TestRepositoryFileLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := rec.Calls()
-	var lines []string
-	for _, c := range calls {
-		lines = append(lines, c.Line())
-	}
-	want := []string{
+	calls := kittest.WantCalls(t, rec, "create",
 		"POST /api/v4/projects/grp%2Fproj/repository/files/dir%2Fa%2Eyaml",
 		"GET /api/v4/projects/grp%2Fproj/repository/files/dir%2Fa%2Eyaml?ref=exp%2Fx",
-	}
-	if !slices.Equal(lines, want) {
-		t.Fatalf("create calls = %v, want %v", lines, want)
-	}
+	)
 	var body wireFile
 	if err := json.Unmarshal([]byte(calls[0].Body), &body); err != nil {
 		t.Fatal(err)
@@ -157,19 +144,11 @@ func TestRepositoryFileLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls = rec.Calls()
-	lines = nil
-	for _, c := range calls {
-		lines = append(lines, c.Line())
-	}
-	want = []string{
+	calls = kittest.WantCalls(t, rec, "update",
 		"GET /api/v4/projects/grp%2Fproj/repository/files/dir%2Fa%2Eyaml?ref=exp%2Fx",
 		"PUT /api/v4/projects/grp%2Fproj/repository/files/dir%2Fa%2Eyaml",
 		"GET /api/v4/projects/grp%2Fproj/repository/files/dir%2Fa%2Eyaml?ref=exp%2Fx",
-	}
-	if !slices.Equal(lines, want) {
-		t.Fatalf("update calls = %v, want %v", lines, want)
-	}
+	)
 	if err := json.Unmarshal([]byte(calls[1].Body), &body); err != nil || body.LastCommitID != "c1" {
 		t.Errorf("update body must carry last_commit_id c1: %s", calls[1].Body)
 	}
@@ -246,14 +225,11 @@ func TestRepositoryFileOverwriteOnCreate(t *testing.T) {
 	if _, err := srv.Create(ctx, &pulumirpc.CreateRequest{Urn: fileURN, Properties: kittest.Struct(t, news)}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{
+	kittest.WantCalls(t, rec, "create over a file",
 		"GET /api/v4/projects/grp%2Fproj/repository/files/a%2Eyaml?ref=main",
 		"PUT /api/v4/projects/grp%2Fproj/repository/files/a%2Eyaml",
 		"GET /api/v4/projects/grp%2Fproj/repository/files/a%2Eyaml?ref=main",
-	}
-	if got := rec.Lines(); !slices.Equal(got, want) {
-		t.Errorf("calls = %v, want %v", got, want)
-	}
+	)
 	if f.files["main"]["a.yaml"] != "ours: 1" {
 		t.Errorf("content = %q", f.files["main"]["a.yaml"])
 	}

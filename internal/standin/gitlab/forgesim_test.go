@@ -2,13 +2,10 @@ package gitlab
 
 import (
 	"context"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
-	"github.com/expbot/expbot/internal/forgesim"
 	"github.com/expbot/expbot/internal/standin/kit"
 	"github.com/expbot/expbot/internal/standin/kit/kittest"
 )
@@ -29,25 +26,21 @@ repos:
       expbot: maintainer
 `
 
+// simProvider is the stand-in configured as expbot against the simulated
+// forge at url.
+func simProvider(t *testing.T, url string) *kit.Server {
+	t.Helper()
+	srv := New(Options{Getenv: func(string) string { return "" }})
+	kittest.Configure(t, srv, map[string]any{"token": "expbot-token", "baseUrl": url + "/api/v4/"})
+	return srv
+}
+
 // TestAgainstForgesim runs the stand-in through a whole lifecycle against
 // the project's simulated forge: both must agree on the official calls.
 func TestAgainstForgesim(t *testing.T) {
 	ctx := context.Background()
-	sim := forgesim.New()
-	t.Cleanup(sim.Close)
-	if err := sim.LoadSeed(strings.NewReader(simSeed)); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(sim.Handler())
-	t.Cleanup(hs.Close)
-	sim.SetBaseURL(hs.URL)
-
-	srv := New(Options{Getenv: func(string) string { return "" }})
-	if _, err := srv.Configure(ctx, &pulumirpc.ConfigureRequest{Args: kittest.Struct(t, map[string]any{
-		"token": "expbot-token", "baseUrl": hs.URL + "/api/v4/",
-	})}); err != nil {
-		t.Fatal(err)
-	}
+	_, _, url := kittest.Sim(t, simSeed)
+	srv := simProvider(t, url)
 
 	br, err := srv.Create(ctx, &pulumirpc.CreateRequest{Urn: branchURN, Properties: kittest.Struct(t,
 		map[string]any{"project": "acme/vision", "name": "exp/x", "ref": "main", "keepOnDestroy": false})})

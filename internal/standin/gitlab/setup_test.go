@@ -3,14 +3,12 @@ package gitlab
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
-	"github.com/expbot/expbot/internal/forgesim"
 	"github.com/expbot/expbot/internal/forgesim/state"
 	"github.com/expbot/expbot/internal/standin/kit"
 	"github.com/expbot/expbot/internal/standin/kit/kittest"
@@ -25,40 +23,14 @@ const (
 
 func setupSim(t *testing.T) (*kit.Server, *kittest.Recorder, *state.Forge) {
 	t.Helper()
-	sim := forgesim.New()
-	t.Cleanup(sim.Close)
-	if err := sim.LoadSeed(strings.NewReader(simSeed)); err != nil {
-		t.Fatal(err)
-	}
+	sim, rec, url := kittest.Sim(t, simSeed)
 	sim.Forge().AddOrg("acme")
 	if err := sim.Forge().SetNamespaceAccess("acme", "expbot", state.Owner); err != nil {
 		t.Fatal(err)
 	}
-	rec := &kittest.Recorder{Next: sim.Handler()}
-	hs := httptest.NewServer(rec)
-	t.Cleanup(hs.Close)
-	sim.SetBaseURL(hs.URL)
-	srv := New(Options{Getenv: func(string) string { return "" }})
-	if _, err := srv.Configure(context.Background(), &pulumirpc.ConfigureRequest{Args: kittest.Struct(t, map[string]any{
-		"token": "expbot-token", "baseUrl": hs.URL + "/api/v4/",
-	})}); err != nil {
-		t.Fatal(err)
-	}
+	srv := simProvider(t, url)
 	rec.Calls()
 	return srv, rec, sim.Forge()
-}
-
-func wantCalls(t *testing.T, rec *kittest.Recorder, step string, want ...string) []kittest.Call {
-	t.Helper()
-	calls := rec.Calls()
-	var got []string
-	for _, c := range calls {
-		got = append(got, c.Line())
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("%s made\n  %s\nwant\n  %s", step, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
-	return calls
 }
 
 func TestHookCalls(t *testing.T) {
@@ -86,7 +58,7 @@ func TestHookCalls(t *testing.T) {
 			if parent != tc.value {
 				t.Errorf("id %q, want %s:<hook id>", cr.GetId(), tc.value)
 			}
-			calls := wantCalls(t, rec, "create", "POST "+tc.path, "GET "+tc.path+"/"+hookID)
+			calls := kittest.WantCalls(t, rec, "create", "POST "+tc.path, "GET "+tc.path+"/"+hookID)
 			// Every switch is sent, as the official provider sends them.
 			var body map[string]any
 			if len(calls) > 0 {
@@ -116,7 +88,7 @@ func TestHookCalls(t *testing.T) {
 			if err != nil {
 				t.Fatalf("update: %v", err)
 			}
-			calls = wantCalls(t, rec, "update", "PUT "+tc.path+"/"+hookID, "GET "+tc.path+"/"+hookID)
+			calls = kittest.WantCalls(t, rec, "update", "PUT "+tc.path+"/"+hookID, "GET "+tc.path+"/"+hookID)
 			var upBody map[string]any
 			if len(calls) > 0 {
 				_ = json.Unmarshal([]byte(calls[0].Body), &upBody)
@@ -130,7 +102,7 @@ func TestHookCalls(t *testing.T) {
 			if _, err := srv.Delete(ctx, &pulumirpc.DeleteRequest{Urn: tc.urn, Id: cr.GetId(), Properties: up.GetProperties()}); err != nil {
 				t.Fatalf("delete: %v", err)
 			}
-			wantCalls(t, rec, "delete", "DELETE "+tc.path+"/"+hookID)
+			kittest.WantCalls(t, rec, "delete", "DELETE "+tc.path+"/"+hookID)
 			if rd, err := srv.Read(ctx, &pulumirpc.ReadRequest{Urn: tc.urn, Id: cr.GetId(), Properties: up.GetProperties()}); err != nil || rd.GetId() != "" {
 				t.Errorf("read of a deleted hook = %v, %v", rd, err)
 			}
@@ -160,12 +132,12 @@ func TestLabelCalls(t *testing.T) {
 			if cr.GetId() != tc.value+":new-experiment" {
 				t.Errorf("id %q", cr.GetId())
 			}
-			wantCalls(t, rec, "create", "POST "+tc.path, "GET "+tc.path+"/new-experiment")
+			kittest.WantCalls(t, rec, "create", "POST "+tc.path, "GET "+tc.path+"/new-experiment")
 			news["color"] = "#0e8a16"
 			if _, err := srv.Update(ctx, &pulumirpc.UpdateRequest{Urn: tc.urn, Id: cr.GetId(), Olds: cr.GetProperties(), News: kittest.Struct(t, news)}); err != nil {
 				t.Fatalf("update: %v", err)
 			}
-			wantCalls(t, rec, "update", "PUT "+tc.path+"/new-experiment", "GET "+tc.path+"/new-experiment")
+			kittest.WantCalls(t, rec, "update", "PUT "+tc.path+"/new-experiment", "GET "+tc.path+"/new-experiment")
 			if lb, _ := forge.Labels(tc.scope); len(lb) != 1 || lb[0].Color != "#0e8a16" || lb[0].Description != "ask expbot" {
 				t.Errorf("forge labels = %+v", lb)
 			}
@@ -177,7 +149,7 @@ func TestLabelCalls(t *testing.T) {
 			if _, err := srv.Delete(ctx, &pulumirpc.DeleteRequest{Urn: tc.urn, Id: cr.GetId(), Properties: cr.GetProperties()}); err != nil {
 				t.Fatalf("delete: %v", err)
 			}
-			wantCalls(t, rec, "delete", "DELETE "+tc.path+"/new-experiment")
+			kittest.WantCalls(t, rec, "delete", "DELETE "+tc.path+"/new-experiment")
 			if rd, err := srv.Read(ctx, &pulumirpc.ReadRequest{Urn: tc.urn, Id: cr.GetId(), Properties: cr.GetProperties()}); err != nil || rd.GetId() != "" {
 				t.Errorf("read of a deleted label = %v, %v", rd, err)
 			}

@@ -1,15 +1,21 @@
 // Package kittest holds helpers for testing the stand-in providers: a
-// recording HTTP handler and property conversions. Test support only.
+// recording HTTP handler, property conversions, provider calls that fail
+// the test on error, and the simulated forge behind a recorder. Test
+// support only.
 package kittest
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/expbot/expbot/internal/standin/kit"
@@ -70,6 +76,63 @@ func (r *Recorder) Lines() []string {
 		out = append(out, c.Line())
 	}
 	return out
+}
+
+// WantCalls fails the test unless the calls recorded since the last look
+// are exactly want, in order; it returns them.
+func WantCalls(t testing.TB, r *Recorder, step string, want ...string) []Call {
+	t.Helper()
+	calls := r.Calls()
+	var got []string
+	for _, c := range calls {
+		got = append(got, c.Line())
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s made\n  %s\nwant\n  %s", step, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	return calls
+}
+
+// Configure configures a provider with args, failing the test on error.
+func Configure(t testing.TB, srv pulumirpc.ResourceProviderServer, args map[string]any) {
+	t.Helper()
+	if _, err := srv.Configure(context.Background(), &pulumirpc.ConfigureRequest{Args: Struct(t, args)}); err != nil {
+		t.Fatalf("configure: %v", err)
+	}
+}
+
+// Check checks news (against olds, if any) with a random seed and returns
+// the inputs and the properties that failed.
+func Check(t testing.TB, srv pulumirpc.ResourceProviderServer, urn string, olds, news map[string]any, seed string) (resource.PropertyMap, []string) {
+	t.Helper()
+	req := &pulumirpc.CheckRequest{Urn: urn, News: Struct(t, news), RandomSeed: []byte(seed)}
+	if olds != nil {
+		req.Olds = Struct(t, olds)
+	}
+	resp, err := srv.Check(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Props(t, resp.GetInputs()), Failures(resp)
+}
+
+// Failures are the properties a check failed on, in order.
+func Failures(resp *pulumirpc.CheckResponse) []string {
+	var out []string
+	for _, f := range resp.GetFailures() {
+		out = append(out, f.GetProperty())
+	}
+	return out
+}
+
+// Diff diffs news against the state olds of resource id.
+func Diff(t testing.TB, srv pulumirpc.ResourceProviderServer, urn, id string, olds, news map[string]any) *pulumirpc.DiffResponse {
+	t.Helper()
+	d, err := srv.Diff(context.Background(), &pulumirpc.DiffRequest{Urn: urn, Id: id, Olds: Struct(t, olds), News: Struct(t, news)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // Struct converts a Go map to a gRPC property struct.
