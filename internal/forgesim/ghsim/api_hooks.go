@@ -225,17 +225,24 @@ func hookID(q *request) (int64, bool) {
 	return id, true
 }
 
-func (s *server) getHook(q *request, t hookTarget) {
+// hook reads the hook of t the route names, or answers why not.
+func (s *server) hook(q *request, t hookTarget) (state.Hook, bool) {
 	id, ok := hookID(q)
 	if !ok {
-		return
+		return state.Hook{}, false
 	}
 	h, err := s.f.ScopeHook(t.scope, id)
 	if err != nil {
 		q.fail(err)
-		return
+		return state.Hook{}, false
 	}
-	q.reply(http.StatusOK, hookObject(q.l, t, h))
+	return h, true
+}
+
+func (s *server) getHook(q *request, t hookTarget) {
+	if h, ok := s.hook(q, t); ok {
+		q.reply(http.StatusOK, hookObject(q.l, t, h))
+	}
 }
 
 func (s *server) editHook(q *request, t hookTarget) {

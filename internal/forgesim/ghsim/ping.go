@@ -78,15 +78,8 @@ func (s *server) ping(q *request, t hookTarget, h state.Hook) {
 
 // pingHook is POST .../hooks/{id}/pings: the ping again, answered 204.
 func (s *server) pingHook(q *request, t hookTarget) {
-	id, ok := hookID(q)
-	if !ok {
-		return
+	if h, ok := s.hook(q, t); ok {
+		s.ping(q, t, h)
+		q.w.WriteHeader(http.StatusNoContent)
 	}
-	h, err := s.f.ScopeHook(t.scope, id)
-	if err != nil {
-		q.fail(err)
-		return
-	}
-	s.ping(q, t, h)
-	q.w.WriteHeader(http.StatusNoContent)
 }
