@@ -100,11 +100,7 @@ func TestBranchLifecycle(t *testing.T) {
 		t.Errorf("id = %q, want r:exp/x", cr.GetId())
 	}
 	outs := kittest.Props(t, cr.GetProperties())
-	for k, v := range map[string]string{"ref": "refs/heads/exp/x", "sha": "c0", "sourceSha": "c0", "etag": `"etag-c0"`, "branch": "exp/x"} {
-		if got := kit.Str(outs, k); got != v {
-			t.Errorf("output %s = %q, want %q", k, got, v)
-		}
-	}
+	kittest.WantOutputs(t, outs, map[string]string{"ref": "refs/heads/exp/x", "sha": "c0", "sourceSha": "c0", "etag": `"etag-c0"`, "branch": "exp/x"})
 
 	// Refresh: the stored etag is sent and a 304 keeps the state.
 	rd, err := srv.Read(ctx, &pulumirpc.ReadRequest{Urn: branchURN, Id: cr.GetId(), Properties: cr.GetProperties(), Inputs: news})

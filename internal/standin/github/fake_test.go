@@ -1,20 +1,16 @@
 package github
 
 import (
-	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-
-	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
 	"github.com/expbot/expbot/internal/standin/kit"
 	"github.com/expbot/expbot/internal/standin/kit/kittest"
@@ -45,10 +41,8 @@ func newFakeGitHub(t *testing.T) (*fakeGitHub, *kittest.Recorder) {
 		files:   map[string]map[string]string{"main": {}},
 		commits: map[string]fakeCommit{"c0": {message: "init"}},
 	}
-	rec := &kittest.Recorder{Next: http.StripPrefix("/api/v3", f)}
-	srv := httptest.NewServer(rec)
-	t.Cleanup(srv.Close)
-	f.base = srv.URL + "/"
+	rec, url := kittest.Serve(t, "/api/v3", f)
+	f.base = url + "/"
 	return f, rec
 }
 
@@ -57,19 +51,11 @@ func blobSHA(content string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (f *fakeGitHub) reply(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	if v != nil {
-		_ = json.NewEncoder(w).Encode(v)
-	}
-}
-
 func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if got := r.Header.Get("Authorization"); got != "Bearer sekrit" {
-		f.reply(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials"})
+		kittest.Reply(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials"})
 		return
 	}
 	esc := strings.TrimPrefix(r.URL.EscapedPath(), "/")
@@ -77,16 +63,16 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(esc, "orgs/"):
 		if f.orgs[strings.TrimPrefix(raw, "orgs/")] {
-			f.reply(w, http.StatusOK, map[string]any{"id": 1})
+			kittest.Reply(w, http.StatusOK, map[string]any{"id": 1})
 			return
 		}
-		f.reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+		kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
 	case esc == "user":
-		f.reply(w, http.StatusOK, map[string]string{"login": "me"})
+		kittest.Reply(w, http.StatusOK, map[string]string{"login": "me"})
 	case !strings.HasPrefix(raw, "repos/o/r"):
-		f.reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+		kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
 	case raw == "repos/o/r":
-		f.reply(w, http.StatusOK, map[string]any{"id": 42, "default_branch": "main"})
+		kittest.Reply(w, http.StatusOK, map[string]any{"id": 42, "default_branch": "main"})
 	case strings.HasPrefix(raw, "repos/o/r/git/ref/heads/") && r.Method == http.MethodGet:
 		f.getRef(w, r, strings.TrimPrefix(raw, "repos/o/r/git/ref/heads/"))
 	case raw == "repos/o/r/git/refs" && r.Method == http.MethodPost:
@@ -94,7 +80,7 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(raw, "repos/o/r/git/refs/heads/") && r.Method == http.MethodDelete:
 		b := strings.TrimPrefix(raw, "repos/o/r/git/refs/heads/")
 		if _, ok := f.refs[b]; !ok {
-			f.reply(w, http.StatusUnprocessableEntity, map[string]string{"message": "Reference does not exist"})
+			kittest.Reply(w, http.StatusUnprocessableEntity, map[string]string{"message": "Reference does not exist"})
 			return
 		}
 		delete(f.refs, b)
@@ -107,30 +93,30 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		b, _ := url.PathUnescape(seg)
 		if sha, ok := f.refs[b]; ok {
-			f.reply(w, http.StatusOK, map[string]any{"name": b, "commit": map[string]string{"sha": sha}})
+			kittest.Reply(w, http.StatusOK, map[string]any{"name": b, "commit": map[string]string{"sha": sha}})
 			return
 		}
-		f.reply(w, http.StatusNotFound, map[string]string{"message": "Branch not found"})
+		kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "Branch not found"})
 	case strings.HasPrefix(raw, "repos/o/r/contents/"):
 		f.contents(w, r, strings.TrimPrefix(raw, "repos/o/r/contents/"))
 	case strings.HasPrefix(raw, "repos/o/r/commits/"):
 		sha := strings.TrimPrefix(raw, "repos/o/r/commits/")
 		c, ok := f.commits[sha]
 		if !ok {
-			f.reply(w, http.StatusNotFound, map[string]string{"message": "No commit found"})
+			kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "No commit found"})
 			return
 		}
-		f.reply(w, http.StatusOK, map[string]any{"sha": sha, "commit": map[string]any{
+		kittest.Reply(w, http.StatusOK, map[string]any{"sha": sha, "commit": map[string]any{
 			"message": c.message, "committer": map[string]string{"name": c.name, "email": c.email}}})
 	default:
-		f.reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+		kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
 	}
 }
 
 func (f *fakeGitHub) getRef(w http.ResponseWriter, r *http.Request, b string) {
 	sha, ok := f.refs[b]
 	if !ok {
-		f.reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+		kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
 		return
 	}
 	etag := `"etag-` + sha + `"`
@@ -139,18 +125,18 @@ func (f *fakeGitHub) getRef(w http.ResponseWriter, r *http.Request, b string) {
 		return
 	}
 	w.Header().Set("ETag", etag)
-	f.reply(w, http.StatusOK, map[string]any{"ref": "refs/heads/" + b, "object": map[string]string{"sha": sha, "type": "commit"}})
+	kittest.Reply(w, http.StatusOK, map[string]any{"ref": "refs/heads/" + b, "object": map[string]string{"sha": sha, "type": "commit"}})
 }
 
 func (f *fakeGitHub) createRef(w http.ResponseWriter, r *http.Request) {
 	var body struct{ Ref, SHA string }
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || !strings.HasPrefix(body.Ref, "refs/heads/") || body.SHA == "" {
-		f.reply(w, http.StatusUnprocessableEntity, map[string]string{"message": "Invalid request"})
+		kittest.Reply(w, http.StatusUnprocessableEntity, map[string]string{"message": "Invalid request"})
 		return
 	}
 	b := strings.TrimPrefix(body.Ref, "refs/heads/")
 	if _, ok := f.refs[b]; ok {
-		f.reply(w, http.StatusUnprocessableEntity, map[string]string{"message": "Reference already exists"})
+		kittest.Reply(w, http.StatusUnprocessableEntity, map[string]string{"message": "Reference already exists"})
 		return
 	}
 	f.refs[b] = body.SHA
@@ -158,7 +144,7 @@ func (f *fakeGitHub) createRef(w http.ResponseWriter, r *http.Request) {
 	for p, c := range f.files["main"] {
 		f.files[b][p] = c
 	}
-	f.reply(w, http.StatusCreated, map[string]any{"ref": body.Ref, "object": map[string]string{"sha": body.SHA}})
+	kittest.Reply(w, http.StatusCreated, map[string]any{"ref": body.Ref, "object": map[string]string{"sha": body.SHA}})
 }
 
 func (f *fakeGitHub) contents(w http.ResponseWriter, r *http.Request, path string) {
@@ -166,10 +152,10 @@ func (f *fakeGitHub) contents(w http.ResponseWriter, r *http.Request, path strin
 		b := r.URL.Query().Get("ref")
 		c, ok := f.files[b][path]
 		if !ok {
-			f.reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+			kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
 			return
 		}
-		f.reply(w, http.StatusOK, map[string]any{
+		kittest.Reply(w, http.StatusOK, map[string]any{
 			"type": "file", "encoding": "base64", "sha": blobSHA(c),
 			"content": base64.StdEncoding.EncodeToString([]byte(c)) + "\n",
 			"url":     f.base + "api/v3/repos/o/r/contents/" + path + "?ref=" + url.QueryEscape(b),
@@ -181,21 +167,21 @@ func (f *fakeGitHub) contents(w http.ResponseWriter, r *http.Request, path strin
 		Committer                     *struct{ Name, Email string }
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Message == "" || body.Branch == "" {
-		f.reply(w, http.StatusUnprocessableEntity, map[string]string{"message": "Invalid request"})
+		kittest.Reply(w, http.StatusUnprocessableEntity, map[string]string{"message": "Invalid request"})
 		return
 	}
 	files, ok := f.files[body.Branch]
 	if !ok {
-		f.reply(w, http.StatusNotFound, map[string]string{"message": "Branch not found"})
+		kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "Branch not found"})
 		return
 	}
 	old, exists := files[path]
 	if exists && body.SHA != blobSHA(old) {
-		f.reply(w, http.StatusConflict, map[string]string{"message": "sha does not match"})
+		kittest.Reply(w, http.StatusConflict, map[string]string{"message": "sha does not match"})
 		return
 	}
 	if !exists && r.Method == http.MethodDelete {
-		f.reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+		kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
 		return
 	}
 	f.seq++
@@ -208,12 +194,12 @@ func (f *fakeGitHub) contents(w http.ResponseWriter, r *http.Request, path strin
 	f.refs[body.Branch] = sha
 	if r.Method == http.MethodDelete {
 		delete(files, path)
-		f.reply(w, http.StatusOK, map[string]any{"commit": map[string]string{"sha": sha}})
+		kittest.Reply(w, http.StatusOK, map[string]any{"commit": map[string]string{"sha": sha}})
 		return
 	}
 	text, err := base64.StdEncoding.DecodeString(body.Content)
 	if err != nil {
-		f.reply(w, http.StatusUnprocessableEntity, map[string]string{"message": "content is not valid Base64"})
+		kittest.Reply(w, http.StatusUnprocessableEntity, map[string]string{"message": "content is not valid Base64"})
 		return
 	}
 	files[path] = string(text)
@@ -221,7 +207,7 @@ func (f *fakeGitHub) contents(w http.ResponseWriter, r *http.Request, path strin
 	if exists {
 		status = http.StatusOK
 	}
-	f.reply(w, status, map[string]any{"content": map[string]string{"sha": blobSHA(string(text))}, "commit": map[string]string{"sha": sha}})
+	kittest.Reply(w, status, map[string]any{"content": map[string]string{"sha": blobSHA(string(text))}, "commit": map[string]string{"sha": sha}})
 }
 
 // configured returns a stand-in server configured against the fake.
@@ -232,8 +218,6 @@ func configured(t *testing.T, f *fakeGitHub, extra map[string]any) *kit.Server {
 		cfg[k] = v
 	}
 	srv := New(Options{Getenv: func(string) string { return "" }})
-	if _, err := srv.Configure(context.Background(), &pulumirpc.ConfigureRequest{Args: kittest.Struct(t, cfg)}); err != nil {
-		t.Fatalf("Configure: %v", err)
-	}
+	kittest.Configure(t, srv, cfg)
 	return srv
 }

@@ -124,12 +124,8 @@ func TestRepositoryFileLifecycle(t *testing.T) {
 		t.Errorf("id = %q", cr.GetId())
 	}
 	outs := kittest.Props(t, cr.GetProperties())
-	for k, v := range map[string]string{"sha": blobSHA("a: 1\n"), "commitSha": "c1", "ref": "exp/x",
-		"content": "a: 1\n", "commitMessage": "Add experiment", "repositoryId": "42", "branch": "exp/x"} {
-		if got := kit.Str(outs, k); got != v {
-			t.Errorf("output %s = %q, want %q", k, got, v)
-		}
-	}
+	kittest.WantOutputs(t, outs, map[string]string{"sha": blobSHA("a: 1\n"), "commitSha": "c1", "ref": "exp/x",
+		"content": "a: 1\n", "commitMessage": "Add experiment", "repositoryId": "42", "branch": "exp/x"})
 
 	// Update: new content, the current blob sha goes along.
 	news["content"] = "a: 2\n"

@@ -1,20 +1,16 @@
 package gitlab
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-
-	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
 	"github.com/expbot/expbot/internal/standin/kit"
 	"github.com/expbot/expbot/internal/standin/kit/kittest"
@@ -39,19 +35,9 @@ func newFakeGitLab(t *testing.T) (*fakeGitLab, *kittest.Recorder) {
 		branches: map[string]string{"main": "c0"},
 		files:    map[string]map[string]string{"main": {}},
 	}
-	rec := &kittest.Recorder{Next: http.StripPrefix("/api/v4", f)}
-	srv := httptest.NewServer(rec)
-	t.Cleanup(srv.Close)
-	f.base = srv.URL + "/api/v4/"
+	rec, url := kittest.Serve(t, "/api/v4", f)
+	f.base = url + "/api/v4/"
 	return f, rec
-}
-
-func (f *fakeGitLab) reply(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	if v != nil {
-		_ = json.NewEncoder(w).Encode(v)
-	}
 }
 
 func (f *fakeGitLab) branchJSON(name string) map[string]any {
@@ -73,17 +59,17 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r.Header.Get("Authorization") != "Bearer gltok" {
-		f.reply(w, http.StatusUnauthorized, map[string]string{"message": "401 Unauthorized"})
+		kittest.Reply(w, http.StatusUnauthorized, map[string]string{"message": "401 Unauthorized"})
 		return
 	}
 	esc := strings.TrimPrefix(r.URL.EscapedPath(), "/")
 	if esc == "user" {
-		f.reply(w, http.StatusOK, map[string]any{"id": 1, "username": "me"})
+		kittest.Reply(w, http.StatusOK, map[string]any{"id": 1, "username": "me"})
 		return
 	}
 	const prefix = "projects/grp%2Fproj/repository/"
 	if !strings.HasPrefix(esc, prefix) {
-		f.reply(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
+		kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
 		return
 	}
 	rest := strings.TrimPrefix(esc, prefix)
@@ -91,16 +77,16 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case rest == "branches" && r.Method == http.MethodPost:
 		var body struct{ Branch, Ref string }
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Branch == "" || body.Ref == "" {
-			f.reply(w, http.StatusBadRequest, map[string]string{"message": "branch is missing"})
+			kittest.Reply(w, http.StatusBadRequest, map[string]string{"message": "branch is missing"})
 			return
 		}
 		if _, ok := f.branches[body.Branch]; ok {
-			f.reply(w, http.StatusBadRequest, map[string]string{"message": "Branch already exists"})
+			kittest.Reply(w, http.StatusBadRequest, map[string]string{"message": "Branch already exists"})
 			return
 		}
 		head, ok := f.branches[body.Ref]
 		if !ok {
-			f.reply(w, http.StatusBadRequest, map[string]string{"message": "Invalid reference name"})
+			kittest.Reply(w, http.StatusBadRequest, map[string]string{"message": "Invalid reference name"})
 			return
 		}
 		f.branches[body.Branch] = head
@@ -108,7 +94,7 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for p, c := range f.files[body.Ref] {
 			f.files[body.Branch][p] = c
 		}
-		f.reply(w, http.StatusCreated, f.branchJSON(body.Branch))
+		kittest.Reply(w, http.StatusCreated, f.branchJSON(body.Branch))
 	case strings.HasPrefix(rest, "branches/"):
 		seg := strings.TrimPrefix(rest, "branches/")
 		if strings.Contains(seg, "/") {
@@ -116,7 +102,7 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		name, _ := url.PathUnescape(seg)
 		if _, ok := f.branches[name]; !ok {
-			f.reply(w, http.StatusNotFound, map[string]string{"message": "404 Branch Not Found"})
+			kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "404 Branch Not Found"})
 			return
 		}
 		if r.Method == http.MethodDelete {
@@ -125,7 +111,7 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		f.reply(w, http.StatusOK, f.branchJSON(name))
+		kittest.Reply(w, http.StatusOK, f.branchJSON(name))
 	case strings.HasPrefix(rest, "files/"):
 		seg := strings.TrimPrefix(rest, "files/")
 		if strings.ContainsAny(seg, "/.") {
@@ -134,7 +120,7 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		path, _ := url.PathUnescape(seg)
 		f.file(w, r, path)
 	default:
-		f.reply(w, http.StatusNotFound, map[string]string{"message": "404 Not Found"})
+		kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "404 Not Found"})
 	}
 }
 
@@ -143,12 +129,12 @@ func (f *fakeGitLab) file(w http.ResponseWriter, r *http.Request, path string) {
 		ref := r.URL.Query().Get("ref")
 		c, ok := f.files[ref][path]
 		if !ok {
-			f.reply(w, http.StatusNotFound, map[string]string{"message": "404 File Not Found"})
+			kittest.Reply(w, http.StatusNotFound, map[string]string{"message": "404 File Not Found"})
 			return
 		}
 		sum := sha256.Sum256([]byte(c))
 		name := path[strings.LastIndex(path, "/")+1:]
-		f.reply(w, http.StatusOK, map[string]any{
+		kittest.Reply(w, http.StatusOK, map[string]any{
 			"file_name": name, "file_path": path, "size": len(c), "encoding": "base64",
 			"content": base64.StdEncoding.EncodeToString([]byte(c)), "content_sha256": hex.EncodeToString(sum[:]),
 			"ref": ref, "blob_id": "blob-" + c, "commit_id": f.branches[ref], "last_commit_id": f.branches[ref],
@@ -159,28 +145,28 @@ func (f *fakeGitLab) file(w http.ResponseWriter, r *http.Request, path string) {
 	var body wireFile
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(&body); err != nil || body.Branch == "" || body.CommitMessage == "" {
-		f.reply(w, http.StatusBadRequest, map[string]string{"error": "branch, commit_message are missing"})
+		kittest.Reply(w, http.StatusBadRequest, map[string]string{"error": "branch, commit_message are missing"})
 		return
 	}
 	files, ok := f.files[body.Branch]
 	if !ok {
-		f.reply(w, http.StatusBadRequest, map[string]string{"message": "You can only create or edit files when you are on a branch"})
+		kittest.Reply(w, http.StatusBadRequest, map[string]string{"message": "You can only create or edit files when you are on a branch"})
 		return
 	}
 	_, exists := files[path]
 	switch r.Method {
 	case http.MethodPost:
 		if exists {
-			f.reply(w, http.StatusBadRequest, map[string]string{"message": "A file with this name already exists"})
+			kittest.Reply(w, http.StatusBadRequest, map[string]string{"message": "A file with this name already exists"})
 			return
 		}
 	default:
 		if !exists {
-			f.reply(w, http.StatusBadRequest, map[string]string{"message": "A file with this name doesn't exist"})
+			kittest.Reply(w, http.StatusBadRequest, map[string]string{"message": "A file with this name doesn't exist"})
 			return
 		}
 		if body.LastCommitID != f.branches[body.Branch] {
-			f.reply(w, http.StatusBadRequest, map[string]string{"message": "You are attempting to update a file that has changed since you started editing it."})
+			kittest.Reply(w, http.StatusBadRequest, map[string]string{"message": "You are attempting to update a file that has changed since you started editing it."})
 			return
 		}
 	}
@@ -196,13 +182,13 @@ func (f *fakeGitLab) file(w http.ResponseWriter, r *http.Request, path string) {
 	case "base64":
 		b, err := base64.StdEncoding.DecodeString(body.Content)
 		if err != nil {
-			f.reply(w, http.StatusBadRequest, map[string]string{"message": "invalid base64"})
+			kittest.Reply(w, http.StatusBadRequest, map[string]string{"message": "invalid base64"})
 			return
 		}
 		text = string(b)
 	case "text", "":
 	default:
-		f.reply(w, http.StatusBadRequest, map[string]string{"error": "encoding does not have a valid value"})
+		kittest.Reply(w, http.StatusBadRequest, map[string]string{"error": "encoding does not have a valid value"})
 		return
 	}
 	files[path] = text
@@ -210,17 +196,13 @@ func (f *fakeGitLab) file(w http.ResponseWriter, r *http.Request, path string) {
 	if r.Method == http.MethodPost {
 		status = http.StatusCreated
 	}
-	f.reply(w, status, map[string]string{"file_path": path, "branch": body.Branch})
+	kittest.Reply(w, status, map[string]string{"file_path": path, "branch": body.Branch})
 }
 
 // configured returns a stand-in server configured against the fake.
 func configured(t *testing.T, f *fakeGitLab) *kit.Server {
 	t.Helper()
 	srv := New(Options{Getenv: func(string) string { return "" }})
-	if _, err := srv.Configure(context.Background(), &pulumirpc.ConfigureRequest{
-		Args: kittest.Struct(t, map[string]any{"token": "gltok", "baseUrl": f.base}),
-	}); err != nil {
-		t.Fatalf("Configure: %v", err)
-	}
+	kittest.Configure(t, srv, map[string]any{"token": "gltok", "baseUrl": f.base})
 	return srv
 }

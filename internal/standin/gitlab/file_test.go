@@ -132,12 +132,8 @@ func TestRepositoryFileLifecycle(t *testing.T) {
 		t.Errorf("id = %q", cr.GetId())
 	}
 	outs := kittest.Props(t, cr.GetProperties())
-	for k, v := range map[string]string{"content": "a: 1\n", "fileName": "a.yaml", "ref": "exp/x", "lastCommitId": "c1",
-		"commitId": "c1", "blobId": "blob-a: 1\n", "encoding": "base64", "size": "5"} {
-		if got := kit.Str(outs, k); got != v {
-			t.Errorf("output %s = %q, want %q", k, got, v)
-		}
-	}
+	kittest.WantOutputs(t, outs, map[string]string{"content": "a: 1\n", "fileName": "a.yaml", "ref": "exp/x", "lastCommitId": "c1",
+		"commitId": "c1", "blobId": "blob-a: 1\n", "encoding": "base64", "size": "5"})
 
 	news["content"] = "a: 2\n"
 	up, err := srv.Update(ctx, &pulumirpc.UpdateRequest{Urn: fileURN, Id: cr.GetId(), Olds: cr.GetProperties(), News: kittest.Struct(t, news)})

@@ -7,8 +7,10 @@ package kittest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -76,6 +78,37 @@ func (r *Recorder) Lines() []string {
 		out = append(out, c.Line())
 	}
 	return out
+}
+
+// Serve serves h with prefix stripped, behind a recorder, until the test
+// ends; it returns the recorder and the server's URL. Fakes of a forge's
+// API are served so.
+func Serve(t testing.TB, prefix string, h http.Handler) (*Recorder, string) {
+	t.Helper()
+	rec := &Recorder{Next: http.StripPrefix(prefix, h)}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	return rec, srv.URL
+}
+
+// Reply answers a fake's request with status and v as JSON (none if nil).
+func Reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if v != nil {
+		_ = json.NewEncoder(w).Encode(v)
+	}
+}
+
+// WantOutputs fails the test unless each of want's properties has its
+// string value in outs.
+func WantOutputs(t testing.TB, outs resource.PropertyMap, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got := kit.Str(outs, k); got != v {
+			t.Errorf("output %s = %q, want %q", k, got, v)
+		}
+	}
 }
 
 // WantCalls fails the test unless the calls recorded since the last look
