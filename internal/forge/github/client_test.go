@@ -6,28 +6,29 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
+	"github.com/expbot/expbot/internal/forge/forgetest"
 )
 
 const fakeToken = "ghp_fake-secret-token-0123456789"
 
-// fake serves handler under /api/v3/ (an Enterprise layout) and returns a
-// client pointed at it.
+// fakeAPI is the client pointed at a fake under /api/v3/ (an Enterprise
+// layout).
+var fakeAPI = forgetest.Fake{Prefix: "github: ", Token: fakeToken, AuthHeader: "Authorization",
+	New: func(url string, hc *http.Client) (forge.Client, error) {
+		c, err := New(Config{APIURL: url + "/", Token: fakeToken, HTTPClient: hc})
+		return c, err
+	},
+}
+
+// fake serves handler and returns a client pointed at it.
 func fake(t *testing.T, handler http.HandlerFunc) *Client {
 	t.Helper()
-	ts := httptest.NewServer(handler)
-	t.Cleanup(ts.Close)
-	c, err := New(Config{APIURL: ts.URL + "/", Token: fakeToken, HTTPClient: &http.Client{Timeout: 2 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return fakeAPI.Client(t, handler).(*Client)
 }
 
 func TestNewURLs(t *testing.T) {
@@ -101,83 +102,36 @@ func TestNewKeepsCallersClient(t *testing.T) {
 	}
 }
 
-// TestErrorClassification drives every method into one failing answer and
-// checks the error is transient, not found, or neither, with the token
-// nowhere in it although the server echoes it back.
 func TestErrorClassification(t *testing.T) {
-	type answer struct {
-		status int
-		header map[string]string
-		body   string
-	}
 	echo := `{"message":"rejected credentials {auth}"}`
-	tests := []struct {
-		name          string
-		answer        answer
-		wantTransient bool
-		wantNotFound  bool
-	}{
-		{"503", answer{status: 503, body: `{"message":"unavailable"}`}, true, false},
-		{"502 without JSON", answer{status: 502, body: "<html>bad gateway</html>"}, true, false},
-		{"429", answer{status: 429, header: map[string]string{"Retry-After": "1"}, body: `{"message":"slow down"}`}, true, false},
-		{"403 rate limit", answer{status: 403, header: map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1"}, body: `{"message":"API rate limit exceeded"}`}, true, false},
-		{"403 secondary rate limit", answer{status: 403, body: `{"message":"You have exceeded a secondary rate limit","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`}, true, false},
-		{"403 forbidden", answer{status: 403, body: `{"message":"Resource not accessible by integration"}`}, false, false},
-		{"401 echoing the token", answer{status: 401, body: echo}, false, false},
-		{"500 echoing the token", answer{status: 500, body: echo}, true, false},
-		{"422", answer{status: 422, body: `{"message":"Validation Failed"}`}, false, false},
-		{"404", answer{status: 404, body: `{"message":"Not Found"}`}, false, true},
-	}
-	calls := map[string]func(context.Context, *Client) error{
-		"DefaultBranch": func(ctx context.Context, c *Client) error { _, err := c.DefaultBranch(ctx, "o/r"); return err },
-		"ReadFile": func(ctx context.Context, c *Client) error {
+	forgetest.ErrorClassification(t, fakeAPI, []forgetest.Failure{
+		{Name: "503", Status: 503, Body: `{"message":"unavailable"}`, Transient: true},
+		{Name: "502 without JSON", Status: 502, Body: "<html>bad gateway</html>", Transient: true},
+		{Name: "429", Status: 429, Header: map[string]string{"Retry-After": "1"}, Body: `{"message":"slow down"}`, Transient: true},
+		{Name: "403 rate limit", Status: 403, Header: map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1"}, Body: `{"message":"API rate limit exceeded"}`, Transient: true},
+		{Name: "403 secondary rate limit", Status: 403, Body: `{"message":"You have exceeded a secondary rate limit","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`, Transient: true},
+		{Name: "403 forbidden", Status: 403, Body: `{"message":"Resource not accessible by integration"}`},
+		{Name: "401 echoing the token", Status: 401, Body: echo},
+		{Name: "500 echoing the token", Status: 500, Body: echo, Transient: true},
+		{Name: "422", Status: 422, Body: `{"message":"Validation Failed"}`},
+		{Name: "404", Status: 404, Body: `{"message":"Not Found"}`, NotFound: true},
+	}, map[string]forgetest.Call{
+		"DefaultBranch": func(ctx context.Context, c forge.Client) error { _, err := c.DefaultBranch(ctx, "o/r"); return err },
+		"ReadFile": func(ctx context.Context, c forge.Client) error {
 			_, err := c.ReadFile(ctx, "o/r", "main", "a.yaml")
 			return err
 		},
-		"CreateComment": func(ctx context.Context, c *Client) error {
+		"CreateComment": func(ctx context.Context, c forge.Client) error {
 			_, err := c.CreateComment(ctx, "o/r", event.Thread{Kind: event.IssueThread, Number: 1}, "hi")
 			return err
 		},
-		"EditComment": func(ctx context.Context, c *Client) error {
+		"EditComment": func(ctx context.Context, c forge.Client) error {
 			return c.EditComment(ctx, "o/r", event.Thread{Kind: event.CommitThread, SHA: "abc1234"}, forge.Comment{ID: 5}, "hi")
 		},
-		"React": func(ctx context.Context, c *Client) error {
+		"React": func(ctx context.Context, c forge.Client) error {
 			return c.React(ctx, "o/r", event.Thread{Kind: event.PullThread, Number: 2}, 5, "eyes")
 		},
-	}
-	for _, tt := range tests {
-		for name, call := range calls {
-			t.Run(tt.name+"/"+name, func(t *testing.T) {
-				c := fake(t, func(w http.ResponseWriter, r *http.Request) {
-					for k, v := range tt.answer.header {
-						w.Header().Set(k, v)
-					}
-					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(tt.answer.status)
-					fmt.Fprint(w, strings.ReplaceAll(tt.answer.body, "{auth}", r.Header.Get("Authorization")))
-				})
-				err := call(context.Background(), c)
-				if err == nil {
-					t.Fatal("no error")
-				}
-				if got := forge.IsTransient(err); got != tt.wantTransient {
-					t.Errorf("IsTransient = %v, want %v: %v", got, tt.wantTransient, err)
-				}
-				if got := errors.Is(err, forge.ErrNotFound); got != tt.wantNotFound {
-					t.Errorf("Is(ErrNotFound) = %v, want %v: %v", got, tt.wantNotFound, err)
-				}
-				if strings.Contains(err.Error(), fakeToken) {
-					t.Errorf("error contains the token: %v", err)
-				}
-				if strings.Contains(tt.answer.body, "{auth}") && !strings.Contains(err.Error(), "[REDACTED]") {
-					t.Errorf("echoed token not marked as redacted: %v", err)
-				}
-				if !strings.HasPrefix(err.Error(), "github: ") {
-					t.Errorf("error without context: %v", err)
-				}
-			})
-		}
-	}
+	})
 }
 
 func TestAccessErrors(t *testing.T) {
@@ -211,48 +165,9 @@ func TestResolveRefTransient(t *testing.T) {
 }
 
 func TestNetworkErrors(t *testing.T) {
-	t.Run("connection refused", func(t *testing.T) {
-		ts := httptest.NewServer(http.NotFoundHandler())
-		ts.Close() // nothing listens there any more
-		c, err := New(Config{APIURL: ts.URL, Token: fakeToken})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = c.DefaultBranch(context.Background(), "o/r")
-		if !forge.IsTransient(err) {
-			t.Errorf("want transient: %v", err)
-		}
-		if strings.Contains(err.Error(), fakeToken) {
-			t.Errorf("error contains the token: %v", err)
-		}
-	})
-	t.Run("client timeout", func(t *testing.T) {
-		release := make(chan struct{})
-		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}))
-		t.Cleanup(ts.Close)
-		t.Cleanup(func() { close(release) })
-		c, err := New(Config{APIURL: ts.URL, Token: fakeToken, HTTPClient: &http.Client{Timeout: 50 * time.Millisecond}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = c.DefaultBranch(context.Background(), "o/r")
-		if !forge.IsTransient(err) {
-			t.Errorf("want transient: %v", err)
-		}
-	})
-	t.Run("caller cancelled", func(t *testing.T) {
-		c := fake(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
+	forgetest.NetworkErrors(t, fakeAPI, func(ctx context.Context, c forge.Client) error {
 		_, err := c.DefaultBranch(ctx, "o/r")
-		if err == nil || forge.IsTransient(err) || !errors.Is(err, context.Canceled) {
-			t.Errorf("want a permanent context.Canceled: %v", err)
-		}
+		return err
 	})
 }
 

@@ -5,28 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
+	"github.com/expbot/expbot/internal/forge/forgetest"
 )
 
 const fakeToken = "glpat-fake-secret-token-0123456789"
 
-// fake serves handler at the instance root and returns a client pointed at it.
+// fakeAPI is the client pointed at a fake at the instance root.
+var fakeAPI = forgetest.Fake{Prefix: "gitlab: ", Token: fakeToken, AuthHeader: "PRIVATE-TOKEN",
+	New: func(url string, hc *http.Client) (forge.Client, error) {
+		c, err := New(Config{APIURL: url, Token: fakeToken, HTTPClient: hc})
+		return c, err
+	},
+}
+
+// fake serves handler and returns a client pointed at it.
 func fake(t *testing.T, handler http.HandlerFunc) *Client {
 	t.Helper()
-	ts := httptest.NewServer(handler)
-	t.Cleanup(ts.Close)
-	c, err := New(Config{APIURL: ts.URL, Token: fakeToken, HTTPClient: &http.Client{Timeout: 2 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return fakeAPI.Client(t, handler).(*Client)
 }
 
 func TestNewURLs(t *testing.T) {
@@ -85,131 +85,47 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
-// TestErrorClassification drives every method into one failing answer and
-// checks the error is transient, not found, or neither, with the token
-// nowhere in it although the server echoes it back. It also checks that
-// go-gitlab does not retry on its own (one request per call).
+// TestErrorClassification: go-gitlab does not retry on its own either.
 func TestErrorClassification(t *testing.T) {
 	echo := `{"message":"rejected token {auth}"}`
-	tests := []struct {
-		name          string
-		status        int
-		body          string
-		wantTransient bool
-		wantNotFound  bool
-	}{
-		{"503", 503, `{"message":"unavailable"}`, true, false},
-		{"502 without JSON", 502, "<html>bad gateway</html>", true, false},
-		{"429", 429, `{"message":"Retry later"}`, true, false},
-		{"500 echoing the token", 500, echo, true, false},
-		{"401 echoing the token", 401, echo, false, false},
-		{"403", 403, `{"message":"403 Forbidden"}`, false, false},
-		{"400", 400, `{"error":"name is missing"}`, false, false},
-		{"404", 404, `{"message":"404 Project Not Found"}`, false, true},
-	}
 	issue := event.Thread{Kind: event.IssueThread, Number: 1}
-	calls := map[string]func(context.Context, *Client) error{
-		"ResolveRef":    func(ctx context.Context, c *Client) error { _, err := c.ResolveRef(ctx, "g/p", "exp/1"); return err },
-		"DefaultBranch": func(ctx context.Context, c *Client) error { _, err := c.DefaultBranch(ctx, "g/p"); return err },
-		"ReadFile": func(ctx context.Context, c *Client) error {
+	forgetest.ErrorClassification(t, fakeAPI, []forgetest.Failure{
+		{Name: "503", Status: 503, Body: `{"message":"unavailable"}`, Transient: true},
+		{Name: "502 without JSON", Status: 502, Body: "<html>bad gateway</html>", Transient: true},
+		{Name: "429", Status: 429, Body: `{"message":"Retry later"}`, Transient: true},
+		{Name: "500 echoing the token", Status: 500, Body: echo, Transient: true},
+		{Name: "401 echoing the token", Status: 401, Body: echo},
+		{Name: "403", Status: 403, Body: `{"message":"403 Forbidden"}`},
+		{Name: "400", Status: 400, Body: `{"error":"name is missing"}`},
+		{Name: "404", Status: 404, Body: `{"message":"404 Project Not Found"}`, NotFound: true},
+	}, map[string]forgetest.Call{
+		"ResolveRef": func(ctx context.Context, c forge.Client) error {
+			_, err := c.ResolveRef(ctx, "g/p", "exp/1")
+			return err
+		},
+		"DefaultBranch": func(ctx context.Context, c forge.Client) error { _, err := c.DefaultBranch(ctx, "g/p"); return err },
+		"ReadFile": func(ctx context.Context, c forge.Client) error {
 			_, err := c.ReadFile(ctx, "g/p", "main", "a.yaml")
 			return err
 		},
-		"CreateComment": func(ctx context.Context, c *Client) error {
+		"CreateComment": func(ctx context.Context, c forge.Client) error {
 			_, err := c.CreateComment(ctx, "g/p", issue, "hi")
 			return err
 		},
-		"EditComment": func(ctx context.Context, c *Client) error {
+		"EditComment": func(ctx context.Context, c forge.Client) error {
 			return c.EditComment(ctx, "g/p", event.Thread{Kind: event.CommitThread, SHA: "abc1234"}, forge.Comment{ID: 5, Note: "d1"}, "hi")
 		},
-		"Access": func(ctx context.Context, c *Client) error {
+		"Access": func(ctx context.Context, c forge.Client) error {
 			_, err := c.Access(ctx, "g/p", event.Actor{ID: 3})
 			return err
 		},
-	}
-	for _, tt := range tests {
-		for name, call := range calls {
-			if name == "Access" && tt.wantNotFound {
-				continue // a 404 there means "not a member", tested below
-			}
-			t.Run(tt.name+"/"+name, func(t *testing.T) {
-				var requests atomic.Int32
-				c := fake(t, func(w http.ResponseWriter, r *http.Request) {
-					requests.Add(1)
-					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(tt.status)
-					fmt.Fprint(w, strings.ReplaceAll(tt.body, "{auth}", r.Header.Get("PRIVATE-TOKEN")))
-				})
-				err := call(context.Background(), c)
-				if err == nil {
-					t.Fatal("no error")
-				}
-				if got := forge.IsTransient(err); got != tt.wantTransient {
-					t.Errorf("IsTransient = %v, want %v: %v", got, tt.wantTransient, err)
-				}
-				if got := errors.Is(err, forge.ErrNotFound); got != tt.wantNotFound {
-					t.Errorf("Is(ErrNotFound) = %v, want %v: %v", got, tt.wantNotFound, err)
-				}
-				if strings.Contains(err.Error(), fakeToken) {
-					t.Errorf("error contains the token: %v", err)
-				}
-				if strings.Contains(tt.body, "{auth}") && !strings.Contains(err.Error(), "[REDACTED]") {
-					t.Errorf("echoed token not marked as redacted: %v", err)
-				}
-				if !strings.HasPrefix(err.Error(), "gitlab: ") {
-					t.Errorf("error without context: %v", err)
-				}
-				if n := requests.Load(); n != 1 {
-					t.Errorf("%d requests, want 1 (no retries inside the client)", n)
-				}
-			})
-		}
-	}
+	})
 }
 
 func TestNetworkErrors(t *testing.T) {
-	t.Run("connection refused", func(t *testing.T) {
-		ts := httptest.NewServer(http.NotFoundHandler())
-		ts.Close() // nothing listens there any more
-		c, err := New(Config{APIURL: ts.URL, Token: fakeToken})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = c.ResolveRef(context.Background(), "g/p", "main")
-		if !forge.IsTransient(err) {
-			t.Errorf("want transient: %v", err)
-		}
-		if strings.Contains(err.Error(), fakeToken) {
-			t.Errorf("error contains the token: %v", err)
-		}
-	})
-	t.Run("client timeout", func(t *testing.T) {
-		release := make(chan struct{})
-		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}))
-		t.Cleanup(ts.Close)
-		t.Cleanup(func() { close(release) })
-		c, err := New(Config{APIURL: ts.URL, Token: fakeToken, HTTPClient: &http.Client{Timeout: 50 * time.Millisecond}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = c.ResolveRef(context.Background(), "g/p", "main")
-		if !forge.IsTransient(err) {
-			t.Errorf("want transient: %v", err)
-		}
-	})
-	t.Run("caller cancelled", func(t *testing.T) {
-		c := fake(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"id":"x"}`) })
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
+	forgetest.NetworkErrors(t, fakeAPI, func(ctx context.Context, c forge.Client) error {
 		_, err := c.ResolveRef(ctx, "g/p", "main")
-		if err == nil || forge.IsTransient(err) || !errors.Is(err, context.Canceled) {
-			t.Errorf("want a permanent context.Canceled: %v", err)
-		}
+		return err
 	})
 }
 
