@@ -211,9 +211,12 @@ func up(ctx context.Context, st *auto.Stack) (upResult, error) {
 // from issue numbers ("issue-500-…", "exp/503-…", "projects/429/"), and a
 // permanent error mistaken for a transient one is retried until it gives up,
 // its experiment left "running". EOF is matched as the word, in capitals.
+// The CLI's own state backend failing (the database of a postgres://
+// backend down, restarting or out of connections: SQLSTATE classes 08, 53,
+// 57P) is never the request's fault either.
 var (
 	ansi      = regexp.MustCompile(`\x1b\[[0-9;]*m|<\{%[^%]*%\}>`)
-	transient = regexp.MustCompile(`(?i)(?:^|[\s:(=\["'])(?:50[0234]|429)(?:$|[\s),;:\]}"']|\.(?:\s|$))|connection refused|connection reset|i/o timeout|timeout awaiting|deadline exceeded|no such host|(?-i:\bEOF\b)|temporarily unavailable|rate limit`)
+	transient = regexp.MustCompile(`(?i)(?:^|[\s:(=\["'])(?:50[0234]|429)(?:$|[\s),;:\]}"']|\.(?:\s|$))|connection refused|connection reset|i/o timeout|timeout awaiting|deadline exceeded|no such host|(?-i:\bEOF\b)|temporarily unavailable|rate limit|unable to open state database|too many clients|the database system is (?:starting up|shutting down|in recovery mode)|terminating connection due to administrator command|(?:\(|SQLSTATE )(?:08[0-9A-Z]{3}|53[0-9A-Z]{3}|57P0[1-3])\)`)
 )
 
 func cleanDiag(s string) string { return strings.TrimSpace(ansi.ReplaceAllString(s, "")) }

@@ -95,6 +95,15 @@ func TestLooksTransient(t *testing.T) {
 		{"Post \"https://api.github.com/graphql\": unexpected EOF", true},
 		{"dial tcp: lookup api.github.com: no such host", true},
 		{"resource temporarily unavailable", true},
+		// The CLI's postgres:// state backend, down or out of connections.
+		{`error: unable to open state database "postgres://expbot@db:5432/expbot?table=pulumi_state": failed to ping PostgreSQL: pq: sorry, too many clients already (53300)`, true},
+		{"error: could not list bucket: blob (code=Unknown): pq: sorry, too many clients already (53300)", true},
+		{"blob (code=Unknown): pq: the database system is shutting down (57P03)", true},
+		{"pq: terminating connection due to administrator command (57P01)", true},
+		{"FATAL: remaining connection slots are reserved (SQLSTATE 53300)", true},
+		{"write checkpoint: pq: could not receive data from server (08006)", true},
+		{"pq: duplicate key value violates unique constraint (23505)", false},
+		{"POST https://api.github.com/repos/acme/model/git/refs: 422 Reference refs/heads/exp/53300-lr already exists []", false},
 
 		{"GET https://api.github.com/repos/acme/model/git/ref/heads/nope: 404 Not Found []", false},
 		{"POST https://api.github.com/repos/acme/model/git/refs: 422 Reference already exists []", false},
