@@ -138,6 +138,13 @@ func (c *Commands) Run(ctx context.Context, payload json.RawMessage) error {
 			}
 			replies = append(replies, c.preview(ctx, t, all, ch))
 		default:
+			if e, ok := mine[cmd.Name]; ok && cmd.Verb == command.New && e.Desired == store.Active &&
+				t.CommentURL != "" && e.SourceURL == t.CommentURL {
+				// This comment made it: the job runs again (its end was not
+				// recorded, e.g. the database went away), and what it did
+				// stands. Not "already exists".
+				continue
+			}
 			ch, problem := c.changeFor(t, cmd, mine)
 			if problem != "" {
 				replies = append(replies, problem)

@@ -340,11 +340,25 @@ func TestCommandsRun(t *testing.T) {
 			},
 		},
 		{
-			name:     "new of an existing name explains and changes nothing",
-			before:   []string{"/experiment new a lr=1"},
-			task:     cmdTask("alice", "/experiment new a lr=2"),
+			name:   "new of an existing name explains and changes nothing",
+			before: []string{"/experiment new a lr=1"},
+			task: func() commandTask {
+				tk := cmdTask("alice", "/experiment new a lr=2")
+				tk.CommentID, tk.CommentURL = 502, "https://forge.test/acme/model/pull/7#comment-502"
+				return tk
+			}(),
 			reply:    []string{"Experiment `a` already exists", "/experiment update a"},
 			noChange: true,
+		},
+		{
+			// The job of a comment that made an experiment runs again when
+			// its end was not recorded (the database went away): no
+			// "already exists" to its own author, nothing changes.
+			name:     "new run again by its own comment's job changes and says nothing",
+			before:   []string{"/experiment new a lr=1"},
+			task:     cmdTask("alice", "/experiment new a lr=1"),
+			noChange: true,
+			calls:    []string{"react eyes", "access alice"},
 		},
 		{
 			name:   "new of a name another request uses is another experiment",
@@ -584,7 +598,7 @@ func TestCommandsRun(t *testing.T) {
 			if len(log) == 0 || log[0] != "react eyes" {
 				t.Errorf("calls %q do not start with the eyes reaction", log)
 			}
-			wantReaction := []fakeReaction{{Repo: "acme/model", Thread: tt.task.Thread, CommentID: 501, Reaction: "eyes"}}
+			wantReaction := []fakeReaction{{Repo: "acme/model", Thread: tt.task.Thread, CommentID: tt.task.CommentID, Reaction: "eyes"}}
 			if !reflect.DeepEqual(env.fg.reactions, wantReaction) {
 				t.Errorf("reactions %+v, want %+v", env.fg.reactions, wantReaction)
 			}
