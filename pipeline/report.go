@@ -36,7 +36,10 @@ func replyMarker(what, delivery string) string {
 // postOnce posts a one-off comment carrying marker. A job that was started
 // before may have posted it already, its process dying before the job was
 // recorded as done: then the marker finds it (one lookup of the thread,
-// only on such a retry) and nothing is posted again.
+// only on such a retry) and nothing is posted again. Such replies (to a
+// command, a tag push) are not status comments and do not go through the
+// report job: each has one writer already, the one task job of its
+// delivery, and is never edited.
 func postOnce(ctx context.Context, c forge.Client, repo string, th event.Thread, marker, body string) error {
 	if store.Retried(ctx) {
 		_, ok, err := c.FindComment(ctx, repo, th, marker)
