@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -31,23 +33,34 @@ type ackReq struct {
 	Sig  string `json:"sig"`
 }
 
-// loadPlan: WarmUp first (not measured), then Requests, request i leaving
-// at start + i*Interval whatever happened to the others.
+// loadPlan: WarmUp first (not measured, to every URL), then Requests,
+// request i to URLs[i % len(URLs)] (a round-robin load balancer's
+// spread). Open loop (Interval > 0): request i leaves at start + i*Interval
+// whatever happened to the others. Closed loop (Concurrency > 0 instead):
+// that many clients send the next request as soon as their last was
+// answered, saturating the bot.
 type loadPlan struct {
-	URL      string        `json:"url"`
-	Interval time.Duration `json:"interval"`
-	WarmUp   ackReq        `json:"warm_up"`
-	Requests []ackReq      `json:"requests"`
+	URLs        []string      `json:"urls"`
+	Interval    time.Duration `json:"interval"`
+	Concurrency int           `json:"concurrency"`
+	WarmUp      ackReq        `json:"warm_up"`
+	Requests    []ackReq      `json:"requests"`
 }
 
-// loadResult holds, per request, its latency from its scheduled time, how
-// late the client sent it (included in the latency), the status and the
-// transport error ("" for none).
+// loadResult holds, per request, its latency from its scheduled time (open
+// loop) or from when it was sent (closed loop), how late the client sent it
+// (open loop; included in the latency), the status and the transport error
+// ("" for none); and the time from the first request sent to the last
+// answered.
 type loadResult struct {
 	Latency []time.Duration `json:"latency"`
 	Lag     []time.Duration `json:"lag"`
 	Status  []int           `json:"status"`
 	Err     []string        `json:"err"`
+	Elapsed time.Duration   `json:"elapsed"`
+	// ClientCPU is the load generator's own CPU time (set by
+	// runLoadGenerator, from the finished process).
+	ClientCPU time.Duration `json:"-"`
 }
 
 func loadGenMain(in io.Reader, out io.Writer) int {
@@ -76,12 +89,21 @@ func sendOpenLoop(plan loadPlan) (loadResult, error) {
 		Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute},
 	}
 	defer client.CloseIdleConnections()
-	// The first request pays for a connection and a cold database.
-	if code, err := postDelivery(client, plan.URL, plan.WarmUp); err != nil || code != http.StatusAccepted {
-		return loadResult{}, fmt.Errorf("warm-up delivery: %d %v", code, err)
+	if len(plan.URLs) == 0 {
+		return loadResult{}, errors.New("no URL to send to")
+	}
+	// The first request pays for a connection and a cold database, on
+	// each bot; the first is new, the others are duplicates.
+	for _, u := range plan.URLs {
+		if code, err := postDelivery(client, u, plan.WarmUp); err != nil || code != http.StatusAccepted {
+			return loadResult{}, fmt.Errorf("warm-up delivery to %s: %d %v", u, code, err)
+		}
 	}
 	n := len(plan.Requests)
 	res := loadResult{Latency: make([]time.Duration, n), Lag: make([]time.Duration, n), Status: make([]int, n), Err: make([]string, n)}
+	if plan.Concurrency > 0 {
+		return sendClosedLoop(client, plan, res), nil
+	}
 	var wg sync.WaitGroup
 	// The dispatcher has a thread of its own and sleeps to absolute times
 	// (sleepUntil): time.Sleep wakes up to a millisecond late under load,
@@ -94,7 +116,7 @@ func sendOpenLoop(plan loadPlan) (loadResult, error) {
 		sleepUntil(at)
 		wg.Go(func() {
 			res.Lag[i] = time.Since(at)
-			code, err := postDelivery(client, plan.URL, req)
+			code, err := postDelivery(client, plan.URLs[i%len(plan.URLs)], req)
 			res.Latency[i], res.Status[i] = time.Since(at), code
 			if err != nil {
 				res.Err[i] = err.Error()
@@ -102,7 +124,35 @@ func sendOpenLoop(plan loadPlan) (loadResult, error) {
 		})
 	}
 	wg.Wait()
+	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// sendClosedLoop sends plan's requests from plan.Concurrency clients, each
+// taking the next request as soon as its last was answered.
+func sendClosedLoop(client *http.Client, plan loadPlan, res loadResult) loadResult {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range plan.Concurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(plan.Requests) {
+					return
+				}
+				sent := time.Now()
+				code, err := postDelivery(client, plan.URLs[i%len(plan.URLs)], plan.Requests[i])
+				res.Latency[i], res.Status[i] = time.Since(sent), code
+				if err != nil {
+					res.Err[i] = err.Error()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	return res
 }
 
 // runLoadGenerator runs plan in a child process (this test binary as the
@@ -127,6 +177,7 @@ func runLoadGenerator(b *testing.B, plan loadPlan) loadResult {
 	if len(res.Latency) != len(plan.Requests) {
 		b.Fatalf("load generator answered for %d requests, sent %d", len(res.Latency), len(plan.Requests))
 	}
+	res.ClientCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return res
 }
 
