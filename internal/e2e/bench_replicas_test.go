@@ -117,9 +117,13 @@ func runIntake(b *testing.B, store storeKind, replicas int, repo string) intakeR
 	pgBefore := cpuSeconds(backends)
 	busy, all := machineCPU()
 	self := selfCPU()
+	waits := t.sampleWaits(b)
 	b.StartTimer()
 	res := runLoadGenerator(b, loadPlan{URLs: t.webhookURLs(), Concurrency: intakeClients, WarmUp: warmUp, Requests: reqs})
 	b.StopTimer()
+	if w := waits(); len(w) > 0 {
+		b.Logf("%s-%d: PostgreSQL backends during the load, on average (active or idle in a transaction, and what they waited for): %s", store, replicas, strings.Join(w[:min(len(w), 8)], "; "))
+	}
 	busy2, all2 := machineCPU()
 	r.busy, r.all, r.forge = busy2-busy, all2-all, selfCPU()-self
 	r.bot, r.pg = t.counters(b).minus(before).cpu, cpuSeconds(backends)-pgBefore

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -249,4 +251,65 @@ func selfCPU() float64 {
 		return 0
 	}
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano()).Seconds()
+}
+
+// sampleWaits samples, every 20 ms until stop is called, what the
+// PostgreSQL backends serving the target's database are doing
+// (pg_stat_activity: active or idle in a transaction, and what they wait
+// for), and returns the counts, most frequent first: where the database
+// side of a load spends its time. Nothing on SQLite.
+func (t benchTarget) sampleWaits(b *testing.B) (stop func() []string) {
+	b.Helper()
+	if t.storeURL == "" {
+		return func() []string { return nil }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := pgx.Connect(ctx, t.storeURL)
+	if err != nil {
+		cancel()
+		b.Fatalf("sample the database's backends: %v", err)
+	}
+	counts := map[string]int{}
+	samples := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			rows, err := c.Query(ctx, `SELECT state || ' ' || coalesce(wait_event_type || ':' || wait_event, 'on CPU')
+				FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`)
+			if err != nil {
+				return
+			}
+			what, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return
+			}
+			samples++
+			for _, w := range what {
+				counts[w]++
+			}
+		}
+	}()
+	return func() []string {
+		cancel()
+		<-done
+		_ = c.Close(context.Background())
+		var out []string
+		for w, n := range counts {
+			out = append(out, fmt.Sprintf("%.1f %s", float64(n)/float64(max(samples, 1)), w))
+		}
+		slices.SortFunc(out, func(a, b string) int {
+			x, _ := strconv.ParseFloat(strings.Fields(a)[0], 64)
+			y, _ := strconv.ParseFloat(strings.Fields(b)[0], 64)
+			return cmp.Compare(y, x)
+		})
+		return out
+	}
 }
