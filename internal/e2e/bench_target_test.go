@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/expbot/expbot/pipeline/store/postgres/pgtest"
 )
 
 // benchTarget is what a benchmark sends its deliveries to: one expbot on
@@ -34,9 +36,10 @@ const (
 	onPostgres storeKind = "postgres"
 )
 
-// newTarget starts n bots on store with env added to their environment.
+// newTarget starts n bots on store with env added to their environment;
+// on PostgreSQL, each with a pool of pool connections (0: the default).
 // SQLite takes one process per data directory: n must be 1.
-func newTarget(b *testing.B, store storeKind, n int, env map[string]string) benchTarget {
+func newTarget(b *testing.B, store storeKind, n, pool int, env map[string]string) benchTarget {
 	b.Helper()
 	switch store {
 	case onSQLite:
@@ -51,8 +54,13 @@ func newTarget(b *testing.B, store storeKind, n int, env map[string]string) benc
 		}
 		return benchTarget{name: "sqlite", h: h, bots: []*harness{h}}
 	case onPostgres:
-		rs := newReplicas(b, n, replicaConfig{Env: env})
-		return benchTarget{name: fmt.Sprintf("postgres-%d", n), h: rs.harness, bots: rs.replicas, storeURL: rs.storeURL}
+		dbURL, _ := pgtest.NewDatabase(b)
+		cfg := replicaConfig{StoreURL: dbURL, Env: env}
+		if pool > 0 {
+			cfg.StoreURL += "&pool_max_conns=" + strconv.Itoa(pool)
+		}
+		rs := newReplicas(b, n, cfg)
+		return benchTarget{name: fmt.Sprintf("postgres-%d", n), h: rs.harness, bots: rs.replicas, storeURL: dbURL}
 	}
 	b.Fatalf("unknown store %q", store)
 	return benchTarget{}

@@ -125,22 +125,10 @@ type ackRun struct {
 // checks that every delivery was accepted and is in the database.
 func runAckLoad(b *testing.B, repo string, store storeKind, repos int) ackRun {
 	b.StopTimer()
-	t := newTarget(b, store, 1, nil)
+	t := newTarget(b, store, 1, 0, nil)
 	defer t.crash()
 	n := int(ackRate * ackDuration / time.Second)
-	var reqs []ackReq
-	if repos <= 1 {
-		reqs = ackRequests(b, t.h, repo, n+1, 0)
-	} else {
-		// Repository i%repos gets request i: they take turns.
-		per := make([][]ackReq, repos)
-		for r := range repos {
-			per[r] = ackRequests(b, t.h, fmt.Sprintf("%s-%d", repo, r), (n+1+repos-1)/repos, 0)
-		}
-		for i := range n + 1 {
-			reqs = append(reqs, per[i%repos][i/repos])
-		}
-	}
+	reqs := spreadRequests(b, t.h, repo, n+1, repos, 0)
 	warmUp, reqs := reqs[n], reqs[:n]
 
 	// The set-up just built the bot and the stand-ins: hundreds of MB the
@@ -457,6 +445,23 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// spreadRequests is ackRequests over repos repositories (named after repo),
+// which take turns: request i is repository i%repos's.
+func spreadRequests(b *testing.B, h *harness, repo string, n, repos, size int) []ackReq {
+	if repos <= 1 {
+		return ackRequests(b, h, repo, n, size)
+	}
+	per := make([][]ackReq, repos)
+	for r := range repos {
+		per[r] = ackRequests(b, h, fmt.Sprintf("%s-%d", repo, r), (n+repos-1)/repos, size)
+	}
+	reqs := make([]ackReq, n)
+	for i := range n {
+		reqs[i] = per[i%repos][i/repos]
+	}
+	return reqs
+}
 
 // fillDelivery adds to a GitHub issues delivery the fields GitHub sends
 // besides those expbot reads: the users' and the repository's many URLs,
