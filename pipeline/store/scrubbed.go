@@ -75,3 +75,7 @@ func (t *scrubbedTx) EnqueueTask(ctx context.Context, task Task) error {
 	}
 	return t.Tx.EnqueueTask(ctx, RawTask{Kind: task.TaskKind(), Payload: t.sc.Bytes(payload)})
 }
+
+// Unwrap returns the store below the scrubbing, for what only its driver
+// offers (queue.Leasing).
+func (s *scrubbed) Unwrap() Store { return s.Store }

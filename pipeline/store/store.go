@@ -165,9 +165,39 @@ type Store interface {
 	// sharing the store, or two replicas could both post a first comment.
 	// It is apart from the repositories' run locks, and released like them.
 	TryLockComment(ctx context.Context, key string) (unlock func(), ok bool, err error)
+	// BeginPulumi records, before this process runs the Pulumi CLI on
+	// stack (a Pulumi stack's name) from host, that it does so from at
+	// on, and returns the stack's records as they were before (this
+	// process's earlier one too): what tells whose a lock the CLI left in
+	// the state is (PulumiRun). Callers hold the stack's repository's run
+	// lock (TryLockRepo).
+	BeginPulumi(ctx context.Context, stack, host string, at time.Time) ([]PulumiRun, error)
+	// EndPulumi records that this process's CLI runs on stack ended at at.
+	EndPulumi(ctx context.Context, stack string, at time.Time) error
+	// PulumiRuns lists the records of stack, oldest first.
+	PulumiRuns(ctx context.Context, stack string) ([]PulumiRun, error)
+	// ForgetPulumi deletes the record of process on stack: a gone process
+	// whose leftovers were dealt with.
+	ForgetPulumi(ctx context.Context, stack, process string) error
 	// Ping checks the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// PulumiRun records that a process ran, or runs, the Pulumi CLI on a stack
+// (Store.BeginPulumi): a lock that the CLI left in the state is that
+// process's when it was written from Host between Started and Ended, and
+// may be removed once the process is Gone (docs/pulumi-state.md).
+type PulumiRun struct {
+	Stack   string
+	Process string    // the process's id in the job queue (its lease's)
+	Host    string    // where the CLI ran: the hostname it writes in its locks
+	Started time.Time // before the CLI started, by Host's clock
+	Ended   time.Time // after the CLI ended; zero while it may run
+	// Self: this process's record. Gone: the process has no live lease
+	// (on a database of one process, SQLite: it is not this process), so
+	// a CLI it ran is dead too: the CLI dies with its process.
+	Self, Gone bool
 }
 
 // Tx is what one transaction can do.

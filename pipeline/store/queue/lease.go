@@ -33,6 +33,15 @@ type Leaser interface {
 	Release(ctx context.Context, id string) error
 }
 
+// Leasing is a store whose driver is a Leaser: the drivers' shared suite
+// (storetest) reaches the leases through it.
+type Leasing interface {
+	// Leaser is the store's lease SQL.
+	Leaser() Leaser
+	// ProcessID names this process in the queue (Queue.ProcessID).
+	ProcessID() string
+}
+
 // leaseHolder renews a process's lease and recovers the jobs of dead
 // processes until stopped.
 type leaseHolder struct {
@@ -43,8 +52,8 @@ type leaseHolder struct {
 	done  chan struct{}
 }
 
-// newProcessID names this process in the queue (River's client id): random,
-// so that a restarted process is a new one.
+// newProcessID names a process in the queue (River's client id, its
+// lease's id): random, so that a restarted process is a new one.
 func newProcessID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
@@ -54,7 +63,7 @@ func newProcessID() string {
 // startLease registers a new process and recovers the jobs of dead ones
 // before this one works, then keeps doing both every lease/6 until stop.
 func (q *Queue[TTx]) startLease(ctx context.Context, l Leaser) (*leaseHolder, error) {
-	h := &leaseHolder{l: l, id: newProcessID(), lease: q.cfg.Lease, done: make(chan struct{})}
+	h := &leaseHolder{l: l, id: q.id, lease: q.cfg.Lease, done: make(chan struct{})}
 	if err := l.Heartbeat(ctx, h.id, h.lease); err != nil {
 		return nil, fmt.Errorf("queue: register process: %w", err)
 	}

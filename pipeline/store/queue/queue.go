@@ -124,6 +124,7 @@ type Queue[TTx any] struct {
 	rd       riverdriver.Driver[TTx]
 	d        Driver[TTx]
 	inserter *river.Client[TTx] // never started; inserts jobs inside transactions
+	id       string             // ProcessID
 
 	mu     sync.Mutex
 	worker *river.Client[TTx] // set between Start and Stop
@@ -143,13 +144,19 @@ func New[TTx any](rd riverdriver.Driver[TTx], d Driver[TTx], cfg Config) (*Queue
 	if cfg.Lease == 0 {
 		cfg.Lease = DefaultLease
 	}
-	q := &Queue[TTx]{cfg: cfg, rd: rd, d: d}
+	q := &Queue[TTx]{cfg: cfg, rd: rd, d: d, id: newProcessID()}
 	var err error
 	if q.inserter, err = river.NewClient(rd, q.riverConfig()); err != nil {
 		return nil, fmt.Errorf("queue: river client: %w", err)
 	}
 	return q, nil
 }
+
+// ProcessID names this process in the queue, for as long as the queue
+// lives: River's client id, which it records in the jobs it starts, and
+// the id of its lease when the driver is a Leaser (held between Start and
+// Stop).
+func (q *Queue[TTx]) ProcessID() string { return q.id }
 
 // riverConfig is shared by the insert-only client and the working one.
 func (q *Queue[TTx]) riverConfig() *river.Config {
@@ -229,12 +236,12 @@ func (q *Queue[TTx]) Start(ctx context.Context, h store.Handlers) error {
 		return fmt.Errorf("queue: start: %w", err)
 	}
 	cfg := q.riverConfig()
+	cfg.ID = q.id // River names it in the jobs this process starts
 	var lease *leaseHolder
 	if l, ok := q.d.(Leaser); ok {
 		if lease, err = q.startLease(ctx, l); err != nil {
 			return err
 		}
-		cfg.ID = lease.id // River names it in the jobs this process starts
 	}
 	cfg.Workers = ws
 	// Workers bounds the runs and tasks at once; reports have as many

@@ -2,8 +2,10 @@
 // so that the SQLite and PostgreSQL drivers behave the same way (after
 // River's riverdrivertest). One file per area: deliveries.go (deliveries
 // and transactions), experiments.go, runs.go, sources.go, repolock.go, queue.go
-// (coalescing, follow-ups, retries, tasks), reports.go and lifecycle.go
-// (start, stop, reopen); this one holds Exercise and the shared helpers.
+// (coalescing, follow-ups, retries, tasks), reports.go, lifecycle.go
+// (start, stop, reopen) and lease.go (the leases of processes sharing a
+// database, and the records of Pulumi runs); this one holds Exercise and
+// the shared helpers.
 package storetest
 
 import (
@@ -70,6 +72,8 @@ func Exercise(ctx context.Context, t *testing.T, open func(t *testing.T) store.S
 		{"Stop", testStop},
 		{"StopInterrupts", testStopInterrupts},
 		{"Start", testStart},
+		{"Leases", testLeases},
+		{"PulumiRuns", testPulumiRuns},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
