@@ -20,11 +20,11 @@ const previewWait = 2 * time.Minute
 // Preview runs a Pulumi preview of the stack of repo as if its experiments
 // were exps, and describes the steps it would take. Nothing is changed.
 func (r *Reconciler) Preview(ctx context.Context, repo store.RepoKey, exps []store.Experiment) (string, error) {
-	unlock, err := r.waitLock(ctx, repo)
+	held, err := r.waitLock(ctx, repo)
 	if err != nil {
 		return "", err
 	}
-	defer unlock()
+	defer held.release()
 	fg, ok := r.Forges[repo.Forge]
 	if !ok {
 		return "", fmt.Errorf("forge %s is not configured", repo.Forge)
@@ -48,7 +48,7 @@ func (r *Reconciler) Preview(ctx context.Context, repo store.RepoKey, exps []sto
 		}
 		specs = append(specs, spec)
 	}
-	st, err := r.stacks.get(ctx, repo, Program(fg.Provider, repo, specs))
+	st, err := held.stack(ctx, Program(fg.Provider, repo, specs))
 	if err != nil {
 		return "", err
 	}
@@ -142,7 +142,7 @@ func kindOf(typ string) string {
 }
 
 // waitLock takes the repository's lock, waiting for a running update.
-func (r *Reconciler) waitLock(ctx context.Context, repo store.RepoKey) (func(), error) {
+func (r *Reconciler) waitLock(ctx context.Context, repo store.RepoKey) (*hold, error) {
 	deadline := time.Now().Add(previewWait)
 	for {
 		unlock, ok, err := r.Store.TryLockRepo(ctx, repo)
@@ -150,7 +150,7 @@ func (r *Reconciler) waitLock(ctx context.Context, repo store.RepoKey) (func(), 
 			return nil, err
 		}
 		if ok {
-			return unlock, nil
+			return r.stacks.hold(repo, unlock), nil
 		}
 		if time.Now().After(deadline) {
 			return nil, errors.New("the repository is busy with updates; try the preview again later")

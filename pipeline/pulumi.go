@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/rs/zerolog"
 
 	"github.com/expbot/expbot/pipeline/store"
 )
@@ -26,6 +29,10 @@ type PulumiEnv struct {
 	Passphrase string // encrypts secrets (the forge tokens) in the state
 	WorkRoot   string // one stable work directory per stack below it
 	Project    string // Pulumi project name; default "expbot"
+	// OneProcess: the store is this process's alone (SQLite). A lock
+	// written on this host by a process that no longer runs is then
+	// stale even without a record of it (stalelock.go).
+	OneProcess bool
 }
 
 // envVars is the environment of every CLI run. The provider variables are
@@ -63,17 +70,144 @@ func (p PulumiEnv) project() string {
 // stacks keeps one workspace per repository: creating one costs about a
 // second of CLI calls, so later runs only swap the program.
 type stacks struct {
-	env PulumiEnv
-	mu  sync.Mutex
-	m   map[string]*auto.Stack
+	env  PulumiEnv
+	st   store.Store
+	host string
+	log  zerolog.Logger
+	mu   sync.Mutex
+	m    map[string]*auto.Stack
+	held map[string]int // holds of each stack in this process (see hold)
 }
 
-func newStacks(env PulumiEnv) *stacks { return &stacks{env: env, m: map[string]*auto.Stack{}} }
+func newStacks(env PulumiEnv, st store.Store, log zerolog.Logger) *stacks {
+	host, _ := os.Hostname() // as the CLI writes it in its locks; "" matches none
+	return &stacks{env: env, st: st, host: host, log: log, m: map[string]*auto.Stack{}, held: map[string]int{}}
+}
 
-// get returns the stack of repo with prog as its program. Callers hold the
-// repository's lock, so one stack is never used by two runs at once.
-func (s *stacks) get(ctx context.Context, repo store.RepoKey, prog pulumi.RunFunc) (*auto.Stack, error) {
+// hold is this process's hold of a repository's run lock, for the Pulumi
+// CLI runs on its stack. Before the first, it records them in the store
+// (BeginPulumi), so that a lock they leave can be told to be this
+// process's; at release, their end. A stack that a gone process ran last
+// is looked at afresh, as after a crash here: its stale lock removed, its
+// pending creates adopted (stacks.get).
+type hold struct {
+	s      *stacks
+	repo   store.RepoKey
+	name   string
+	unlock func()
+	begun  bool
+	prev   []store.PulumiRun // the stack's records before this hold's
+}
+
+// hold wraps unlock, the release of repo's run lock that the caller took.
+func (s *stacks) hold(repo store.RepoKey, unlock func()) *hold {
 	name := StackName(repo)
+	s.mu.Lock()
+	s.held[name]++
+	s.mu.Unlock()
+	return &hold{s: s, repo: repo, name: name, unlock: unlock}
+}
+
+// endTimeout bounds the recording of a hold's end; a record left running
+// only makes a lock of this process's wait for its lease to run out.
+const endTimeout = 5 * time.Second
+
+// release records the end of the hold's CLI runs and releases the lock.
+func (h *hold) release() {
+	if h.begun {
+		ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
+		if err := h.s.st.EndPulumi(ctx, h.name, time.Now()); err != nil {
+			h.s.log.Warn().Err(err).Str("stack", h.name).Msg("record the end of Pulumi runs")
+		}
+		cancel()
+	}
+	h.s.mu.Lock()
+	if h.s.held[h.name]--; h.s.held[h.name] <= 0 {
+		delete(h.s.held, h.name)
+	}
+	h.s.mu.Unlock()
+	h.unlock()
+}
+
+// stack returns the hold's stack with prog as its program, recording the
+// hold's runs first.
+func (h *hold) stack(ctx context.Context, prog pulumi.RunFunc) (*auto.Stack, error) {
+	if !h.begun {
+		prev, err := h.s.st.BeginPulumi(ctx, h.name, h.s.host, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		h.begun, h.prev = true, prev
+		for _, r := range prev {
+			if r.Gone {
+				// A takeover: the gone process's update may have been
+				// cut short. Look at the stack afresh.
+				h.s.forget(h.repo)
+				break
+			}
+		}
+	}
+	return h.s.get(ctx, h, prog)
+}
+
+// removeStaleLocks removes the stack's locks whose process is gone (see
+// lockJudge), logs those it leaves, and forgets the gone processes'
+// records that no lock left is theirs. It says how many it removed.
+func (h *hold) removeStaleLocks(ctx context.Context) (int, error) {
+	b, ok, err := openLockBackend(ctx, h.s.env.BackendURL)
+	if err != nil || !ok {
+		return 0, err
+	}
+	defer b.close()
+	locks, err := b.locks(ctx, h.name)
+	if err != nil {
+		return 0, err
+	}
+	runs, err := h.s.st.PulumiRuns(ctx, h.name)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range h.prev {
+		if r.Self { // this process's earlier runs, which this hold's record replaced
+			runs = append(runs, r)
+		}
+	}
+	h.s.mu.Lock()
+	busy := h.s.held[h.name] > 1
+	h.s.mu.Unlock()
+	j := lockJudge{runs: runs, busy: busy, host: h.s.host, oneProcess: h.s.env.OneProcess}
+	removed := 0
+	var kept []stackLock
+	for _, l := range locks {
+		log := h.s.log.With().Str("stack", h.name).Str("lock", path.Base(l.key)).Str("host", l.owner.Hostname).
+			Int("pid", l.owner.Pid).Time("locked_at", l.owner.Timestamp).Logger()
+		remove, why := j.judge(l)
+		if !remove {
+			kept = append(kept, l)
+			log.Warn().Str("reason", why).Msg("stack lock left alone")
+			continue
+		}
+		if err := b.remove(ctx, l); err != nil {
+			return removed, fmt.Errorf("remove stale lock of %s: %w", h.name, err)
+		}
+		removed++
+		log.Warn().Str("reason", why).Msg("removed a stack lock left by an update that was cut short")
+	}
+	for _, r := range runs {
+		if r.Gone && !slices.ContainsFunc(kept, func(l stackLock) bool { return written(l, r) }) {
+			if err := h.s.st.ForgetPulumi(ctx, h.name, r.Process); err != nil {
+				return removed, err
+			}
+		}
+	}
+	return removed, nil
+}
+
+// get returns the stack of h's repository with prog as its program. Callers
+// hold the repository's lock, so one stack is never used by two runs at
+// once.
+func (s *stacks) get(ctx context.Context, h *hold, prog pulumi.RunFunc) (*auto.Stack, error) {
+	name := h.name
 	s.mu.Lock()
 	st, ok := s.m[name]
 	s.mu.Unlock()
@@ -113,7 +247,7 @@ func (s *stacks) get(ctx context.Context, repo store.RepoKey, prog pulumi.RunFun
 		}
 		// What an interrupted update may have left: its lock, then its
 		// pending creates (pendingcreates.go).
-		if _, err := removeStaleLocks(s.env.BackendURL, name); err != nil {
+		if _, err := h.removeStaleLocks(ctx); err != nil {
 			return nil, err
 		}
 		if _, err := adoptPendingCreates(ctx, &existing); err != nil {

@@ -53,7 +53,7 @@ func NewReconciler(st store.Store, forges map[event.Forge]Forge, env PulumiEnv, 
 	if vf.AuthorName == "" {
 		vf.AuthorName, vf.AuthorEmail = config.DefaultAuthorName, config.DefaultAuthorEmail
 	}
-	return &Reconciler{Store: st, Forges: forges, Variant: vf, Metrics: m, Log: log, Now: time.Now, stacks: newStacks(env)}
+	return &Reconciler{Store: st, Forges: forges, Variant: vf, Metrics: m, Log: log, Now: time.Now, stacks: newStacks(env, st, log)}
 }
 
 // lockedRetry is how long a run waits when another run of the same
@@ -77,7 +77,8 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 	if !ok {
 		return store.Snooze(lockedRetry)
 	}
-	defer unlock()
+	held := r.stacks.hold(repo, unlock)
+	defer held.release()
 	log := r.Log.With().Str("forge", string(repo.Forge)).Str("repo", repo.Path).Logger()
 	fg, ok := r.Forges[repo.Forge]
 	if !ok {
@@ -193,7 +194,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 	var repairs []repair
 	driftOutcome := "" // of a drift check, counted when it has ended
 	if drift && len(settled) > 0 {
-		st, err := r.stacks.get(ctx, repo, prog)
+		st, err := held.stack(ctx, prog)
 		if err != nil {
 			if ctx.Err() != nil {
 				return interrupted()
@@ -235,7 +236,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 	var res upResult
 	var upErr error
 	if needUp { // retiring with "keep" alone changes nothing on the forge
-		st, err := r.stacks.get(ctx, repo, prog)
+		st, err := held.stack(ctx, prog)
 		if err != nil {
 			if ctx.Err() != nil {
 				return interrupted()
@@ -254,10 +255,8 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 		return interrupted()
 	}
 	if upErr != nil && res.locked {
-		if n, err := removeStaleLocks(r.stacks.env.BackendURL, StackName(repo)); err != nil {
+		if _, err := held.removeStaleLocks(rec); err != nil {
 			log.Warn().Err(err).Msg("check for stale stack locks")
-		} else if n > 0 {
-			log.Warn().Int("locks", n).Msg("removed locks left by a crashed update")
 		}
 		log.Warn().Msg("stack locked by another update; retrying")
 		_ = finish("retrying", "stack locked", nil)

@@ -226,6 +226,7 @@ func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Regis
 		BackendURL: backend,
 		Passphrase: cfg.Pulumi.Passphrase.Reveal(),
 		WorkRoot:   filepath.Join(cfg.DataDir, "pulumi", "work"),
+		OneProcess: cfg.StoreURL == "", // SQLite: the data directory's process alone
 	}, pipeline.VariantFile{Path: cfg.VariantFile}, pm, s.log)
 	sweepCfg := pipeline.SweepConfig{TagPattern: cfg.TagPattern, File: cfg.SweepFile, Limit: cfg.SweepLimit, DeleteOnRetire: deleteOnRetire}
 	sweeps := &pipeline.Sweeps{Store: s.store, Forges: clients, Cfg: sweepCfg, Log: s.log}
