@@ -17,7 +17,9 @@ import (
 // embedded SQLite database in the data directory otherwise.
 func openStore(ctx context.Context, cfg config.Config, reg *prometheus.Registry) (store.Store, error) {
 	if cfg.StoreURL != "" {
-		return postgres.Open(ctx, cfg.StoreURL, postgres.WithDeliveryRetention(cfg.DeliveryRetention))
+		// A run's lock and a report's per worker (postgres.WithLockConns).
+		return postgres.Open(ctx, cfg.StoreURL, postgres.WithDeliveryRetention(cfg.DeliveryRetention),
+			postgres.WithLockConns(2*cfg.Workers))
 	}
 	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "expbot.db"),
 		sqlite.WithDeliveryRetention(cfg.DeliveryRetention), sqlite.WithCommitObserver(commitMetric(reg)))

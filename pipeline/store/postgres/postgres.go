@@ -47,6 +47,7 @@ type config struct {
 	logger     *slog.Logger
 	retention  time.Duration // delivery ids older than this are pruned
 	pruneEvery time.Duration
+	lockConns  int // WithLockConns
 }
 
 // WithPollInterval sets how often idle workers look for new jobs besides
@@ -76,6 +77,12 @@ func WithLull(quiet, max time.Duration) Option {
 // without a heartbeat (queue.Config's Lease).
 func WithLease(d time.Duration) Option { return func(c *config) { c.q.Lease = d } }
 
+// WithLockConns bounds the connections that hold advisory locks (the
+// repositories' run locks, the status comments' locks): one per lock held.
+// A process holds at most two per worker (a run's and a report's), the
+// default for queue.DefaultWorkers; give it twice the workers Start gets.
+func WithLockConns(n int) Option { return func(c *config) { c.lockConns = n } }
+
 // WithLogger sets the logger for the store and River. Default: slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -86,6 +93,7 @@ func WithDeliveryRetention(d time.Duration) Option { return func(c *config) { c.
 type Store struct {
 	cfg    config
 	pool   *pgxpool.Pool
+	locks  *pgxpool.Pool // one connection per advisory lock held (repolock.go)
 	driver *riverpgxv5.Driver
 	q      *queue.Queue[pgx.Tx]
 
@@ -115,6 +123,7 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		},
 		retention:  DefaultDeliveryRetention,
 		pruneEvery: defaultPruneEvery,
+		lockConns:  2 * queue.DefaultWorkers,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -125,6 +134,9 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 	cfg.q.Logger = cfg.logger
 	if cfg.retention <= 0 || cfg.pruneEvery <= 0 {
 		return nil, errors.New("postgres: open: durations must be positive")
+	}
+	if cfg.lockConns < 1 {
+		return nil, errors.New("postgres: open: lock connections must be at least 1")
 	}
 	if err := cfg.q.Validate(); err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
@@ -158,7 +170,12 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if s.locks, err = newLockPool(ctx, pcfg, cfg.lockConns); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
+	}
 	if s.q, err = queue.New(s.driver, queueSQL{s}, cfg.q); err != nil {
+		s.locks.Close()
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
@@ -222,6 +239,7 @@ func (s *Store) Close() error {
 	err := s.q.Close()
 	s.stopPruner()
 	<-s.pruned
+	closeLocks(s.locks)
 	s.pool.Close()
 	if err != nil {
 		return fmt.Errorf("postgres: close: %w", err)

@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/expbot/expbot/pipeline/store"
 )
@@ -30,26 +31,80 @@ func (s *Store) TryLockComment(ctx context.Context, key string) (func(), bool, e
 	return unlock, ok, nil
 }
 
+// Lock connections. Each held advisory lock keeps a session, so it keeps a
+// connection: they come from a pool of their own (Store.locks), apart from
+// the store's so that holders never starve transactions, and bounded so
+// that a replica's connections are counted (README). A process holds at
+// most one lock per running job: a run or preview its repository's, a
+// report job one comment's at a time; hence two per worker.
+
+// lockIdle is how long an unused lock connection stays open.
+const lockIdle = time.Minute
+
+// newLockPool makes the pool of lock connections on pcfg's database, at
+// most n.
+func newLockPool(ctx context.Context, pcfg *pgxpool.Config, n int) (*pgxpool.Pool, error) {
+	c := pcfg.Copy()
+	c.MaxConns, c.MinConns = int32(n), 0
+	c.MaxConnIdleTime = lockIdle
+	return pgxpool.NewWithConfig(ctx, c)
+}
+
 // tryAdvisoryLock takes the session-level advisory lock named name, on a
-// connection of its own held until unlock: every process sharing the
+// connection of the lock pool held until unlock: every process sharing the
 // database sees it, and it ends with the session, so a holder that dies
-// (or loses its connection) lets another process take it. The connection
-// is not the pool's, so that holders never starve transactions of
-// connections.
+// (or loses its connection) lets another process take it. With every lock
+// connection in use it waits for one, as long as ctx lets it.
 func (s *Store) tryAdvisoryLock(ctx context.Context, name string) (func(), bool, error) {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	conn, err := s.locks.Acquire(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	var ok bool
 	err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, name).Scan(&ok)
-	if err != nil || !ok {
-		_ = conn.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		drop(conn)
 		return nil, false, err
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
 	}
 	var once sync.Once
 	return func() {
-		// Ending the session releases its advisory locks.
-		once.Do(func() { _ = conn.Close(context.Background()) })
+		once.Do(func() {
+			// The connection goes back to the pool: its session must hold
+			// no lock then. One it cannot be sure of is closed instead,
+			// which ends the session and so the lock.
+			ctx, cancel := context.WithTimeout(context.Background(), lockIdle)
+			defer cancel()
+			if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+				drop(conn)
+				return
+			}
+			conn.Release()
+		})
 	}, true, nil
+}
+
+// lockCloseWait bounds how long Close waits for held locks' connections:
+// a lock still held then is a job that did not stop, whose connection ends
+// with the process.
+const lockCloseWait = 5 * time.Second
+
+// closeLocks closes the lock pool, which waits for every held lock's
+// connection, at most lockCloseWait.
+func closeLocks(p *pgxpool.Pool) {
+	done := make(chan struct{})
+	go func() { p.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(lockCloseWait):
+	}
+}
+
+// drop closes a pooled connection rather than returning it to its pool.
+func drop(c *pgxpool.Conn) {
+	_ = c.Conn().Close(context.Background())
+	c.Release() // the pool sees it closed and forgets it
 }
