@@ -342,3 +342,45 @@ func TestTxExperimentsHoldTheRepository(t *testing.T) {
 		t.Fatal("the change never committed after the list's transaction did")
 	}
 }
+
+// The sessions that hold advisory locks ask the server for TCP keepalives,
+// so that a replica whose node vanishes releases its locks in seconds, not
+// after Linux's two hours; a value the store URL sets wins.
+func TestLockSessionsKeepAlive(t *testing.T) {
+	ctx := context.Background()
+	u, _ := pgtest.NewDatabase(t)
+	for _, tc := range []struct {
+		name, query, idle string
+	}{
+		{"defaults", "", "10"},
+		{"the URL's", "tcp_keepalives_idle=42", "42"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dbURL := u
+			if tc.query != "" {
+				sep := "?"
+				if strings.Contains(u, "?") {
+					sep = "&"
+				}
+				dbURL += sep + tc.query
+			}
+			s := openAt(t, dbURL)
+			conn, err := s.locks.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Release()
+			for param, want := range map[string]string{
+				"tcp_keepalives_idle": tc.idle, "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3",
+			} {
+				var got string
+				if err := conn.QueryRow(ctx, "SHOW "+param).Scan(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("%s = %s on a lock session, want %s", param, got, want)
+				}
+			}
+		})
+	}
+}

@@ -41,12 +41,36 @@ func (s *Store) TryLockComment(ctx context.Context, key string) (func(), bool, e
 // lockIdle is how long an unused lock connection stays open.
 const lockIdle = time.Minute
 
+// lockKeepalives are the server's TCP keepalive settings for the lock
+// connections' sessions (seconds): a replica whose node vanishes without
+// closing its connections holds its locks until the server sees the
+// session end, over two hours with Linux's defaults; with these, about 25 s
+// (idle, then three probes), within the lease's takeover bound. A setting
+// of the store URL (e.g. options or a server default the operator chose
+// by URL) wins. The server ignores them on Unix sockets, which do not
+// vanish with a node.
+func lockKeepalives() map[string]string {
+	return map[string]string{
+		"tcp_keepalives_idle":     "10",
+		"tcp_keepalives_interval": "5",
+		"tcp_keepalives_count":    "3",
+	}
+}
+
 // newLockPool makes the pool of lock connections on pcfg's database, at
 // most n.
 func newLockPool(ctx context.Context, pcfg *pgxpool.Config, n int) (*pgxpool.Pool, error) {
 	c := pcfg.Copy()
 	c.MaxConns, c.MinConns = int32(n), 0
 	c.MaxConnIdleTime = lockIdle
+	if c.ConnConfig.RuntimeParams == nil {
+		c.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	for k, v := range lockKeepalives() {
+		if _, set := c.ConnConfig.RuntimeParams[k]; !set {
+			c.ConnConfig.RuntimeParams[k] = v
+		}
+	}
 	return pgxpool.NewWithConfig(ctx, c)
 }
 
