@@ -67,7 +67,8 @@ func (s *Store) Experiments(ctx context.Context, repo store.RepoKey) ([]store.Ex
 
 // Experiments implements store.Tx: as the transaction sees them, holding
 // the repository's experiments against other transactions' changes until
-// commit (see ApplyChange).
+// commit: its lock exclusive waits for the changes that share it
+// (lockExperiment) and holds new ones off.
 func (t *tx) Experiments(ctx context.Context, repo store.RepoKey) ([]store.Experiment, error) {
 	if err := t.lockKey(ctx, "experiments", repo, ""); err != nil {
 		return nil, fmt.Errorf("postgres: experiments of %s %s: %w", repo.Forge, repo.Path, err)

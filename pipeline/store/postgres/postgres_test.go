@@ -384,3 +384,71 @@ func TestLockSessionsKeepAlive(t *testing.T) {
 		})
 	}
 }
+
+// Deliveries changing different experiments of one repository do not wait
+// for each other's commits: each one's changes, report and reconcile
+// requests are made while another such transaction is still open (the
+// second has a deadline; it used to wait for the first's repository lock
+// and request rows). The requests still count (the job's settling reads
+// them: storetest's follow-up tests).
+func TestIntakeOfOneRepositoryIsNotSerialized(t *testing.T) {
+	ctx := context.Background()
+	u, _ := pgtest.NewDatabase(t)
+	s := openAt(t, u)
+	repo := store.RepoKey{Forge: "github", Path: "acme/models"}
+	deliver := func(ctx context.Context, tx store.Tx, key string) error {
+		e, _, err := tx.ApplyChange(ctx, store.Change{Repo: repo, Key: key, Desired: store.Active, Status: store.Pending, Name: key, Branch: "exp/" + key})
+		if err == nil {
+			err = tx.EnqueueReconcile(ctx, repo)
+		}
+		if err == nil {
+			err = tx.EnqueueReport(ctx, e.ID)
+		}
+		return err
+	}
+	// A first request makes the repository's jobs (the queue is not
+	// started: they stay queued).
+	if err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return deliver(ctx, tx, "issue:1") }); err != nil {
+		t.Fatal(err)
+	}
+	held, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free() // a failing test must not leave the transaction open
+	go func() {
+		firstDone <- s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			if err := deliver(ctx, tx, "issue:2"); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-firstDone:
+		t.Fatalf("the first delivery ended early: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.InTx(short, func(ctx context.Context, tx store.Tx) error { return deliver(ctx, tx, "issue:3") }); err != nil {
+		t.Fatalf("a delivery for another experiment of the repository could not commit while one was open: %v", err)
+	}
+	free()
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	d := queueSQL{s}
+	for _, kind := range []struct{ kind, args string }{
+		{"reconcile", `{"forge":"github","path":"acme/models"}`},
+		{"report_repo", `{"forge":"github","path":"acme/models"}`},
+	} {
+		if n, err := d.Requests(ctx, nil, kind.kind, kind.args); err != nil || n != 3 {
+			t.Errorf("%s requests: %d, %v; want 3", kind.kind, n, err)
+		}
+	}
+	if n, err := s.QueueDepth(ctx); err != nil || n != 2 {
+		t.Errorf("queued jobs: %d, %v; want 2 (one reconcile, one report job)", n, err)
+	}
+}

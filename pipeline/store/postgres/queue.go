@@ -22,15 +22,46 @@ func (d queueSQL) InTx(ctx context.Context, fn func(ctx context.Context, tx pgx.
 	return d.s.inTx(ctx, fn)
 }
 
+// CountRequest counts a request without making enqueuers of one job wait
+// for each other's commits (a delivery's acknowledgement waits for its
+// commit): when the request row exists, the request locks it FOR KEY SHARE,
+// which enqueuers share, and adds a row to job_request_log; only the first
+// request inserts the row (counted there), and enqueuers wait for that
+// commit alone.
+//
+// A request committing while the job finishes is still either seen or
+// followed up (queue's settle): the settling transaction finalises the job,
+// then locks the request row FOR UPDATE (Requests), which waits for every
+// enqueuer holding it and then counts their rows. An enqueuer locking it
+// after that waits for the settling commit and then finds the row gone (it
+// inserts it again, and the job it finds finished is inserted anew) or
+// naming the follow-up job, which reads the state after this commit or is
+// itself followed up. SetRequestJob's update (FOR NO KEY UPDATE) does not
+// conflict with the shared locks, so two enqueuers that both find the job
+// finished do not deadlock.
 func (queueSQL) CountRequest(ctx context.Context, tx pgx.Tx, kind, args string) (int64, error) {
-	var jobID *int64
-	err := tx.QueryRow(ctx, `INSERT INTO job_requests (kind, args, requested) VALUES ($1, $2, 1)
-		ON CONFLICT (kind, args) DO UPDATE SET requested = job_requests.requested + 1
-		RETURNING job_id`, kind, args).Scan(&jobID)
-	if err != nil || jobID == nil {
-		return 0, err
+	for {
+		var jobID *int64
+		err := tx.QueryRow(ctx, `WITH r AS (
+				SELECT job_id FROM job_requests WHERE kind = $1 AND args = $2 FOR KEY SHARE
+			), logged AS (
+				INSERT INTO job_request_log (kind, args) SELECT $1, $2 FROM r
+			)
+			SELECT job_id FROM r`, kind, args).Scan(&jobID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// The first request: insert the row, or wait for the
+			// transaction inserting it and then share it.
+			err = tx.QueryRow(ctx, `INSERT INTO job_requests (kind, args, requested) VALUES ($1, $2, 1)
+				ON CONFLICT (kind, args) DO NOTHING RETURNING job_id`, kind, args).Scan(&jobID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue // inserted by another meanwhile
+			}
+		}
+		if err != nil || jobID == nil {
+			return 0, err
+		}
+		return *jobID, nil
 	}
-	return *jobID, nil
 }
 
 func (queueSQL) SetRequestJob(ctx context.Context, tx pgx.Tx, kind, args string, jobID int64) error {
@@ -38,27 +69,37 @@ func (queueSQL) SetRequestJob(ctx context.Context, tx pgx.Tx, kind, args string,
 	return err
 }
 
-// Requests reads the counter; inside a transaction it locks the row until
-// commit (FOR UPDATE), so that a request committing meanwhile is either
-// seen here or waits and then finds the job finalised (queue's settle):
-// writers are not serialised as in SQLite.
+// Requests reads the counter: requested plus the requests logged since.
+// Inside a transaction (queue's settle) it first locks the row until
+// commit (FOR UPDATE), which waits for the enqueuers holding it shared
+// (CountRequest), then counts in a statement of its own, whose snapshot
+// sees their rows, and folds the rows into requested: no enqueuer can add
+// one while the row is locked so.
 func (d queueSQL) Requests(ctx context.Context, tx *pgx.Tx, kind, args string) (int64, error) {
-	var row pgx.Row
-	if tx != nil {
-		row = (*tx).QueryRow(ctx, `SELECT requested FROM job_requests WHERE kind = $1 AND args = $2 FOR UPDATE`, kind, args)
-	} else {
-		row = d.s.pool.QueryRow(ctx, `SELECT requested FROM job_requests WHERE kind = $1 AND args = $2`, kind, args)
-	}
 	var n int64
-	err := row.Scan(&n)
+	if tx == nil {
+		err := d.s.pool.QueryRow(ctx, `SELECT coalesce((SELECT requested FROM job_requests WHERE kind = $1 AND args = $2), 0)
+			+ (SELECT count(*) FROM job_request_log WHERE kind = $1 AND args = $2)`, kind, args).Scan(&n)
+		return n, err
+	}
+	err := (*tx).QueryRow(ctx, `SELECT requested FROM job_requests WHERE kind = $1 AND args = $2 FOR UPDATE`, kind, args).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
+	if err != nil {
+		return 0, err
+	}
+	err = (*tx).QueryRow(ctx, `WITH logged AS (
+			DELETE FROM job_request_log WHERE kind = $1 AND args = $2 RETURNING 1
+		)
+		UPDATE job_requests SET requested = requested + (SELECT count(*) FROM logged)
+		WHERE kind = $1 AND args = $2 RETURNING requested`, kind, args).Scan(&n)
 	return n, err
 }
 
 func (queueSQL) ForgetRequests(ctx context.Context, tx pgx.Tx, kind, args string) error {
-	_, err := tx.Exec(ctx, `DELETE FROM job_requests WHERE kind = $1 AND args = $2`, kind, args)
+	_, err := tx.Exec(ctx, `WITH logged AS (DELETE FROM job_request_log WHERE kind = $1 AND args = $2)
+		DELETE FROM job_requests WHERE kind = $1 AND args = $2`, kind, args)
 	return err
 }
 

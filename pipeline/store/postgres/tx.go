@@ -32,13 +32,35 @@ func (t *tx) RecordDelivery(ctx context.Context, forge event.Forge, id, eventNam
 }
 
 // lockKey holds a transaction-level advisory lock on one (repository, key)
-// of a table (key "": the whole repository) until commit, so that concurrent transactions changing it go
+// of a table until commit, so that concurrent transactions changing it go
 // one after the other, as SQLite's single writer makes them go; a row lock
 // alone cannot hold a row that does not exist yet.
 func (t *tx) lockKey(ctx context.Context, table string, repo store.RepoKey, key string) error {
-	_, err := t.tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
-		table+"\x1f"+string(repo.Forge)+"\x1f"+repo.Path+"\x1f"+key)
+	_, err := t.tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, lockName(table, repo, key))
 	return err
+}
+
+// lockExperiment holds, until commit, the repository's experiments lock
+// shared and the experiment's own lock exclusive: transactions changing
+// different experiments of one repository commit together (their WAL
+// flushes are shared), those changing the same one go one after the other,
+// and a transaction listing all of them (Tx.Experiments: the repository's
+// lock exclusive) waits for every change to commit and holds new ones off
+// until it commits. Locks are taken in one order, sources, then the
+// repository, then its keys; a transaction calls Experiments before
+// ApplyChange (upgrading a shared lock can deadlock with another).
+func (t *tx) lockExperiment(ctx context.Context, repo store.RepoKey, key string) error {
+	// Target entries are evaluated in order: the repository's lock first.
+	_, err := t.tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0)),
+		pg_advisory_xact_lock(hashtextextended($2, 0))`,
+		lockName("experiments", repo, ""), lockName("experiments", repo, key))
+	return err
+}
+
+// lockName names the advisory lock of (repository, key) of a table; key ""
+// is the whole repository's.
+func lockName(table string, repo store.RepoKey, key string) string {
+	return table + "\x1f" + string(repo.Forge) + "\x1f" + repo.Path + "\x1f" + key
 }
 
 // ApplyChange upserts c by (Repo, Key) with the rules of the SQLite
@@ -55,10 +77,11 @@ func (t *tx) applyChange(ctx context.Context, c store.Change) (store.Experiment,
 	if _, err := c.Check(); err != nil {
 		return store.Experiment{}, false, err
 	}
-	// The whole repository: a transaction that lists its experiments
-	// (Experiments) to act on all of them must not miss one another
-	// transaction adds meanwhile, as SQLite's single writer ensures.
-	if err := t.lockKey(ctx, "experiments", c.Repo, ""); err != nil {
+	// A transaction that lists the repository's experiments (Experiments)
+	// to act on all of them must not miss one another transaction adds
+	// meanwhile, as SQLite's single writer ensures: it takes the
+	// repository's lock exclusive, this one shares it.
+	if err := t.lockExperiment(ctx, c.Repo, c.Key); err != nil {
 		return store.Experiment{}, false, err
 	}
 
