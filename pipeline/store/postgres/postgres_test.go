@@ -452,3 +452,81 @@ func TestIntakeOfOneRepositoryIsNotSerialized(t *testing.T) {
 		t.Errorf("queued jobs: %d, %v; want 2 (one reconcile, one report job)", n, err)
 	}
 }
+
+// A request still uncommitted when its repository's run ends is not lost:
+// the settling job waits for it (its request row is shared by the
+// enqueuer) and then runs again for it.
+func TestRequestCommittingWhileTheRunSettles(t *testing.T) {
+	ctx := context.Background()
+	u, _ := pgtest.NewDatabase(t)
+	s := openAt(t, u)
+	repo := store.RepoKey{Forge: "github", Path: "acme/models"}
+	entered, proceed := make(chan struct{}, 1), make(chan struct{})
+	var mu sync.Mutex
+	runs := 0
+	err := s.Start(ctx, store.Handlers{
+		Reconcile: func(ctx context.Context, _ store.RepoKey) error {
+			mu.Lock()
+			runs++
+			n := runs
+			mu.Unlock()
+			if n == 1 {
+				entered <- struct{}{}
+				<-proceed
+			}
+			return nil
+		},
+		Report: func(context.Context, int64) error { return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(ctx) })
+	if err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.EnqueueReconcile(ctx, repo) }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(time.Minute):
+		t.Fatal("the first run never started")
+	}
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			if err := tx.EnqueueReconcile(ctx, repo); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	close(proceed) // the run ends; its settling must wait for the request
+	var waiting int
+	for deadline := time.Now().Add(time.Minute); waiting == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatal("the settling job never waited for the open request")
+		}
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE '%job_requests%FOR UPDATE%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := runs
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the request committed during the run's settling got no run")
+		}
+	}
+}
