@@ -130,30 +130,12 @@ func (t benchTarget) checkRecorded(b *testing.B, reqs []ackReq) {
 		b.Fatalf("read deliveries: %v", err)
 	}
 	defer func() { _ = c.Close(context.Background()) }()
-	rows, err := c.Query(ctx, `SELECT delivery_id FROM deliveries WHERE forge = 'github'`)
+	rows, err := c.Query(ctx, deliveryIDs)
 	if err != nil {
 		b.Fatalf("read deliveries: %v", err)
 	}
-	have := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			b.Fatal(err)
-		}
-		have[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		b.Fatal(err)
-	}
-	missing := 0
-	for _, r := range reqs {
-		if !have[r.ID] {
-			missing++
-		}
-	}
-	if missing > 0 {
-		b.Errorf("%d of %d acknowledged deliveries are not in the database", missing, len(reqs))
-	}
+	defer rows.Close()
+	wantRecorded(b, rows, reqs)
 }
 
 // pgBackends are the PostgreSQL server processes serving the target's

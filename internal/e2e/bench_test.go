@@ -48,10 +48,8 @@ const (
 // on SQLite, once on PostgreSQL (one replica).
 //
 // postgres-spread spreads the same deliveries over ackSpread repositories
-// (one replica): a repository's intake transactions go one after the other
-// on PostgreSQL (its experiments' lock and its job request rows are held
-// until commit), different repositories' together, so the two say how
-// much of the latency is that wait (docs/performance.md).
+// (one replica), to tell what one repository's transactions cost each
+// other from what the intake costs alone (docs/performance.md).
 func BenchmarkAckLatency(b *testing.B) {
 	for _, c := range []struct {
 		name  string
@@ -301,11 +299,28 @@ func checkRecorded(b *testing.B, path string, reqs []ackReq) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT delivery_id FROM deliveries WHERE forge = 'github'`)
+	rows, err := db.Query(deliveryIDs)
 	if err != nil {
 		b.Fatalf("read deliveries: %v", err)
 	}
 	defer rows.Close()
+	wantRecorded(b, rows, reqs)
+}
+
+// deliveryIDs reads the recorded GitHub delivery ids, on either driver.
+const deliveryIDs = `SELECT delivery_id FROM deliveries WHERE forge = 'github'`
+
+// idRows is what database/sql's and pgx's rows have in common.
+type idRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// wantRecorded fails b unless every acknowledged delivery is among rows'
+// ids.
+func wantRecorded(b *testing.B, rows idRows, reqs []ackReq) {
+	b.Helper()
 	have := map[string]bool{}
 	for rows.Next() {
 		var id string
