@@ -69,6 +69,12 @@ type chaosPull struct {
 	number int
 	head   string
 	final  map[string]string
+	// ifRefused is an updated experiment's lr before its update: what it
+	// keeps when the update reached the bot before the experiment's own
+	// command (a delivery answered 503 and sent again later) and was
+	// refused with a reply that says why; the user sees it and sends the
+	// update again.
+	ifRefused map[string]string
 }
 
 // chaosAction is one forge action of the run; it causes one delivery (a
@@ -130,7 +136,7 @@ func newWorkload(seed uint64, nRepos, issuesPerRepo, wave int) (*workload, func(
 			if err != nil {
 				return err
 			}
-			r.pull = chaosPull{number: pr.Number, head: head.SHA, final: map[string]string{}}
+			r.pull = chaosPull{number: pr.Number, head: head.SHA, final: map[string]string{}, ifRefused: map[string]string{}}
 			secret := githubSecret
 			if r.flavor == "gitlab" {
 				secret = gitlabToken
@@ -173,6 +179,7 @@ func (w *workload) plan(rng *rand.Rand, wave int) {
 			}
 			a, b, c := nextLR(), nextLR(), nextLR()
 			p.final["cmd-a"], p.final["cmd-b"] = c, b
+			p.ifRefused["cmd-a"] = a
 			threads = append(threads, []chaosAction{cmd("/experiment new cmd-a lr=" + a + " batch=32"), cmd("/experiment new cmd-b lr=" + b + " batch=32")})
 			late = append(late, cmd("/experiment update cmd-a lr="+c))
 			if r.sweep {
@@ -343,7 +350,18 @@ func (w *workload) pullProblems(rs *replicaSet, r chaosRepo, branches []string) 
 	if len(mine) != len(p.final) {
 		out = append(out, fmt.Sprintf("%s!%d: branches %v, want %d", r.name, p.number, mine, len(p.final)))
 	}
+	refused := map[string]bool{}
+	for _, c := range cs {
+		for name := range p.ifRefused {
+			if strings.Contains(c.Body, "There is no experiment `"+name+"` in this request") {
+				refused[name] = true
+			}
+		}
+	}
 	for name, lr := range p.final {
+		if refused[name] {
+			lr = p.ifRefused[name]
+		}
 		where := fmt.Sprintf("%s!%d %s", r.name, p.number, name)
 		marker := "<!-- expbot:experiment " + url.QueryEscape(fmt.Sprintf("pull:%d:%s", p.number, name)) + " -->"
 		var its []state.Comment
@@ -367,11 +385,21 @@ func (w *workload) pullProblems(rs *replicaSet, r chaosRepo, branches []string) 
 	// Commands that need no reply got none (a reply here is a problem
 	// the bot had with one).
 	for _, c := range cs {
-		if !strings.Contains(c.Body, "<!-- expbot:experiment ") {
+		if !strings.Contains(c.Body, "<!-- expbot:experiment ") && !refusal(c.Body, refused) {
 			out = append(out, fmt.Sprintf("%s!%d: unexpected reply %q", r.name, p.number, headline(c.Body)))
 		}
 	}
 	return out
+}
+
+// refusal tells a reply refusing an update of an experiment not made yet.
+func refusal(body string, refused map[string]bool) bool {
+	for name := range refused {
+		if strings.Contains(body, "There is no experiment `"+name+"` in this request") {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *workload) sweepProblems(rs *replicaSet, r chaosRepo, branches []string) []string {

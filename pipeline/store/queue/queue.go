@@ -130,6 +130,12 @@ type Queue[TTx any] struct {
 	worker *river.Client[TTx] // set between Start and Stop
 	lease  *leaseHolder       // with worker, when d is a Leaser
 	closed bool
+	// A run that finishes while Stop waits for it asks for its reports,
+	// which this process no longer fetches: Stop serves them itself
+	// (drainReports), so that a graceful stop leaves no comment behind.
+	report   func(context.Context, int64) error
+	stopping bool
+	ranLate  map[store.RepoKey]bool
 }
 
 // New makes the queue of a store whose River tables rd reaches (migrated
@@ -205,6 +211,7 @@ func (q *Queue[TTx]) Start(ctx context.Context, h store.Handlers) error {
 	case q.worker != nil:
 		return errors.New("queue: start: already started")
 	}
+	q.report, q.stopping, q.ranLate = h.Report, false, nil
 	n, err := q.d.RecoverOrphans(ctx)
 	if err != nil {
 		return fmt.Errorf("queue: recover orphaned jobs: %w", err)
@@ -216,7 +223,9 @@ func (q *Queue[TTx]) Start(ctx context.Context, h store.Handlers) error {
 	ws := river.NewWorkers()
 	errs := []error{
 		river.AddWorkerSafely(ws, &worker[TTx, ReconcileArgs]{q: q, lull: true, fn: func(ctx context.Context, a ReconcileArgs) error {
-			return h.Reconcile(ctx, store.RepoKey{Forge: a.Forge, Path: a.Path})
+			repo := store.RepoKey{Forge: a.Forge, Path: a.Path}
+			defer q.noteRun(repo)
+			return h.Reconcile(ctx, repo)
 		}}),
 		river.AddWorkerSafely(ws, &worker[TTx, ReportArgs]{q: q, fn: func(ctx context.Context, a ReportArgs) error {
 			return h.Report(ctx, a.ExperimentID)
@@ -282,12 +291,17 @@ const interruptWait = 15 * time.Second
 func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	q.mu.Lock()
 	c, lease := q.worker, q.lease
+	q.stopping = c != nil
 	q.mu.Unlock()
 	if c == nil {
 		return nil
 	}
 	var interrupted error
-	if err := c.Stop(ctx); err != nil {
+	err := c.Stop(ctx)
+	if err == nil {
+		q.drainReports(ctx)
+	}
+	if err != nil {
 		if ctx.Err() == nil {
 			return fmt.Errorf("queue: stop: %w", err)
 		}
@@ -307,6 +321,37 @@ func (q *Queue[TTx]) Stop(ctx context.Context) error {
 		interrupted = errors.Join(interrupted, lease.end(ctx))
 	}
 	return interrupted
+}
+
+// noteRun remembers repo when its run ends while Stop waits for it.
+func (q *Queue[TTx]) noteRun(repo store.RepoKey) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.stopping {
+		return
+	}
+	if q.ranLate == nil {
+		q.ranLate = map[store.RepoKey]bool{}
+	}
+	q.ranLate[repo] = true
+}
+
+// drainReports serves the reports due in the repositories whose runs ended
+// during Stop, while ctx (the grace) lasts. What it cannot serve stays due
+// for the queued report job: another process's, or this one's next start.
+func (q *Queue[TTx]) drainReports(ctx context.Context) {
+	q.mu.Lock()
+	repos, report := q.ranLate, q.report
+	q.ranLate = nil
+	q.mu.Unlock()
+	for repo := range repos {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := q.reportDue(ctx, repo, report); err != nil {
+			q.cfg.Logger.WarnContext(ctx, "queue: stop: reports left for later", "repo", repo.Path, "error", err.Error())
+		}
+	}
 }
 
 // closeStopTimeout bounds how long Close waits for running jobs, whose
