@@ -133,6 +133,9 @@ type Queue[TTx any] struct {
 	// A run that finishes while Stop waits for it asks for its reports,
 	// which this process no longer fetches: Stop serves them itself
 	// (drainReports), so that a graceful stop leaves no comment behind.
+	// lateMu guards them apart from mu, which Close holds while the
+	// jobs it waits for end (and note their runs).
+	lateMu   sync.Mutex
 	report   func(context.Context, int64) error
 	stopping bool
 	ranLate  map[store.RepoKey]bool
@@ -211,7 +214,9 @@ func (q *Queue[TTx]) Start(ctx context.Context, h store.Handlers) error {
 	case q.worker != nil:
 		return errors.New("queue: start: already started")
 	}
+	q.lateMu.Lock()
 	q.report, q.stopping, q.ranLate = h.Report, false, nil
+	q.lateMu.Unlock()
 	n, err := q.d.RecoverOrphans(ctx)
 	if err != nil {
 		return fmt.Errorf("queue: recover orphaned jobs: %w", err)
@@ -291,8 +296,10 @@ const interruptWait = 15 * time.Second
 func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	q.mu.Lock()
 	c, lease := q.worker, q.lease
-	q.stopping = c != nil
 	q.mu.Unlock()
+	q.lateMu.Lock()
+	q.stopping = c != nil
+	q.lateMu.Unlock()
 	if c == nil {
 		return nil
 	}
@@ -325,8 +332,8 @@ func (q *Queue[TTx]) Stop(ctx context.Context) error {
 
 // noteRun remembers repo when its run ends while Stop waits for it.
 func (q *Queue[TTx]) noteRun(repo store.RepoKey) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	q.lateMu.Lock()
+	defer q.lateMu.Unlock()
 	if !q.stopping {
 		return
 	}
@@ -340,10 +347,10 @@ func (q *Queue[TTx]) noteRun(repo store.RepoKey) {
 // during Stop, while ctx (the grace) lasts. What it cannot serve stays due
 // for the queued report job: another process's, or this one's next start.
 func (q *Queue[TTx]) drainReports(ctx context.Context) {
-	q.mu.Lock()
+	q.lateMu.Lock()
 	repos, report := q.ranLate, q.report
 	q.ranLate = nil
-	q.mu.Unlock()
+	q.lateMu.Unlock()
 	for repo := range repos {
 		if ctx.Err() != nil {
 			return
