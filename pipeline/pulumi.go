@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -108,18 +109,21 @@ func (s *stacks) hold(repo store.RepoKey, unlock func()) *hold {
 	return &hold{s: s, repo: repo, name: name, unlock: unlock}
 }
 
-// endTimeout bounds the recording of a hold's end; a record left running
-// only makes a lock of this process's wait for its lease to run out.
-const endTimeout = 5 * time.Second
+// endTimeout bounds one try to record a hold's end, and endPatience all of
+// them: while the end is not recorded, another process takes a lock left
+// by the hold's CLI runs for a live update's (stalelock.go) and leaves it.
+// So a database that is down when the hold ends (its CLI runs likely
+// failed on it, their locks left behind) is waited for; past endPatience
+// only this process removes such a lock, when it next holds the stack.
+const (
+	endTimeout  = 5 * time.Second
+	endPatience = 2 * time.Minute
+)
 
 // release records the end of the hold's CLI runs and releases the lock.
 func (h *hold) release() {
 	if h.begun {
-		ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
-		if err := h.s.st.EndPulumi(ctx, h.name, time.Now()); err != nil {
-			h.s.log.Warn().Err(err).Str("stack", h.name).Msg("record the end of Pulumi runs")
-		}
-		cancel()
+		h.recordEnd(time.Now())
 	}
 	h.s.mu.Lock()
 	if h.s.held[h.name]--; h.s.held[h.name] <= 0 {
@@ -127,6 +131,26 @@ func (h *hold) release() {
 	}
 	h.s.mu.Unlock()
 	h.unlock()
+}
+
+// recordEnd records that the hold's CLI runs ended at, trying again for
+// endPatience.
+func (h *hold) recordEnd(at time.Time) {
+	give := time.Now().Add(endPatience)
+	for wait := time.Second; ; wait = min(2*wait, 15*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
+		err := h.s.st.EndPulumi(ctx, h.name, at)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().Add(wait).After(give) {
+			h.s.log.Warn().Err(err).Str("stack", h.name).Msg("record the end of Pulumi runs (giving up: a lock they left waits for this process)")
+			return
+		}
+		h.s.log.Warn().Err(err).Str("stack", h.name).Dur("retry_in", wait).Msg("record the end of Pulumi runs")
+		time.Sleep(wait)
+	}
 }
 
 // stack returns the hold's stack with prog as its program, recording the
@@ -240,9 +264,20 @@ func (s *stacks) get(ctx context.Context, h *hold, prog pulumi.RunFunc) (*auto.S
 	// ways auto.IsCreateStack409Error does not always recognise, so any
 	// failure tries selecting it.)
 	created, err := auto.NewStackInlineSource(ctx, name, s.env.project(), prog, opts...)
+	if err != nil && auto.IsConcurrentUpdateError(err) {
+		// Creating a stack takes its lock: a creation cut short (the
+		// state's database went away) leaves the lock, and no stack.
+		if n, rmErr := h.removeStaleLocks(ctx); rmErr != nil || n == 0 {
+			return nil, fmt.Errorf("stack %s: %w: %w", name, errStackLocked, errors.Join(redact(err), rmErr))
+		}
+		created, err = auto.NewStackInlineSource(ctx, name, s.env.project(), prog, opts...)
+	}
 	if err != nil {
 		existing, selErr := auto.SelectStackInlineSource(ctx, name, s.env.project(), prog, opts...)
 		if selErr != nil {
+			if auto.IsConcurrentUpdateError(err) {
+				return nil, fmt.Errorf("stack %s: %w: %w", name, errStackLocked, redact(err))
+			}
 			return nil, fmt.Errorf("stack %s: %w", name, redact(err))
 		}
 		// What an interrupted update may have left: its lock, then its
@@ -260,6 +295,9 @@ func (s *stacks) get(ctx context.Context, h *hold, prog pulumi.RunFunc) (*auto.S
 	s.mu.Unlock()
 	return &created, nil
 }
+
+// errStackLocked: the stack could not be made, a lock held it.
+var errStackLocked = errors.New("stack locked")
 
 // forget drops repo's workspace, so that the next get looks at the stack
 // afresh: after a failed update, which may have been interrupted.

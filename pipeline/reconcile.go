@@ -195,10 +195,15 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 	driftOutcome := "" // of a drift check, counted when it has ended
 	if drift && len(settled) > 0 {
 		st, err := held.stack(ctx, prog)
-		if err != nil {
-			if ctx.Err() != nil {
-				return interrupted()
-			}
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return interrupted()
+		case errors.Is(err, errStackLocked):
+			log.Warn().Err(err).Msg("stack locked while making it; retrying")
+			_ = finish("retrying", "stack locked", nil)
+			return store.Snooze(lockedRetry)
+		default:
 			return finish("retrying", err.Error(), err)
 		}
 		found, unsafe, err := r.findDrift(ctx, st, repo, settled)
@@ -237,10 +242,15 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 	var upErr error
 	if needUp { // retiring with "keep" alone changes nothing on the forge
 		st, err := held.stack(ctx, prog)
-		if err != nil {
-			if ctx.Err() != nil {
-				return interrupted()
-			}
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return interrupted()
+		case errors.Is(err, errStackLocked):
+			log.Warn().Err(err).Msg("stack locked while making it; retrying")
+			_ = finish("retrying", "stack locked", nil)
+			return store.Snooze(lockedRetry)
+		default:
 			return finish("retrying", err.Error(), err)
 		}
 		res, upErr = up(ctx, st)

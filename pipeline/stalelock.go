@@ -27,10 +27,11 @@ import (
 // fails as "currently locked" until it is removed. Whose a lock is, is told
 // by the records of Pulumi runs (store.PulumiRun): a lock is a process's
 // when the CLI wrote it from that process's host while the process held
-// the stack. It is removed only when that process is gone: no live lease
-// (docs/pulumi-state.md), or this very process, with no CLI of it running
-// on the stack. Locks with no record (someone's own `pulumi` run) and
-// locks of live processes are left alone.
+// the stack. It is removed only when that process is gone (no live lease,
+// docs/pulumi-state.md), or has recorded that its CLI runs then ended (a
+// run whose database went away leaves its lock), or is this very process,
+// with no CLI of it running on the stack. Locks with no record (someone's
+// own `pulumi` run) and locks of live runs are left alone.
 
 // lockOwner is what the CLI writes into a DIY backend's lock.
 type lockOwner struct {
@@ -69,7 +70,7 @@ func (j lockJudge) judge(l stackLock) (remove bool, why string) {
 		}
 		matched++
 		switch {
-		case r.Gone:
+		case r.Gone, !r.Self && !r.Ended.IsZero():
 		case r.Self && !j.busy:
 		case r.Self:
 			live = "this process runs Pulumi on the stack"
@@ -81,7 +82,7 @@ func (j lockJudge) judge(l stackLock) (remove bool, why string) {
 	case live != "":
 		return false, live
 	case matched > 0:
-		return true, "its process is gone"
+		return true, "its update is over (its process is gone, or ended its runs)"
 	case j.oneProcess && l.owner.Hostname == j.host && l.owner.Pid > 0 && !processAlive(l.owner.Pid):
 		return true, "its process no longer runs on this host"
 	default:

@@ -65,6 +65,7 @@ func TestLockJudge(t *testing.T) {
 	}
 	gone := store.PulumiRun{Process: "p-dead", Host: "a", Started: at(0), Gone: true}
 	live := store.PulumiRun{Process: "p-live", Host: "a", Started: at(0)}
+	ended := store.PulumiRun{Process: "p-ended", Host: "a", Started: at(0), Ended: at(10)}
 	self := store.PulumiRun{Process: "p-self", Host: "a", Started: at(0), Ended: at(10), Self: true}
 	host, _ := os.Hostname()
 	tests := []struct {
@@ -76,6 +77,8 @@ func TestLockJudge(t *testing.T) {
 	}{
 		{"its process's lease ran out", lock("a", 5), []store.PulumiRun{gone}, false, false, true},
 		{"its process's lease lives", lock("a", 5), []store.PulumiRun{live}, false, false, false},
+		{"its process lives, its runs ended", lock("a", 5), []store.PulumiRun{ended}, false, false, true},
+		{"one of two processes on the host lives, the other's runs ended", lock("a", 5), []store.PulumiRun{ended, live}, false, false, false},
 		{"one of two processes on the host lives", lock("a", 5), []store.PulumiRun{gone, live}, false, false, false},
 		{"another host's", lock("b", 5), []store.PulumiRun{gone}, false, false, false},
 		{"written before the process held the stack", lock("a", -1), []store.PulumiRun{gone}, false, false, false},

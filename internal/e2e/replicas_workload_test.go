@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/expbot/expbot/internal/forgesim"
 	"github.com/expbot/expbot/internal/forgesim/state"
@@ -585,7 +588,40 @@ func (w *workload) converge(t *testing.T, rs *replicaSet, deadline time.Time) {
 		}
 		t.Error("delivery never accepted: " + l)
 	}
+	for _, j := range jobsInFlight(rs.storeURL) {
+		t.Error("job still in flight: " + j)
+	}
 	t.FailNow()
+}
+
+// jobsInFlight describes the queue's unfinished jobs, to tell a stuck job
+// from slow work when a run did not converge.
+func jobsInFlight(storeURL string) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, storeURL)
+	if err != nil {
+		return []string{"(cannot read the queue: " + err.Error() + ")"}
+	}
+	defer func() { _ = c.Close(context.Background()) }()
+	rows, err := c.Query(ctx, `SELECT id, kind, state::text, args::text, attempt, coalesce(array_to_string(attempted_by, ','), ''),
+			coalesce(to_char(attempted_at, 'HH24:MI:SS.MS'), ''), coalesce(errors[array_upper(errors, 1)]->>'error', '')
+		FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded') ORDER BY id`)
+	if err != nil {
+		return []string{"(cannot read the queue: " + err.Error() + ")"}
+	}
+	var out []string
+	for rows.Next() {
+		var (
+			id, attempt                     int64
+			kind, state, args, by, at, errs string
+		)
+		if err := rows.Scan(&id, &kind, &state, &args, &attempt, &by, &at, &errs); err != nil {
+			return append(out, "(cannot read the queue: "+err.Error()+")")
+		}
+		out = append(out, fmt.Sprintf("%d %s %s %s attempt %d by %s at %s, last error: %.1500s", id, kind, state, args, attempt, by, at, errs))
+	}
+	return out
 }
 
 // budget is the time this test may take: until the test binary's deadline

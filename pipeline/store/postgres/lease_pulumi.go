@@ -11,7 +11,13 @@ import (
 	"github.com/expbot/expbot/pipeline/store/queue"
 )
 
-var _ queue.Leasing = (*Store)(nil)
+var (
+	_ queue.Leasing = (*Store)(nil)
+	_ queue.Losing  = (*Store)(nil)
+)
+
+// LostJobs is the store's SQL for its lost jobs (queue.Losing).
+func (s *Store) LostJobs() queue.LostJobs { return queueSQL{s} }
 
 // Leaser is the store's lease SQL (queue.Leasing).
 func (s *Store) Leaser() queue.Leaser { return queueSQL{s} }

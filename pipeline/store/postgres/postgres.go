@@ -77,6 +77,11 @@ func WithLull(quiet, max time.Duration) Option {
 // without a heartbeat (queue.Config's Lease).
 func WithLease(d time.Duration) Option { return func(c *config) { c.q.Lease = d } }
 
+// WithLostGrace sets how long a job may stay running under this process
+// with no handler of its before it is made available again (queue.Config's
+// LostGrace).
+func WithLostGrace(d time.Duration) Option { return func(c *config) { c.q.LostGrace = d } }
+
 // WithLockConns bounds the connections that hold advisory locks (the
 // repositories' run locks, the status comments' locks): one per lock held.
 // A process holds at most two per worker (a run's and a report's), the

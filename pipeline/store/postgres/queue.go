@@ -127,6 +127,22 @@ func (queueSQL) FinalizeJob(ctx context.Context, tx pgx.Tx, id int64, state rive
 	return tag.RowsAffected() == 1, nil
 }
 
+func (d queueSQL) RunningUnder(ctx context.Context, id string) ([]int64, error) {
+	rows, err := d.s.pool.Query(ctx, `SELECT id FROM river_job
+		WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// Requeue hands the jobs back as RecoverExpired does.
+func (d queueSQL) Requeue(ctx context.Context, id string, jobs []int64) (int64, error) {
+	tag, err := d.s.pool.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+		WHERE id = ANY($2) AND state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $1`, id, jobs)
+	return tag.RowsAffected(), err
+}
+
 // RecoverOrphans leaves the jobs of other processes alone: they may be
 // running them. Those whose process died are recovered once its lease runs
 // out (RecoverExpired).

@@ -42,10 +42,11 @@ type Leasing interface {
 	ProcessID() string
 }
 
-// leaseHolder renews a process's lease and recovers the jobs of dead
-// processes until stopped.
-type leaseHolder struct {
-	l     Leaser
+// keeper renews a process's lease and recovers the jobs of dead processes
+// (when the driver is a Leaser), and recovers the jobs this process lost
+// (lost.go), until stopped.
+type keeper struct {
+	l     Leaser // nil: the driver has none
 	id    string
 	lease time.Duration
 	stop  context.CancelFunc
@@ -60,14 +61,17 @@ func newProcessID() string {
 	return "expbot-" + hex.EncodeToString(b[:])
 }
 
-// startLease registers a new process and recovers the jobs of dead ones
-// before this one works, then keeps doing both every lease/6 until stop.
-func (q *Queue[TTx]) startLease(ctx context.Context, l Leaser) (*leaseHolder, error) {
-	h := &leaseHolder{l: l, id: q.id, lease: q.cfg.Lease, done: make(chan struct{})}
-	if err := l.Heartbeat(ctx, h.id, h.lease); err != nil {
-		return nil, fmt.Errorf("queue: register process: %w", err)
+// startKeeper registers a new process and recovers the jobs of dead ones
+// before this one works (l may be nil), then keeps doing both, and
+// recovering its own lost jobs, every lease/6 until stop.
+func (q *Queue[TTx]) startKeeper(ctx context.Context, l Leaser) (*keeper, error) {
+	h := &keeper{l: l, id: q.id, lease: q.cfg.Lease, done: make(chan struct{})}
+	if l != nil {
+		if err := l.Heartbeat(ctx, h.id, h.lease); err != nil {
+			return nil, fmt.Errorf("queue: register process: %w", err)
+		}
+		q.recoverExpired(ctx, l)
 	}
-	q.recoverExpired(ctx, l)
 	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	h.stop = stop
 	go func() {
@@ -80,10 +84,13 @@ func (q *Queue[TTx]) startLease(ctx context.Context, l Leaser) (*leaseHolder, er
 				return
 			case <-t.C:
 			}
-			if err := l.Heartbeat(lctx, h.id, h.lease); err != nil && lctx.Err() == nil {
-				q.cfg.Logger.WarnContext(lctx, "queue: renew this process's lease", "error", err)
+			if l != nil {
+				if err := l.Heartbeat(lctx, h.id, h.lease); err != nil && lctx.Err() == nil {
+					q.cfg.Logger.WarnContext(lctx, "queue: renew this process's lease", "error", err)
+				}
+				q.recoverExpired(lctx, l)
 			}
-			q.recoverExpired(lctx, l)
+			q.recoverLost(lctx)
 		}
 	}()
 	return h, nil
@@ -99,11 +106,14 @@ func (q *Queue[TTx]) recoverExpired(ctx context.Context, l Leaser) {
 	}
 }
 
-// end stops renewing the lease and releases it: this process runs no job
+// end stops the keeper and releases the lease: this process runs no job
 // any more (or gives up those that did not stop).
-func (h *leaseHolder) end(ctx context.Context) error {
+func (h *keeper) end(ctx context.Context) error {
 	h.stop()
 	<-h.done
+	if h.l == nil {
+		return nil
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	if err := h.l.Release(rctx, h.id); err != nil {

@@ -59,6 +59,7 @@ type Driver[TTx any] interface {
 	// rivertype.AttemptError as JSON) to its errors when not nil, as
 	// River's drivers do. It reports false when the job was not running.
 	FinalizeJob(ctx context.Context, tx TTx, id int64, state rivertype.JobState, finalizedAt time.Time, errData []byte) (bool, error)
+	LostJobs
 	// RecoverOrphans makes available again the jobs left running by
 	// processes that are gone, before this one starts working; it
 	// returns how many. A driver that cannot tell a dead process from a
@@ -102,15 +103,19 @@ type Config struct {
 	// the driver is a Leaser (default DefaultLease): a process that died
 	// has its running jobs taken over by a live one within Lease plus
 	// Lease/6.
-	Lease  time.Duration
-	Logger *slog.Logger // default: slog.Default()
+	Lease time.Duration
+	// LostGrace is how long a job may stay running under this process
+	// with no handler of its before it is made available again (lost.go;
+	// default a minute).
+	LostGrace time.Duration
+	Logger    *slog.Logger // default: slog.Default()
 }
 
 // Validate says what is wrong with c, if anything.
 func (c Config) Validate() error {
 	switch {
 	case c.PollInterval <= 0, c.RetryBase <= 0, c.RetryMax < c.RetryBase, c.JobTimeout <= 0,
-		c.LullQuiet < 0, c.LullMax < 0, c.Lease < 0:
+		c.LullQuiet < 0, c.LullMax < 0, c.Lease < 0, c.LostGrace < 0:
 		return errors.New("durations must be positive and retry max at least retry base")
 	case c.MaxAttempts < 1:
 		return errors.New("max attempts must be at least 1")
@@ -128,7 +133,8 @@ type Queue[TTx any] struct {
 
 	mu     sync.Mutex
 	worker *river.Client[TTx] // set between Start and Stop
-	lease  *leaseHolder       // with worker, when d is a Leaser
+	keeper *keeper            // with worker
+	own    *ownJobs
 	closed bool
 	// A run that finishes while Stop waits for it asks for its reports,
 	// which this process no longer fetches: Stop serves them itself
@@ -153,7 +159,10 @@ func New[TTx any](rd riverdriver.Driver[TTx], d Driver[TTx], cfg Config) (*Queue
 	if cfg.Lease == 0 {
 		cfg.Lease = DefaultLease
 	}
-	q := &Queue[TTx]{cfg: cfg, rd: rd, d: d, id: newProcessID()}
+	if cfg.LostGrace == 0 {
+		cfg.LostGrace = lostGrace
+	}
+	q := &Queue[TTx]{cfg: cfg, rd: rd, d: d, id: newProcessID(), own: newOwnJobs()}
 	var err error
 	if q.inserter, err = river.NewClient(rd, q.riverConfig()); err != nil {
 		return nil, fmt.Errorf("queue: river client: %w", err)
@@ -251,11 +260,10 @@ func (q *Queue[TTx]) Start(ctx context.Context, h store.Handlers) error {
 	}
 	cfg := q.riverConfig()
 	cfg.ID = q.id // River names it in the jobs this process starts
-	var lease *leaseHolder
-	if l, ok := q.d.(Leaser); ok {
-		if lease, err = q.startLease(ctx, l); err != nil {
-			return err
-		}
+	l, _ := q.d.(Leaser)
+	kp, err := q.startKeeper(ctx, l)
+	if err != nil {
+		return err
 	}
 	cfg.Workers = ws
 	// Workers bounds the runs and tasks at once; reports have as many
@@ -272,12 +280,9 @@ func (q *Queue[TTx]) Start(ctx context.Context, h store.Handlers) error {
 		err = c.Start(ctx)
 	}
 	if err != nil {
-		if lease != nil {
-			err = errors.Join(err, lease.end(ctx))
-		}
-		return fmt.Errorf("queue: start: %w", err)
+		return fmt.Errorf("queue: start: %w", errors.Join(err, kp.end(ctx)))
 	}
-	q.worker, q.lease = c, lease
+	q.worker, q.keeper = c, kp
 	return nil
 }
 
@@ -295,7 +300,7 @@ const interruptWait = 15 * time.Second
 // which the next Start recovers too (Driver.RecoverOrphans).
 func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	q.mu.Lock()
-	c, lease := q.worker, q.lease
+	c, kp := q.worker, q.keeper
 	q.mu.Unlock()
 	q.lateMu.Lock()
 	q.stopping = c != nil
@@ -321,11 +326,11 @@ func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	}
 	q.mu.Lock()
 	if q.worker == c {
-		q.worker, q.lease = nil, nil
+		q.worker, q.keeper = nil, nil
 	}
 	q.mu.Unlock()
-	if lease != nil {
-		interrupted = errors.Join(interrupted, lease.end(ctx))
+	if kp != nil {
+		interrupted = errors.Join(interrupted, kp.end(ctx))
 	}
 	return interrupted
 }
@@ -380,10 +385,8 @@ func (q *Queue[TTx]) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeStopTimeout)
 	defer cancel()
 	err := q.worker.StopAndCancel(ctx)
-	if q.lease != nil {
-		err = errors.Join(err, q.lease.end(ctx))
-	}
-	q.worker, q.lease = nil, nil
+	err = errors.Join(err, q.keeper.end(ctx))
+	q.worker, q.keeper = nil, nil
 	if err != nil {
 		return fmt.Errorf("stop queue: %w", err)
 	}

@@ -89,6 +89,7 @@ type worker[TTx any, T river.JobArgs] struct {
 // Snoozes and retries need nothing: the same job runs again.
 func (w *worker[TTx, T]) Work(ctx context.Context, job *river.Job[T]) error {
 	q := w.q
+	defer q.own.begin(job.ID)()
 	key, err := requestKey(job.Args)
 	if err != nil {
 		return fmt.Errorf("queue: %s job %d: %w", job.Kind, job.ID, err)

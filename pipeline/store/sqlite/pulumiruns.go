@@ -7,10 +7,14 @@ import (
 	"time"
 
 	"github.com/expbot/expbot/pipeline/store"
+	"github.com/expbot/expbot/pipeline/store/queue"
 )
 
 // ProcessID names this process in the queue and in its Pulumi runs.
 func (s *Store) ProcessID() string { return s.q.ProcessID() }
+
+// LostJobs is the store's SQL for its lost jobs (queue.Losing).
+func (s *Store) LostJobs() queue.LostJobs { return queueSQL{s} }
 
 // BeginPulumi records that this process runs the CLI on stack from at on
 // and returns the stack's records as they were. Other processes' records

@@ -100,6 +100,46 @@ func (d queueSQL) RecoverOrphans(ctx context.Context) (int64, error) {
 	return res.RowsAffected()
 }
 
+// runningUnder is the condition on river_job that a job runs under process
+// ?: attempted_by is a JSON array (stored as JSONB) of River client ids.
+const runningUnder = `state = 'running' AND json_extract(attempted_by, '$[#-1]') = ?`
+
+func (d queueSQL) RunningUnder(ctx context.Context, id string) ([]int64, error) {
+	rows, err := d.s.r.QueryContext(ctx, `SELECT id FROM river_job WHERE `+runningUnder, id)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var j int64
+		if err := rows.Scan(&j); err != nil {
+			_ = rows.Close()
+			return nil, err
+		}
+		ids = append(ids, j)
+	}
+	return ids, errors.Join(rows.Err(), rows.Close())
+}
+
+func (d queueSQL) Requeue(ctx context.Context, id string, jobs []int64) (int64, error) {
+	var n int64
+	err := d.s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, j := range jobs {
+			res, err := tx.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE id = ? AND `+runningUnder, j, id)
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += k
+		}
+		return nil
+	})
+	return n, err
+}
+
 func (d queueSQL) QueueDepth(ctx context.Context, states []rivertype.JobState) (int, error) {
 	var n int
 	err := d.s.r.QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE state IN (`+statesSQL(states)+`)`).Scan(&n)

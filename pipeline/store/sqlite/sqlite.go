@@ -132,7 +132,10 @@ type Store struct {
 // errLocked says another process has the database open.
 var errLocked = errors.New("another process (another expbot?) has this database open: stop it, or give this one its own data directory")
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ queue.Losing = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the database file at path, migrates our
 // tables and River's, and returns a Store whose job queue is not yet

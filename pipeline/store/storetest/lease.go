@@ -10,16 +10,21 @@ import (
 	"github.com/expbot/expbot/pipeline/store/queue"
 )
 
-// leasing returns s's leases (queue.Leasing), looking through decorators
-// that say what they wrap (Unwrap); false for a driver without leases.
-func leasing(s store.Store) (queue.Leasing, bool) {
+// leasing returns s's leases (queue.Leasing); false for a driver without
+// leases.
+func leasing(s store.Store) (queue.Leasing, bool) { return driverPart[queue.Leasing](s) }
+
+// driverPart returns what s's driver offers as T, looking through
+// decorators that say what they wrap (Unwrap).
+func driverPart[T any](s store.Store) (T, bool) {
 	for {
-		if l, ok := s.(queue.Leasing); ok {
-			return l, true
+		if p, ok := s.(T); ok {
+			return p, true
 		}
 		u, ok := s.(interface{ Unwrap() store.Store })
 		if !ok {
-			return nil, false
+			var zero T
+			return zero, false
 		}
 		s = u.Unwrap()
 	}

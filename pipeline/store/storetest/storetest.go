@@ -73,6 +73,7 @@ func Exercise(ctx context.Context, t *testing.T, open func(t *testing.T) store.S
 		{"StopInterrupts", testStopInterrupts},
 		{"Start", testStart},
 		{"Leases", testLeases},
+		{"LostJobs", testLostJobs},
 		{"PulumiRuns", testPulumiRuns},
 	}
 	for _, tc := range tests {
