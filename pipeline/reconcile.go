@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/rs/zerolog"
 
 	"github.com/expbot/expbot/internal/config"
@@ -191,20 +192,29 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 	record()
 
 	prog := Program(fg.Provider, repo, specs)
-	var repairs []repair
-	driftOutcome := "" // of a drift check, counted when it has ended
-	if drift && len(settled) > 0 {
+	// openStack opens the stack for prog; when it cannot, ok is false and
+	// ret is what the run returns.
+	openStack := func() (st *auto.Stack, ret error, ok bool) {
 		st, err := held.stack(ctx, prog)
 		switch {
 		case err == nil:
+			return st, nil, true
 		case ctx.Err() != nil:
-			return interrupted()
+			return nil, interrupted(), false
 		case errors.Is(err, errStackLocked):
 			log.Warn().Err(err).Msg("stack locked while making it; retrying")
 			_ = finish("retrying", "stack locked", nil)
-			return store.Snooze(lockedRetry)
+			return nil, store.Snooze(lockedRetry), false
 		default:
-			return finish("retrying", err.Error(), err)
+			return nil, finish("retrying", err.Error(), err), false
+		}
+	}
+	var repairs []repair
+	driftOutcome := "" // of a drift check, counted when it has ended
+	if drift && len(settled) > 0 {
+		st, ret, ok := openStack()
+		if !ok {
+			return ret
 		}
 		found, unsafe, err := r.findDrift(ctx, st, repo, settled)
 		if err != nil && ctx.Err() != nil {
@@ -241,17 +251,9 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 	var res upResult
 	var upErr error
 	if needUp { // retiring with "keep" alone changes nothing on the forge
-		st, err := held.stack(ctx, prog)
-		switch {
-		case err == nil:
-		case ctx.Err() != nil:
-			return interrupted()
-		case errors.Is(err, errStackLocked):
-			log.Warn().Err(err).Msg("stack locked while making it; retrying")
-			_ = finish("retrying", "stack locked", nil)
-			return store.Snooze(lockedRetry)
-		default:
-			return finish("retrying", err.Error(), err)
+		st, ret, ok := openStack()
+		if !ok {
+			return ret
 		}
 		res, upErr = up(ctx, st)
 	}
