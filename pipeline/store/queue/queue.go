@@ -102,7 +102,8 @@ type Config struct {
 	// Lease is how long a process's lease lasts without a heartbeat when
 	// the driver is a Leaser (default DefaultLease): a process that died
 	// has its running jobs taken over by a live one within Lease plus
-	// Lease/6.
+	// Lease/6. Every Lease/6, with any driver, a process also looks for
+	// the jobs it lost.
 	Lease time.Duration
 	// LostGrace is how long a job may stay running under this process
 	// with no handler of its before it is made available again (lost.go;
