@@ -72,14 +72,45 @@ func eventRepo(p event.Event) (event.Repo, bool) {
 	return event.Repo{}, false
 }
 
-// Record implements handlers.Recorder.
+// Record implements handlers.Recorder: it applies d at once, in one
+// transaction (Inbox applies later what it acknowledged).
 func (in *Intake) Record(ctx context.Context, d event.Delivery) (event.Outcome, error) {
-	if ch, ok := d.Payload.(*event.InstallationChange); ok {
-		if in.Installations != nil {
-			in.Installations.Observe(ch.InstallationID, ch.Added, ch.Removed, ch.Deleted)
-		}
-		return event.OutcomeIgnored, nil // acknowledged; the served repositories changed
+	if !in.Screen(d) {
+		return event.OutcomeIgnored, nil
 	}
+	return in.apply(ctx, d)
+}
+
+// Screen does what needs no database and tells whether d may change
+// anything: false means d is acknowledged and nothing else happens (an
+// unserved repository, an issue change that neither triggers nor retires,
+// a comment without commands, a tag that is not a sweep's). An
+// installation change is observed here, by the replica it reaches, and
+// needs nothing else.
+func (in *Intake) Screen(d event.Delivery) bool {
+	switch p := d.Payload.(type) {
+	case *event.InstallationChange:
+		if in.Installations != nil {
+			in.Installations.Observe(p.InstallationID, p.Added, p.Removed, p.Deleted)
+		}
+		return false
+	case *event.IssueChange:
+		_, ok := in.changeFor(p)
+		return in.allowed(p.Repo) && ok
+	case *event.CommentCreated:
+		return in.allowed(p.Repo) && wantsComment(p)
+	case *event.PullChange:
+		return in.allowed(p.Repo) // kept for order, whatever it says
+	case *event.TagPush:
+		return in.allowed(p.Repo) && in.wantsTag(p)
+	default:
+		return false
+	}
+}
+
+// apply records a delivery that passed Screen and its effect on desired
+// state in one transaction.
+func (in *Intake) apply(ctx context.Context, d event.Delivery) (event.Outcome, error) {
 	if r, ok := eventRepo(d.Payload); ok {
 		served, err := in.installed(ctx, r)
 		if err != nil {
@@ -91,24 +122,12 @@ func (in *Intake) Record(ctx context.Context, d event.Delivery) (event.Outcome, 
 	}
 	switch p := d.Payload.(type) {
 	case *event.IssueChange:
-		if !in.allowed(p.Repo) {
-			return event.OutcomeIgnored, nil
-		}
 		return in.recordIssue(ctx, d, p)
 	case *event.CommentCreated:
-		if !in.allowed(p.Repo) {
-			return event.OutcomeIgnored, nil
-		}
 		return in.recordComment(ctx, d, p)
 	case *event.PullChange:
-		if !in.allowed(p.Repo) {
-			return event.OutcomeIgnored, nil
-		}
 		return in.recordPull(ctx, d, p)
 	case *event.TagPush:
-		if !in.allowed(p.Repo) {
-			return event.OutcomeIgnored, nil
-		}
 		return in.recordTag(ctx, d, p)
 	default:
 		return event.OutcomeIgnored, nil

@@ -16,12 +16,6 @@ import (
 // running them needs the forge API (access check, the request's head), and
 // the webhook is acknowledged before any of that.
 func (in *Intake) recordComment(ctx context.Context, d event.Delivery, c *event.CommentCreated) (event.Outcome, error) {
-	if c.Actor.Bot || strings.Contains(c.Body, StatusMarker) {
-		return event.OutcomeIgnored, nil // never answer bots, ourselves included
-	}
-	if res := command.Parse(c.Body); len(res.Commands) == 0 && res.Reply == "" {
-		return event.OutcomeIgnored, nil
-	}
 	task := commandTask{
 		Delivery: d.ID, Repo: store.RepoKey{Forge: c.Repo.Forge, Path: c.Repo.Path}, Thread: c.Thread,
 		CommentID: c.CommentID, CommentURL: c.URL, Body: c.Body, Actor: c.Actor,
@@ -30,6 +24,15 @@ func (in *Intake) recordComment(ctx context.Context, d event.Delivery, c *event.
 	return in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
 		return tx.EnqueueTask(ctx, task)
 	})
+}
+
+// wantsComment tells whether a comment asks something of the bot.
+func wantsComment(c *event.CommentCreated) bool {
+	if c.Actor.Bot || strings.Contains(c.Body, StatusMarker) {
+		return false // never answer bots, ourselves included
+	}
+	res := command.Parse(c.Body)
+	return len(res.Commands) > 0 || res.Reply != ""
 }
 
 // The states of a pull/merge request kept as its source.

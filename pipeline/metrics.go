@@ -85,3 +85,41 @@ func (m *Metrics) observeRun(outcome string, d time.Duration) {
 	m.runs.WithLabelValues(outcome).Inc()
 	m.runDuration.WithLabelValues(outcome).Observe(d.Seconds())
 }
+
+// InboxMetrics are the inbox's series: applications by outcome, and how
+// many deliveries wait.
+type InboxMetrics struct {
+	applied *prometheus.CounterVec
+}
+
+// NewInboxMetrics registers the inbox's series, including a depth gauge
+// read from st at scrape time.
+func NewInboxMetrics(reg prometheus.Registerer, st store.Store) *InboxMetrics {
+	m := &InboxMetrics{applied: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "expbot_deliveries_applied_total",
+		Help: "Acknowledged deliveries applied to desired state, by outcome (accepted, duplicate, ignored, stale; retrying: the application failed and will be tried again).",
+	}, []string{"outcome"})}
+	for _, o := range []string{"accepted", "duplicate", "ignored", "stale", "retrying"} {
+		m.applied.WithLabelValues(o)
+	}
+	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "expbot_inbox_depth",
+		Help: "Deliveries acknowledged and not yet applied.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := st.InboxDepth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	reg.MustRegister(m.applied, depth)
+	return m
+}
+
+func (m *InboxMetrics) observe(outcome string) {
+	if m != nil {
+		m.applied.WithLabelValues(outcome).Inc()
+	}
+}

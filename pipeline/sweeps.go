@@ -56,13 +56,16 @@ func tagPrefix(tag string) string { return "tag:" + tag + ":" }
 // known only by reading the tag (GitLab's tag push hooks carry no time), so
 // a deleted tag is queued as well (SHA "").
 func (in *Intake) recordTag(ctx context.Context, d event.Delivery, p *event.TagPush) (event.Outcome, error) {
-	if ok, _ := path.Match(in.Sweep.pattern(), p.Tag); !ok {
-		return event.OutcomeIgnored, nil
-	}
 	repo := store.RepoKey{Forge: p.Repo.Forge, Path: p.Repo.Path}
 	return in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
 		return tx.EnqueueTask(ctx, sweepTask{Delivery: d.ID, Repo: repo, Tag: p.Tag, SHA: p.After, Actor: p.Actor})
 	})
+}
+
+// wantsTag tells whether a pushed tag is a sweep's.
+func (in *Intake) wantsTag(p *event.TagPush) bool {
+	ok, _ := path.Match(in.Sweep.pattern(), p.Tag)
+	return ok
 }
 
 // retireChanges retires the active experiments under prefix, except those

@@ -51,6 +51,12 @@ func (s *scrubbed) Start(ctx context.Context, h Handlers) error {
 	return s.Store.Start(ctx, h)
 }
 
+// AcceptDelivery scrubs the event kept: its text comes from outside.
+func (s *scrubbed) AcceptDelivery(ctx context.Context, d Inbound) (bool, error) {
+	d.Payload = s.sc.Bytes(d.Payload)
+	return s.Store.AcceptDelivery(ctx, d)
+}
+
 type scrubbedTx struct {
 	Tx
 	sc Scrubber

@@ -153,6 +153,27 @@ type Store interface {
 	Stop(ctx context.Context) error
 	// QueueDepth counts jobs not yet finished (for metrics).
 	QueueDepth(ctx context.Context) (int, error)
+
+	// The inbox: deliveries acknowledged before they are applied
+	// (pipeline.Inbox). Applying one records it (Tx.RecordDelivery), which
+	// is what keeps it from having a second effect; the inbox only keeps
+	// it until then.
+	//
+	// AcceptDelivery keeps d to be applied; it is durable when this
+	// returns. dup reports that d's id was accepted or recorded before.
+	AcceptDelivery(ctx context.Context, d Inbound) (dup bool, err error)
+	// ClaimInbound returns up to n accepted deliveries due at now, oldest
+	// first, and makes them due again at now+ttl: until then no other claim
+	// returns them, after that they come again (their claimer died).
+	ClaimInbound(ctx context.Context, now time.Time, ttl time.Duration, n int) ([]Inbound, error)
+	// RetryInbound counts a failed application of the delivery seq and
+	// makes it due again at at.
+	RetryInbound(ctx context.Context, seq int64, at time.Time) error
+	// DropInbound removes applied deliveries.
+	DropInbound(ctx context.Context, seqs []int64) error
+	// InboxDepth counts accepted deliveries not yet applied (for metrics).
+	InboxDepth(ctx context.Context) (int, error)
+
 	// TryLockRepo takes repo's run lock, without waiting, for one Pulumi
 	// operation on its stack (a reconcile, a drift check, a preview): at
 	// most one holder across every process sharing the store. ok is false
@@ -182,6 +203,17 @@ type Store interface {
 	// Ping checks the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Inbound is a delivery acknowledged and not yet applied (Store's inbox).
+type Inbound struct {
+	Seq        int64 // the order deliveries were accepted in
+	Forge      event.Forge
+	ID         string
+	Event      string
+	ReceivedAt time.Time
+	Payload    []byte // the event, event.Encode
+	Attempts   int    // failed applications so far
 }
 
 // PulumiRun records that a process ran, or runs, the Pulumi CLI on a stack

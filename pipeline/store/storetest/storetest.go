@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite that every store driver runs,
 // so that the SQLite and PostgreSQL drivers behave the same way (after
 // River's riverdrivertest). One file per area: deliveries.go (deliveries
-// and transactions), experiments.go, runs.go, sources.go, repolock.go, queue.go
+// and transactions), inbox.go, experiments.go, runs.go, sources.go, repolock.go, queue.go
 // (coalescing, follow-ups, retries, tasks), reports.go, lifecycle.go
 // (start, stop, reopen) and lease.go (the leases of processes sharing a
 // database, and the records of Pulumi runs); this one holds Exercise and
@@ -44,6 +44,8 @@ func Exercise(ctx context.Context, t *testing.T, open func(t *testing.T) store.S
 		fn   func(context.Context, *testing.T, func(*testing.T) store.Store)
 	}{
 		{"Deliveries", testDeliveries},
+		{"Inbox", testInbox},
+		{"InboxConcurrentClaims", testInboxConcurrentClaims},
 		{"Rollback", testRollback},
 		{"ApplyChange", testApplyChange},
 		{"ApplyChangeEdges", testApplyChangeEdges},

@@ -1,0 +1,222 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/pipeline/store"
+)
+
+// Inbox acknowledges a delivery as soon as it is kept (Store.AcceptDelivery:
+// one write) and applies it right after, through Intake, in the
+// background. On PostgreSQL the intake's transaction is a dozen round trips
+// to the server, each waiting on two busy processes; the inbox takes them
+// off the acknowledgement, which then waits for one statement and its
+// commit. Nothing is lost between the two: the kept delivery is applied by
+// this process or, when it dies first, by any other sharing the store; an
+// application recorded once (Tx.RecordDelivery) has no second effect.
+//
+// What the forge is told changes with it: every kept delivery is answered
+// "accepted" (202); a late one is found stale when it is applied, and a
+// failed application is tried again here rather than by the forge.
+type Inbox struct {
+	Store  store.Store
+	Intake *Intake
+	Log    zerolog.Logger
+	// Metrics counts applications by outcome; nil counts nothing.
+	Metrics *InboxMetrics
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+
+	wakeOnce sync.Once
+	wake     chan struct{}
+}
+
+// The inbox's pace. A claim hides its deliveries from other claims for
+// claimTTL, longer than an application may take (applyTimeout), after
+// which a claimer that died is taken over. Idle, the inbox looks for
+// deliveries that other processes accepted and did not apply every
+// inboxPoll; it is woken at once for those it accepts itself.
+const (
+	claimBatch    = 32
+	claimTTL      = 30 * time.Second
+	applyTimeout  = 20 * time.Second
+	inboxPoll     = time.Second
+	applyParallel = 4
+	retryBase     = time.Second
+	retryMax      = time.Minute
+)
+
+// Record implements handlers.Recorder: what Intake.Screen lets through is
+// kept and acknowledged, then applied by Run.
+func (ib *Inbox) Record(ctx context.Context, d event.Delivery) (event.Outcome, error) {
+	if !ib.Intake.Screen(d) {
+		return event.OutcomeIgnored, nil
+	}
+	payload, err := event.Encode(d.Payload)
+	if err != nil {
+		return 0, fmt.Errorf("keep delivery %s: %w", d.ID, err)
+	}
+	dup, err := ib.Store.AcceptDelivery(ctx, store.Inbound{Forge: d.Forge, ID: d.ID, Event: d.Event, ReceivedAt: d.ReceivedAt, Payload: payload})
+	if err != nil {
+		return 0, fmt.Errorf("keep delivery %s: %w", d.ID, err)
+	}
+	if dup {
+		return event.OutcomeDuplicate, nil
+	}
+	select {
+	case ib.wakeup() <- struct{}{}:
+	default: // Run is awake already
+	}
+	return event.OutcomeAccepted, nil
+}
+
+func (ib *Inbox) wakeup() chan struct{} {
+	ib.wakeOnce.Do(func() { ib.wake = make(chan struct{}, 1) })
+	return ib.wake
+}
+
+func (ib *Inbox) now() time.Time {
+	if ib.Now != nil {
+		return ib.Now()
+	}
+	return time.Now()
+}
+
+// Run applies kept deliveries until ctx ends. A batch it claimed is applied
+// to the end, so that a shutdown leaves nothing claimed for others to wait
+// for.
+func (ib *Inbox) Run(ctx context.Context) {
+	wake := ib.wakeup()
+	for ctx.Err() == nil {
+		n, err := ib.applyBatch(ctx)
+		if err != nil && ctx.Err() == nil {
+			ib.Log.Warn().Err(err).Msg("inbox: claiming deliveries failed; trying again")
+		}
+		if n == claimBatch {
+			continue // more may wait
+		}
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-time.After(inboxPoll):
+		}
+	}
+}
+
+// applyBatch claims a batch and applies it: deliveries of one source
+// (issue, request, tag) one after the other in the order they were
+// accepted, different sources side by side.
+func (ib *Inbox) applyBatch(ctx context.Context) (int, error) {
+	batch, err := ib.Store.ClaimInbound(ctx, ib.now(), claimTTL, claimBatch)
+	if err != nil || len(batch) == 0 {
+		return 0, err
+	}
+	ctx = context.WithoutCancel(ctx)
+	var (
+		bySource = map[string][]kept{}
+		order    []string
+	)
+	for _, in := range batch {
+		k := kept{Inbound: in}
+		k.ev, k.err = event.Decode(in.Payload)
+		src := k.source()
+		if _, ok := bySource[src]; !ok {
+			order = append(order, src)
+		}
+		bySource[src] = append(bySource[src], k)
+	}
+	var (
+		mu      sync.Mutex
+		applied []int64
+		wg      sync.WaitGroup
+		slots   = make(chan struct{}, applyParallel)
+	)
+	for _, src := range order {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			for _, d := range bySource[src] {
+				if ib.apply(ctx, d) {
+					mu.Lock()
+					applied = append(applied, d.Seq)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(applied) > 0 {
+		if err := ib.Store.DropInbound(ctx, applied); err != nil {
+			// They come again once the claim ends, and are found recorded.
+			ib.Log.Warn().Err(err).Int("deliveries", len(applied)).Msg("inbox: dropping applied deliveries failed")
+		}
+	}
+	return len(batch), nil
+}
+
+// kept is a claimed delivery and its event, read.
+type kept struct {
+	store.Inbound
+	ev  event.Event
+	err error // why the event could not be read
+}
+
+// source names what a kept delivery is about, for applying those about one
+// thing in order: an issue, a pull or merge request (its changes and its
+// comments), a tag. An event that cannot be read is its own.
+func (k kept) source() string {
+	repo := string(k.Forge) + "\x1f"
+	switch p := k.ev.(type) {
+	case *event.IssueChange:
+		return repo + p.Repo.Path + "\x1fissue:" + strconv.Itoa(p.Number)
+	case *event.CommentCreated:
+		return repo + p.Repo.Path + "\x1f" + string(p.Thread.Kind) + ":" + strconv.Itoa(p.Thread.Number) + p.Thread.SHA
+	case *event.PullChange:
+		return repo + p.Repo.Path + "\x1f" + string(event.PullThread) + ":" + strconv.Itoa(p.Number)
+	case *event.TagPush:
+		return repo + p.Repo.Path + "\x1ftag:" + p.Tag
+	}
+	return "seq:" + strconv.FormatInt(k.Seq, 10)
+}
+
+// apply applies one kept delivery; false leaves it for a later try.
+func (ib *Inbox) apply(ctx context.Context, in kept) bool {
+	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	log := ib.Log.With().Str("forge", string(in.Forge)).Str("delivery", in.ID).Str("event", in.Event).Logger()
+	err := in.err
+	if err == nil {
+		var out event.Outcome
+		out, err = ib.Intake.Record(ctx, event.Delivery{Forge: in.Forge, ID: in.ID, Event: in.Event, ReceivedAt: in.ReceivedAt, Payload: in.ev})
+		if err == nil {
+			ib.Metrics.observe(out.String())
+			log.Debug().Str("outcome", out.String()).Dur("waited", ib.now().Sub(in.ReceivedAt)).Msg("delivery applied")
+			return true
+		}
+	}
+	ib.Metrics.observe("retrying")
+	wait := retryDelay(in.Attempts)
+	log.Warn().Err(err).Int("attempt", in.Attempts+1).Dur("retry_in", wait).Msg("applying a delivery failed; it will be tried again")
+	if err := ib.Store.RetryInbound(ctx, in.Seq, ib.now().Add(wait)); err != nil {
+		log.Warn().Err(err).Msg("inbox: postponing a delivery failed; it comes again when its claim ends")
+	}
+	return false
+}
+
+// retryDelay backs off from retryBase, doubling, up to retryMax.
+func retryDelay(attempts int) time.Duration {
+	d := retryBase
+	for range attempts {
+		if d *= 2; d >= retryMax {
+			return retryMax
+		}
+	}
+	return d
+}

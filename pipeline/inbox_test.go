@@ -1,0 +1,194 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/rs/zerolog"
+
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/pipeline/store"
+)
+
+// newInbox is an inbox over st, applying through an Intake of st, with
+// series of its own.
+func newInbox(st store.Store) (*Inbox, *prometheus.Registry) {
+	reg := prometheus.NewRegistry()
+	return &Inbox{Store: st, Intake: &Intake{Store: st}, Log: zerolog.Nop(), Metrics: NewInboxMetrics(reg, st)}, reg
+}
+
+// runInbox runs ib until the test ends, and checks that it stops.
+func runInbox(t *testing.T, ib *Inbox) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); ib.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("the inbox did not stop")
+		}
+	})
+}
+
+func labeled(id string, at time.Time, labels ...string) event.Delivery {
+	ch := issueChange(event.GitHub, validBody, nil, labels)
+	ch.At = at
+	return event.Delivery{Forge: event.GitHub, ID: id, Event: "issues", ReceivedAt: time.Now(), Payload: ch}
+}
+
+func TestInboxAcknowledgesThenApplies(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	ib, reg := newInbox(db)
+	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}
+	t0 := time.Date(2026, 12, 6, 11, 0, 0, 0, time.UTC)
+
+	record := func(d event.Delivery, want event.Outcome) {
+		t.Helper()
+		got, err := ib.Record(ctx, d)
+		if err != nil || got != want {
+			t.Fatalf("Record(%s) = %v, %v; want %v", d.ID, got, err, want)
+		}
+	}
+	record(labeled("d1", t0, "new-experiment"), event.OutcomeAccepted)
+	record(labeled("d1", t0, "new-experiment"), event.OutcomeDuplicate)
+	record(labeled("other-label", t0, "bug"), event.OutcomeIgnored) // screened out: not kept
+	if _, err := db.ExperimentByKey(ctx, repo, "issue:12"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("before the inbox runs, the experiment is %v; want it not applied yet", err)
+	}
+	if n, _ := db.InboxDepth(ctx); n != 1 {
+		t.Fatalf("inbox depth %d, want 1 (the duplicate and the screened-out delivery are not kept)", n)
+	}
+
+	runInbox(t, ib)
+	waitUntil(t, "the delivery is applied", func() bool { n, _ := db.InboxDepth(ctx); return n == 0 })
+	e, err := db.ExperimentByKey(ctx, repo, "issue:12")
+	if err != nil || e.Desired != store.Active || e.Name != "lr-sweep" {
+		t.Fatalf("experiment after the inbox applied it: %+v, %v; want active lr-sweep", e, err)
+	}
+	if got := db.jobs(t); len(got) != 2 {
+		t.Errorf("queued jobs %v, want the repository's reconcile and the experiment's report", got)
+	}
+
+	// Applied deliveries are duplicates too; a late one is applied as stale.
+	record(labeled("d1", t0, "new-experiment"), event.OutcomeDuplicate)
+	late := labeled("d0-late", t0.Add(-time.Minute)) // the label's removal, older
+	late.Payload.(*event.IssueChange).PrevLabels = []string{"new-experiment"}
+	record(late, event.OutcomeAccepted)
+	waitUntil(t, "the late delivery is applied", func() bool { return appliedCount(t, reg, "stale") == 1 })
+	if e, _ := db.ExperimentByKey(ctx, repo, "issue:12"); e.Desired != store.Active {
+		t.Errorf("a late delivery changed the experiment: desired %s", e.Desired)
+	}
+	if got := appliedCount(t, reg, "accepted"); got != 1 {
+		t.Errorf("applied accepted = %v, want 1", got)
+	}
+}
+
+// failingTx makes the first fails transactions fail.
+type failingTx struct {
+	store.Store
+	fails atomic.Int32
+}
+
+func (f *failingTx) InTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+	if f.fails.Add(-1) >= 0 {
+		return errors.New("the database went away")
+	}
+	return f.Store.InTx(ctx, fn)
+}
+
+func TestInboxRetriesAFailedApplication(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	st := &failingTx{Store: db}
+	st.fails.Store(1)
+	ib, reg := newInbox(st)
+	if out, err := ib.Record(ctx, labeled("d1", time.Now(), "new-experiment")); err != nil || out != event.OutcomeAccepted {
+		t.Fatalf("Record = %v, %v", out, err)
+	}
+	runInbox(t, ib)
+	waitUntil(t, "the delivery is applied on its second try", func() bool { return appliedCount(t, reg, "accepted") == 1 })
+	if got := appliedCount(t, reg, "retrying"); got != 1 {
+		t.Errorf("applications that failed and were retried: %v, want 1", got)
+	}
+	if _, err := db.ExperimentByKey(ctx, store.RepoKey{Forge: event.GitHub, Path: "acme/model"}, "issue:12"); err != nil {
+		t.Errorf("experiment after the retry: %v", err)
+	}
+}
+
+// A delivery claimed by a process that died is applied by another once
+// the claim has run out.
+func TestInboxTakesOverAnAbandonedClaim(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	ib, reg := newInbox(db)
+	if _, err := ib.Record(ctx, labeled("d1", time.Now(), "new-experiment")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.ClaimInbound(ctx, time.Now(), claimTTL, claimBatch); err != nil || len(got) != 1 {
+		t.Fatalf("the dead process's claim: %v, %v", got, err)
+	}
+	later := time.Now().Add(claimTTL + time.Second)
+	ib.Now = func() time.Time { return later }
+	runInbox(t, ib)
+	waitUntil(t, "the abandoned delivery is applied", func() bool { return appliedCount(t, reg, "accepted") == 1 })
+}
+
+func TestRetryDelay(t *testing.T) {
+	for _, tt := range []struct {
+		attempts int
+		want     time.Duration
+	}{{0, time.Second}, {1, 2 * time.Second}, {5, 32 * time.Second}, {6, time.Minute}, {60, time.Minute}} {
+		if got := retryDelay(tt.attempts); got != tt.want {
+			t.Errorf("retryDelay(%d) = %v, want %v", tt.attempts, got, tt.want)
+		}
+	}
+}
+
+// appliedCount reads expbot_deliveries_applied_total{outcome}.
+func appliedCount(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "expbot_deliveries_applied_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if labelIs(m, "outcome", outcome) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no expbot_deliveries_applied_total{outcome=%q}", outcome)
+	return 0
+}
+
+func labelIs(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
