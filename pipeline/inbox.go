@@ -132,6 +132,9 @@ func (ib *Inbox) applyBatch(ctx context.Context) (int, error) {
 		}
 		bySource[src] = append(bySource[src], k)
 	}
+	if ib.applyTogether(ctx, batch, bySource, order) {
+		return len(batch), nil
+	}
 	var (
 		mu      sync.Mutex
 		applied []int64
@@ -152,13 +155,61 @@ func (ib *Inbox) applyBatch(ctx context.Context) (int, error) {
 		})
 	}
 	wg.Wait()
-	if len(applied) > 0 {
-		if err := ib.Store.DropInbound(ctx, applied); err != nil {
-			// They come again once the claim ends, and are found recorded.
-			ib.Log.Warn().Err(err).Int("deliveries", len(applied)).Msg("inbox: dropping applied deliveries failed")
-		}
-	}
+	ib.drop(ctx, applied)
 	return len(batch), nil
+}
+
+func (ib *Inbox) drop(ctx context.Context, applied []int64) {
+	if len(applied) == 0 {
+		return
+	}
+	if err := ib.Store.DropInbound(ctx, applied); err != nil {
+		// They come again once the claim ends, and are found recorded.
+		ib.Log.Warn().Err(err).Int("deliveries", len(applied)).Msg("inbox: dropping applied deliveries failed")
+	}
+}
+
+// applyTogether applies a batch in one transaction, a source's deliveries
+// in the order they were accepted: one commit for all, and a repository's
+// jobs asked for once. When any of them fails, none is applied (false),
+// and the caller applies them one by one, so that one delivery that cannot
+// be applied holds up no other.
+func (ib *Inbox) applyTogether(ctx context.Context, batch []store.Inbound, bySource map[string][]kept, order []string) bool {
+	if len(batch) < 2 {
+		return false
+	}
+	var (
+		outs    []event.Outcome
+		applied []int64
+	)
+	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	err := ib.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		outs, applied = outs[:0], applied[:0]
+		shared := func(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error { return fn(ctx, tx) }
+		for _, src := range order {
+			for _, k := range bySource[src] {
+				if k.err != nil {
+					return k.err
+				}
+				out, err := ib.Intake.applyWithin(ctx, shared, k.delivery())
+				if err != nil {
+					return fmt.Errorf("delivery %s: %w", k.ID, err)
+				}
+				outs, applied = append(outs, out), append(applied, k.Seq)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		ib.Log.Info().Err(err).Int("deliveries", len(batch)).Msg("inbox: applying a batch together failed; applying its deliveries one by one")
+		return false
+	}
+	for _, out := range outs {
+		ib.Metrics.observe(out.String())
+	}
+	ib.drop(ctx, applied)
+	return true
 }
 
 // kept is a claimed delivery and its event, read.
@@ -166,6 +217,10 @@ type kept struct {
 	store.Inbound
 	ev  event.Event
 	err error // why the event could not be read
+}
+
+func (k kept) delivery() event.Delivery {
+	return event.Delivery{Forge: k.Forge, ID: k.ID, Event: k.Event, ReceivedAt: k.ReceivedAt, Payload: k.ev}
 }
 
 // source names what a kept delivery is about, for applying those about one
@@ -194,7 +249,7 @@ func (ib *Inbox) apply(ctx context.Context, in kept) bool {
 	err := in.err
 	if err == nil {
 		var out event.Outcome
-		out, err = ib.Intake.Record(ctx, event.Delivery{Forge: in.Forge, ID: in.ID, Event: in.Event, ReceivedAt: in.ReceivedAt, Payload: in.ev})
+		out, err = ib.Intake.Record(ctx, in.delivery())
 		if err == nil {
 			ib.Metrics.observe(out.String())
 			log.Debug().Str("outcome", out.String()).Dur("waited", ib.now().Sub(in.ReceivedAt)).Msg("delivery applied")

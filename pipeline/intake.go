@@ -75,11 +75,20 @@ func eventRepo(p event.Event) (event.Repo, bool) {
 // Record implements handlers.Recorder: it applies d at once, in one
 // transaction (Inbox applies later what it acknowledged).
 func (in *Intake) Record(ctx context.Context, d event.Delivery) (event.Outcome, error) {
+	return in.applyWithin(ctx, in.Store.InTx, d)
+}
+
+// applyWithin screens d and applies it in a transaction run by within.
+func (in *Intake) applyWithin(ctx context.Context, within runTx, d event.Delivery) (event.Outcome, error) {
 	if !in.Screen(d) {
 		return event.OutcomeIgnored, nil
 	}
-	return in.apply(ctx, d)
+	return in.apply(ctx, within, d)
 }
+
+// runTx runs fn in a transaction: one of its own (Store.InTx), or one that
+// several deliveries share (Inbox's batches).
+type runTx func(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error
 
 // Screen does what needs no database and tells whether d may change
 // anything: false means d is acknowledged and nothing else happens (an
@@ -109,8 +118,8 @@ func (in *Intake) Screen(d event.Delivery) bool {
 }
 
 // apply records a delivery that passed Screen and its effect on desired
-// state in one transaction.
-func (in *Intake) apply(ctx context.Context, d event.Delivery) (event.Outcome, error) {
+// state in one transaction, run by within.
+func (in *Intake) apply(ctx context.Context, within runTx, d event.Delivery) (event.Outcome, error) {
 	if r, ok := eventRepo(d.Payload); ok {
 		served, err := in.installed(ctx, r)
 		if err != nil {
@@ -122,13 +131,13 @@ func (in *Intake) apply(ctx context.Context, d event.Delivery) (event.Outcome, e
 	}
 	switch p := d.Payload.(type) {
 	case *event.IssueChange:
-		return in.recordIssue(ctx, d, p)
+		return in.recordIssue(ctx, within, d, p)
 	case *event.CommentCreated:
-		return in.recordComment(ctx, d, p)
+		return in.recordComment(ctx, within, d, p)
 	case *event.PullChange:
-		return in.recordPull(ctx, d, p)
+		return in.recordPull(ctx, within, d, p)
 	case *event.TagPush:
-		return in.recordTag(ctx, d, p)
+		return in.recordTag(ctx, within, d, p)
 	default:
 		return event.OutcomeIgnored, nil
 	}
@@ -138,7 +147,7 @@ func (in *Intake) allowed(r event.Repo) bool {
 	return in.Allow == nil || in.Allow.Allows(r.Host, r.Path)
 }
 
-func (in *Intake) recordIssue(ctx context.Context, d event.Delivery, ch *event.IssueChange) (event.Outcome, error) {
+func (in *Intake) recordIssue(ctx context.Context, within runTx, d event.Delivery, ch *event.IssueChange) (event.Outcome, error) {
 	change, ok, err := in.issueChange(ctx, ch)
 	if err != nil {
 		return 0, err
@@ -147,7 +156,7 @@ func (in *Intake) recordIssue(ctx context.Context, d event.Delivery, ch *event.I
 		return event.OutcomeIgnored, nil
 	}
 	var old bool
-	out, err := in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
+	out, err := in.inTx(ctx, within, d, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		old, err = applyIssue(ctx, tx, change, ch, d.ID, false)
 		return err

@@ -15,13 +15,13 @@ import (
 // recordComment stores a comment holding /experiment commands as a task:
 // running them needs the forge API (access check, the request's head), and
 // the webhook is acknowledged before any of that.
-func (in *Intake) recordComment(ctx context.Context, d event.Delivery, c *event.CommentCreated) (event.Outcome, error) {
+func (in *Intake) recordComment(ctx context.Context, within runTx, d event.Delivery, c *event.CommentCreated) (event.Outcome, error) {
 	task := commandTask{
 		Delivery: d.ID, Repo: store.RepoKey{Forge: c.Repo.Forge, Path: c.Repo.Path}, Thread: c.Thread,
 		CommentID: c.CommentID, CommentURL: c.URL, Body: c.Body, Actor: c.Actor,
 		HeadBranch: c.HeadBranch, HeadSHA: c.HeadSHA, At: c.At, PullClosed: c.PullClosed,
 	}
-	return in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
+	return in.inTx(ctx, within, d, func(ctx context.Context, tx store.Tx) error {
 		return tx.EnqueueTask(ctx, task)
 	})
 }
@@ -49,14 +49,14 @@ func pullSourceKey(number int) string { return "pull:" + strconv.Itoa(number) }
 // the close are not retired by it. A close and a reopen in the same second
 // cannot be ordered from their payloads: the close wins, as experiments on
 // a closed request would be the worse mistake (docs/ordering.md).
-func (in *Intake) recordPull(ctx context.Context, d event.Delivery, p *event.PullChange) (event.Outcome, error) {
+func (in *Intake) recordPull(ctx context.Context, within runTx, d event.Delivery, p *event.PullChange) (event.Outcome, error) {
 	repo := store.RepoKey{Forge: p.Repo.Forge, Path: p.Repo.Path}
 	src := store.Source{Repo: repo, Key: pullSourceKey(p.Number), At: p.At, State: pullOpen}
 	if !p.Open {
 		src.State = pullClosed
 	}
 	var old, retired bool
-	out, err := in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
+	out, err := in.inTx(ctx, within, d, func(ctx context.Context, tx store.Tx) error {
 		o, err := tx.AdvanceSource(ctx, src, !p.Open)
 		if err != nil {
 			return err
@@ -101,9 +101,9 @@ func (in *Intake) recordPull(ctx context.Context, d event.Delivery, p *event.Pul
 
 // inTx records the delivery and, unless it is a duplicate, runs fn in the
 // same transaction.
-func (in *Intake) inTx(ctx context.Context, d event.Delivery, fn func(ctx context.Context, tx store.Tx) error) (event.Outcome, error) {
+func (in *Intake) inTx(ctx context.Context, within runTx, d event.Delivery, fn func(ctx context.Context, tx store.Tx) error) (event.Outcome, error) {
 	outcome := event.OutcomeAccepted
-	err := in.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := within(ctx, func(ctx context.Context, tx store.Tx) error {
 		dup, err := tx.RecordDelivery(ctx, d.Forge, d.ID, d.Event, d.ReceivedAt)
 		if err != nil {
 			return err

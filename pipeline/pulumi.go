@@ -45,15 +45,21 @@ func (p PulumiEnv) envVars() map[string]string {
 		"PULUMI_CONFIG_PASSPHRASE":                    p.Passphrase,
 		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-		"GITHUB_TOKEN":                                "",
-		"GITHUB_OWNER":                                "",
-		"GITHUB_ORGANIZATION":                         "",
-		"GITHUB_BASE_URL":                             "",
-		"GITHUB_APP_ID":                               "",
-		"GITHUB_APP_INSTALLATION_ID":                  "",
-		"GITHUB_APP_PEM_FILE":                         "",
-		"GITLAB_TOKEN":                                "",
-		"GITLAB_BASE_URL":                             "",
+		// The CLI writes a stack's whole state twice per resource it
+		// changes; compressed, a tenth of it (the postgres:// backend
+		// stores it base64 in JSON, which the server compresses badly).
+		// Reading detects the format, and a stack written plain is
+		// rewritten compressed by its next update.
+		"PULUMI_DIY_BACKEND_ZSTD":    "true",
+		"GITHUB_TOKEN":               "",
+		"GITHUB_OWNER":               "",
+		"GITHUB_ORGANIZATION":        "",
+		"GITHUB_BASE_URL":            "",
+		"GITHUB_APP_ID":              "",
+		"GITHUB_APP_INSTALLATION_ID": "",
+		"GITHUB_APP_PEM_FILE":        "",
+		"GITLAB_TOKEN":               "",
+		"GITLAB_BASE_URL":            "",
 	}
 	if p.Home != "" {
 		env["PULUMI_HOME"] = p.Home

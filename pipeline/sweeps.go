@@ -55,9 +55,9 @@ func tagPrefix(tag string) string { return "tag:" + tag + ":" }
 // file must be read, and whether the push is still the tag's newest is
 // known only by reading the tag (GitLab's tag push hooks carry no time), so
 // a deleted tag is queued as well (SHA "").
-func (in *Intake) recordTag(ctx context.Context, d event.Delivery, p *event.TagPush) (event.Outcome, error) {
+func (in *Intake) recordTag(ctx context.Context, within runTx, d event.Delivery, p *event.TagPush) (event.Outcome, error) {
 	repo := store.RepoKey{Forge: p.Repo.Forge, Path: p.Repo.Path}
-	return in.inTx(ctx, d, func(ctx context.Context, tx store.Tx) error {
+	return in.inTx(ctx, within, d, func(ctx context.Context, tx store.Tx) error {
 		return tx.EnqueueTask(ctx, sweepTask{Delivery: d.ID, Repo: repo, Tag: p.Tag, SHA: p.After, Actor: p.Actor})
 	})
 }

@@ -160,6 +160,9 @@ func runAckLoad(b *testing.B, repo string, store storeKind, repos int, env map[s
 		b.Logf("PostgreSQL backends during the load, on average (active or idle in a transaction, and what they waited for): %s", strings.Join(w[:min(len(w), 8)], "; "))
 	}
 	r := ackRun{client: res, bot: t.counters(b).minus(before), pgCPU: cpuSeconds(backends) - pgBefore}
+	if slow := slowStretches(res.Latency, time.Second/ackRate); slow != "" {
+		b.Logf("acknowledgements over %v, by second of the load: %s", ackP99Limit, slow)
+	}
 
 	checkAccepted(b, t, res, reqs)
 	// Kill it as a crash would: every delivery answered 202 must already
@@ -322,8 +325,10 @@ func checkRecorded(b *testing.B, path string, reqs []ackReq) {
 	wantRecorded(b, rows, reqs)
 }
 
-// deliveryIDs reads the recorded GitHub delivery ids, on either driver.
-const deliveryIDs = `SELECT delivery_id FROM deliveries WHERE forge = 'github'`
+// deliveryIDs reads the GitHub delivery ids recorded or kept to be applied
+// (the inbox), on either driver: an acknowledged delivery is in one of them.
+const deliveryIDs = `SELECT delivery_id FROM deliveries WHERE forge = 'github'
+	UNION SELECT delivery_id FROM inbox WHERE forge = 'github'`
 
 // idRows is what database/sql's and pgx's rows have in common.
 type idRows interface {
@@ -546,4 +551,22 @@ func fillDelivery(d map[string]any, base, repo string, number, size int) {
 		}
 		issue["body"] = issue["body"].(string) + note[:pad]
 	}
+}
+
+// slowStretches counts, for each second of a load sent every interval, the
+// deliveries acknowledged after ackP99Limit or later: whether slow ones
+// come spread out or in stretches.
+func slowStretches(lat []time.Duration, interval time.Duration) string {
+	perSecond := int(time.Second / interval)
+	var parts []string
+	for start := 0; start < len(lat); start += perSecond {
+		n := 0
+		for _, l := range lat[start:min(start+perSecond, len(lat))] {
+			if l >= ackP99Limit {
+				n++
+			}
+		}
+		parts = append(parts, strconv.Itoa(n))
+	}
+	return strings.Join(parts, " ")
 }

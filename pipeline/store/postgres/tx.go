@@ -16,6 +16,10 @@ import (
 type tx struct {
 	s  *Store
 	tx pgx.Tx
+	// Repositories whose reconcile or report job this transaction asked
+	// for already: a second request in one transaction (several
+	// deliveries applied together) adds nothing to the first.
+	reconciles, reports map[store.RepoKey]bool
 }
 
 func (t *tx) RecordDelivery(ctx context.Context, forge event.Forge, id, eventName string, at time.Time) (bool, error) {
@@ -146,10 +150,22 @@ func (t *tx) updateExperiment(ctx context.Context, e store.Experiment) error {
 }
 
 func (t *tx) EnqueueReconcile(ctx context.Context, repo store.RepoKey) error {
+	if t.reconciles[repo] {
+		return nil
+	}
 	if err := t.s.q.EnqueueReconcile(ctx, t.tx, repo); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
+	t.reconciles = remember(t.reconciles, repo)
 	return nil
+}
+
+func remember(m map[store.RepoKey]bool, repo store.RepoKey) map[store.RepoKey]bool {
+	if m == nil {
+		m = map[store.RepoKey]bool{}
+	}
+	m[repo] = true
+	return m
 }
 
 // EnqueueReport counts a report due for the experiment and asks for its
@@ -161,12 +177,13 @@ func (t *tx) EnqueueReport(ctx context.Context, experimentID int64) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}
-	if err == nil {
+	if err == nil && !t.reports[repo] {
 		err = t.s.q.EnqueueReports(ctx, t.tx, repo)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: enqueue report %d: %w", experimentID, err)
 	}
+	t.reports = remember(t.reports, repo)
 	return nil
 }
 
