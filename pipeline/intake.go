@@ -104,8 +104,7 @@ func (in *Intake) Screen(d event.Delivery) bool {
 		}
 		return false
 	case *event.IssueChange:
-		_, ok := in.changeFor(p)
-		return in.allowed(p.Repo) && ok
+		return in.allowed(p.Repo) && p.TriggerFor(in.label()) != event.NoTrigger
 	case *event.CommentCreated:
 		return in.allowed(p.Repo) && wantsComment(p)
 	case *event.PullChange:

@@ -37,6 +37,9 @@ const (
 	// defaultMaxConns bounds the pool unless the URL's pool_max_conns
 	// says otherwise. Run locks (TryLockRepo) use connections of their own.
 	defaultMaxConns = 16
+	// defaultMinIdleConns: connections kept open and idle unless the URL's
+	// pool_min_idle_conns says otherwise.
+	defaultMinIdleConns = 4
 )
 
 // Option adjusts Open.
@@ -156,6 +159,11 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		// pgx's default (the CPU count, at least 4) is too few beside
 		// River's listener, fetcher and completer on a small machine.
 		pcfg.MaxConns = defaultMaxConns
+	}
+	if !strings.Contains(dbURL, "pool_min_idle_conns=") {
+		// Connections opened at start and kept ready: an acknowledgement
+		// that has to open one waits for it (tens of ms).
+		pcfg.MinIdleConns = min(defaultMinIdleConns, pcfg.MaxConns)
 	}
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		// An unreachable host must not hold the start (or /readyz) for the
