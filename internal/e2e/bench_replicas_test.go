@@ -67,6 +67,9 @@ func BenchmarkIntake(b *testing.B) {
 			rate := n / r.elapsed.Seconds()
 			b.ReportMetric(0, "ns/op")
 			b.ReportMetric(rate, "deliveries/s")
+			// Acknowledged is not yet applied on PostgreSQL (the inbox):
+			// the rate at which desired state followed.
+			b.ReportMetric(n/r.applied.Seconds(), "applied/s")
 			b.ReportMetric(millis(percentile(r.latency, 0.50)), "p50_ms")
 			b.ReportMetric(millis(percentile(r.latency, 0.99)), "p99_ms")
 			b.ReportMetric(r.bot*1000/n, "expbot_cpu_ms/delivery")
@@ -74,8 +77,8 @@ func BenchmarkIntake(b *testing.B) {
 			b.ReportMetric(r.client.Seconds()*1000/n, "client_cpu_ms/delivery")
 			b.ReportMetric(r.forge*1000/n, "forge_cpu_ms/delivery")
 			b.ReportMetric(100*r.busy/r.all, "machine_busy_%")
-			b.Logf("%s-%d: %d deliveries of %d bytes over %d repositories from %d clients in %v: %.0f/s; p50 %v, p99 %v; CPU per delivery: expbot %.2f ms, PostgreSQL backends %.2f ms, client %.2f ms, this process (the forge) %.2f ms; machine %.0f%% busy (load average before: %s)",
-				c.store, c.n, len(r.latency), r.size, intakeRepos, intakeClients, r.elapsed.Round(time.Millisecond), rate,
+			b.Logf("%s-%d: %d deliveries of %d bytes over %d repositories from %d clients in %v: %.0f/s, all applied after %v (%.0f/s); p50 %v, p99 %v; CPU per delivery: expbot %.2f ms, PostgreSQL backends %.2f ms, client %.2f ms, this process (the forge) %.2f ms; machine %.0f%% busy (load average before: %s)",
+				c.store, c.n, len(r.latency), r.size, intakeRepos, intakeClients, r.elapsed.Round(time.Millisecond), rate, r.applied.Round(time.Millisecond), n/r.applied.Seconds(),
 				percentile(r.latency, 0.50), percentile(r.latency, 0.99), r.bot*1000/n, r.pg*1000/n, r.client.Seconds()*1000/n, r.forge*1000/n, 100*r.busy/r.all, r.loadBefore)
 		})
 	}
@@ -85,6 +88,7 @@ func BenchmarkIntake(b *testing.B) {
 type intakeRun struct {
 	latency    []time.Duration
 	elapsed    time.Duration
+	applied    time.Duration // from the start until every delivery was applied
 	bot, pg    float64 // CPU seconds: expbot's processes, the database's backends
 	forge      float64 // CPU seconds of this process: the simulated forge, mostly
 	client     time.Duration
@@ -95,7 +99,7 @@ type intakeRun struct {
 
 func (r intakeRun) plus(s intakeRun) intakeRun {
 	return intakeRun{
-		latency: append(r.latency, s.latency...), elapsed: r.elapsed + s.elapsed,
+		latency: append(r.latency, s.latency...), elapsed: r.elapsed + s.elapsed, applied: r.applied + s.applied,
 		bot: r.bot + s.bot, pg: r.pg + s.pg, forge: r.forge + s.forge, client: r.client + s.client,
 		busy: r.busy + s.busy, all: r.all + s.all, size: s.size, loadBefore: strings.TrimSpace(r.loadBefore + " " + s.loadBefore),
 	}
@@ -121,8 +125,10 @@ func runIntake(b *testing.B, store storeKind, replicas int, repo string) intakeR
 	self := selfCPU()
 	waits := t.sampleWaits(b)
 	b.StartTimer()
+	start := time.Now()
 	res := runLoadGenerator(b, loadPlan{URLs: t.webhookURLs(), Concurrency: intakeClients, WarmUp: warmUp, Requests: reqs})
 	b.StopTimer()
+	r.applied = t.drained(b).Sub(start)
 	if w := waits(); len(w) > 0 {
 		b.Logf("%s-%d: PostgreSQL backends during the load, on average (active or idle in a transaction, and what they waited for): %s", store, replicas, strings.Join(w[:min(len(w), 8)], "; "))
 	}

@@ -138,6 +138,33 @@ func (t benchTarget) checkRecorded(b *testing.B, reqs []ackReq) {
 	wantRecorded(b, rows, reqs)
 }
 
+// drained waits until every delivery the bots kept to apply later (the
+// inbox, on PostgreSQL) is applied, and returns when that was; at once on
+// SQLite, which applies before it answers.
+func (t benchTarget) drained(b *testing.B) time.Time {
+	b.Helper()
+	if t.storeURL == "" {
+		return time.Now()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := pgx.Connect(ctx, t.storeURL)
+	if err != nil {
+		b.Fatalf("read the inbox: %v", err)
+	}
+	defer func() { _ = c.Close(context.Background()) }()
+	for {
+		var n int
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM inbox`).Scan(&n); err != nil {
+			b.Fatalf("read the inbox (%d left): %v", n, err)
+		}
+		if n == 0 {
+			return time.Now()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // pgBackends are the PostgreSQL server processes serving the target's
 // database (they live as long as the bots' pooled connections), for their
 // CPU time; none on SQLite. The server runs on this machine.

@@ -530,3 +530,41 @@ func TestRequestCommittingWhileTheRunSettles(t *testing.T) {
 		}
 	}
 }
+
+// Connections for acknowledgements are opened at start and kept idle
+// (pool_min_idle_conns, default defaultMinIdleConns); the lock pool keeps
+// none, since each of its connections is a lock held.
+func TestPoolKeepsIdleConnections(t *testing.T) {
+	u, _ := pgtest.NewDatabase(t)
+	for _, tc := range []struct {
+		name, query string
+		want        int32
+	}{
+		{"default", "", defaultMinIdleConns},
+		{"the URL's", "pool_min_idle_conns=2", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dbURL := u
+			if tc.query != "" {
+				dbURL += map[bool]string{true: "&", false: "?"}[strings.Contains(u, "?")] + tc.query
+			}
+			s := openAt(t, dbURL)
+			deadline := time.Now().Add(20 * time.Second)
+			for s.pool.Stat().IdleConns() < tc.want {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d idle connections, want %d", s.pool.Stat().IdleConns(), tc.want)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if got := s.pool.Config().MinIdleConns; got != tc.want {
+				t.Errorf("MinIdleConns = %d, want %d", got, tc.want)
+			}
+			if got := s.locks.Config().MinIdleConns; got != 0 {
+				t.Errorf("the lock pool keeps %d idle connections, want none", got)
+			}
+			if got := s.locks.Stat().TotalConns(); got != 0 {
+				t.Errorf("the lock pool opened %d connections with no lock held", got)
+			}
+		})
+	}
+}

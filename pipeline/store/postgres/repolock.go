@@ -61,7 +61,7 @@ func lockKeepalives() map[string]string {
 // most n.
 func newLockPool(ctx context.Context, pcfg *pgxpool.Config, n int) (*pgxpool.Pool, error) {
 	c := pcfg.Copy()
-	c.MaxConns, c.MinConns = int32(n), 0
+	c.MaxConns, c.MinConns, c.MinIdleConns = int32(n), 0, 0
 	c.MaxConnIdleTime = lockIdle
 	if c.ConnConfig.RuntimeParams == nil {
 		c.ConnConfig.RuntimeParams = map[string]string{}
