@@ -89,8 +89,8 @@ type intakeRun struct {
 	latency    []time.Duration
 	elapsed    time.Duration
 	applied    time.Duration // from the start until every delivery was applied
-	bot, pg    float64 // CPU seconds: expbot's processes, the database's backends
-	forge      float64 // CPU seconds of this process: the simulated forge, mostly
+	bot, pg    float64       // CPU seconds: expbot's processes, the database's backends
+	forge      float64       // CPU seconds of this process: the simulated forge, mostly
 	client     time.Duration
 	busy, all  float64 // machine CPU seconds over the load
 	size       int
