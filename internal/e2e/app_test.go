@@ -266,12 +266,12 @@ func TestGitHubAppEndToEnd(t *testing.T) {
 			if err != nil || d.IsDir() {
 				return err
 			}
-			b, err := os.ReadFile(path)
+			b, err := readPlain(path)
 			if err != nil {
 				return err
 			}
 			files++
-			if bytes.Contains(b, []byte(`"appAuth"`)) && strings.HasSuffix(path, ".json") {
+			if bytes.Contains(b, []byte(`"appAuth"`)) && (strings.HasSuffix(path, ".json") || strings.HasSuffix(path, ".json.zst")) {
 				withAppAuth++
 				if !bytes.Contains(b, []byte(`"ciphertext"`)) {
 					t.Errorf("%s holds appAuth without encrypted secrets", path)

@@ -100,7 +100,7 @@ func TestProviderErrorsEchoingCredentialsAreScrubbed(t *testing.T) {
 			if err != nil || d.IsDir() {
 				return err
 			}
-			b, err := os.ReadFile(path)
+			b, err := readPlain(path)
 			if err != nil {
 				return err
 			}

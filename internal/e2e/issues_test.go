@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -393,7 +392,7 @@ func TestSecretsNeverWrittenInPlainText(t *testing.T) {
 			if err != nil || d.IsDir() {
 				return err
 			}
-			b, err := os.ReadFile(path)
+			b, err := readPlain(path)
 			if err != nil {
 				return err
 			}

@@ -54,12 +54,17 @@ func TestServeOnPostgres(t *testing.T) {
 	// The stack's checkpoint is there (keys start with the URL's path),
 	// its secrets encrypted with the passphrase as on file://.
 	var checkpoint []byte
-	if err := store.QueryRow(ctx, `SELECT data FROM pulumi_state WHERE key LIKE '%/.pulumi/stacks/expbot/%.json'`).Scan(&checkpoint); err != nil {
-		t.Errorf("the stack's checkpoint in PostgreSQL: %v", err)
+	// Compressed with zstd, as expbot asks of the CLI.
+	if err := store.QueryRow(ctx, `SELECT data FROM pulumi_state WHERE key LIKE '%/.pulumi/stacks/expbot/%.json.zst'`).Scan(&checkpoint); err != nil {
+		t.Errorf("the stack's compressed checkpoint in PostgreSQL: %v", err)
 	} else {
 		// The CLI's bucket keeps each blob as JSON, its bytes in "data".
 		var blob struct{ Data []byte }
-		if err := json.Unmarshal(checkpoint, &blob); err != nil || !strings.Contains(string(blob.Data), `"type":"passphrase"`) {
+		err := json.Unmarshal(checkpoint, &blob)
+		if err == nil {
+			blob.Data, err = unzstd(blob.Data)
+		}
+		if err != nil || !strings.Contains(string(blob.Data), `"type":"passphrase"`) {
 			t.Errorf("the stack's checkpoint does not use the passphrase secrets provider (%v)", err)
 		}
 	}
