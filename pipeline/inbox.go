@@ -38,13 +38,16 @@ type Inbox struct {
 	wake     chan struct{}
 }
 
-// The inbox's pace. A claim hides its deliveries from other claims for
-// claimTTL, longer than an application may take (applyTimeout), after
-// which a claimer that died is taken over. Idle, the inbox looks for
+// The inbox's pace. Up to batchAppliers batches of up to claimBatch
+// deliveries are applied at once, each in one transaction per repository,
+// applyParallel repositories at a time. A claim hides its
+// deliveries from other claims for claimTTL, longer than an application
+// may take (applyTimeout), after which a claimer that died is taken over. Idle, the inbox looks for
 // deliveries that other processes accepted and did not apply every
 // inboxPoll; it is woken at once for those it accepts itself.
 const (
-	claimBatch    = 32
+	claimBatch    = 16
+	batchAppliers = 2
 	claimTTL      = 30 * time.Second
 	applyTimeout  = 20 * time.Second
 	inboxPoll     = time.Second
@@ -89,74 +92,120 @@ func (ib *Inbox) now() time.Time {
 	return time.Now()
 }
 
-// Run applies kept deliveries until ctx ends. A batch it claimed is applied
-// to the end, so that a shutdown leaves nothing claimed for others to wait
-// for.
+// Run applies kept deliveries until ctx ends: it claims batches while one
+// of its batchAppliers is free, and each applies its batch. A batch claimed
+// is applied to the end, so that a shutdown leaves nothing claimed for
+// others to wait for.
 func (ib *Inbox) Run(ctx context.Context) {
 	wake := ib.wakeup()
-	for ctx.Err() == nil {
-		n, err := ib.applyBatch(ctx)
+	free := make(chan struct{}, batchAppliers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case free <- struct{}{}:
+		}
+		batch, err := ib.Store.ClaimInbound(ctx, ib.now(), claimTTL, claimBatch)
 		if err != nil && ctx.Err() == nil {
 			ib.Log.Warn().Err(err).Msg("inbox: claiming deliveries failed; trying again")
 		}
-		if n == claimBatch {
-			continue // more may wait
+		if len(batch) > 0 {
+			wg.Go(func() {
+				defer func() { <-free }()
+				ib.applyBatch(context.WithoutCancel(ctx), batch)
+			})
+			if len(batch) == claimBatch {
+				continue // more may wait
+			}
+		} else {
+			<-free
 		}
 		select {
 		case <-ctx.Done():
+			return
 		case <-wake:
 		case <-time.After(inboxPoll):
 		}
 	}
 }
 
-// applyBatch claims a batch and applies it: deliveries of one source
-// (issue, request, tag) one after the other in the order they were
-// accepted, different sources side by side.
-func (ib *Inbox) applyBatch(ctx context.Context) (int, error) {
-	batch, err := ib.Store.ClaimInbound(ctx, ib.now(), claimTTL, claimBatch)
-	if err != nil || len(batch) == 0 {
-		return 0, err
-	}
-	ctx = context.WithoutCancel(ctx)
+// applyBatch applies a claimed batch, one transaction per repository
+// (applyParallel at a time): transactions of different repositories touch
+// different rows and jobs, so they never wait for each other's commits.
+// Within a repository, deliveries are applied in the order they were
+// accepted.
+func (ib *Inbox) applyBatch(ctx context.Context, batch []store.Inbound) {
 	var (
-		bySource = map[string][]kept{}
-		order    []string
+		byRepo = map[string][]kept{}
+		order  []string
 	)
 	for _, in := range batch {
 		k := kept{Inbound: in}
 		k.ev, k.err = event.Decode(in.Payload)
-		src := k.source()
-		if _, ok := bySource[src]; !ok {
-			order = append(order, src)
+		repo := k.repo()
+		if _, ok := byRepo[repo]; !ok {
+			order = append(order, repo)
 		}
-		bySource[src] = append(bySource[src], k)
-	}
-	if ib.applyTogether(ctx, batch, bySource, order) {
-		return len(batch), nil
+		byRepo[repo] = append(byRepo[repo], k)
 	}
 	var (
-		mu      sync.Mutex
-		applied []int64
-		wg      sync.WaitGroup
-		slots   = make(chan struct{}, applyParallel)
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, applyParallel)
 	)
-	for _, src := range order {
+	for _, repo := range order {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			for _, d := range bySource[src] {
-				if ib.apply(ctx, d) {
-					mu.Lock()
-					applied = append(applied, d.Seq)
-					mu.Unlock()
-				}
-			}
+			ib.applyRepo(ctx, byRepo[repo])
 		})
 	}
 	wg.Wait()
+}
+
+// applyRepo applies a repository's deliveries of a batch in one
+// transaction: one commit for all, and the repository's jobs asked for
+// once. When any of them fails, none is applied by it, and they are
+// applied one by one instead, so that a delivery that cannot be applied
+// holds up no other.
+func (ib *Inbox) applyRepo(ctx context.Context, ks []kept) {
+	var applied []int64
+	if len(ks) > 1 {
+		var outs []event.Outcome
+		tctx, cancel := context.WithTimeout(ctx, applyTimeout)
+		err := ib.Store.InTx(tctx, func(ctx context.Context, tx store.Tx) error {
+			outs, applied = outs[:0], applied[:0]
+			shared := func(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error { return fn(ctx, tx) }
+			for _, k := range ks {
+				if k.err != nil {
+					return k.err
+				}
+				out, err := ib.Intake.applyWithin(ctx, shared, k.delivery())
+				if err != nil {
+					return fmt.Errorf("delivery %s: %w", k.ID, err)
+				}
+				outs, applied = append(outs, out), append(applied, k.Seq)
+			}
+			return nil
+		})
+		cancel()
+		if err == nil {
+			for _, out := range outs {
+				ib.Metrics.observe(out.String())
+			}
+			ib.drop(ctx, applied)
+			return
+		}
+		ib.Log.Info().Err(err).Int("deliveries", len(ks)).Msg("inbox: applying deliveries together failed; applying them one by one")
+		applied = applied[:0]
+	}
+	for _, k := range ks {
+		if ib.apply(ctx, k) {
+			applied = append(applied, k.Seq)
+		}
+	}
 	ib.drop(ctx, applied)
-	return len(batch), nil
 }
 
 func (ib *Inbox) drop(ctx context.Context, applied []int64) {
@@ -167,49 +216,6 @@ func (ib *Inbox) drop(ctx context.Context, applied []int64) {
 		// They come again once the claim ends, and are found recorded.
 		ib.Log.Warn().Err(err).Int("deliveries", len(applied)).Msg("inbox: dropping applied deliveries failed")
 	}
-}
-
-// applyTogether applies a batch in one transaction, a source's deliveries
-// in the order they were accepted: one commit for all, and a repository's
-// jobs asked for once. When any of them fails, none is applied (false),
-// and the caller applies them one by one, so that one delivery that cannot
-// be applied holds up no other.
-func (ib *Inbox) applyTogether(ctx context.Context, batch []store.Inbound, bySource map[string][]kept, order []string) bool {
-	if len(batch) < 2 {
-		return false
-	}
-	var (
-		outs    []event.Outcome
-		applied []int64
-	)
-	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
-	defer cancel()
-	err := ib.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		outs, applied = outs[:0], applied[:0]
-		shared := func(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error { return fn(ctx, tx) }
-		for _, src := range order {
-			for _, k := range bySource[src] {
-				if k.err != nil {
-					return k.err
-				}
-				out, err := ib.Intake.applyWithin(ctx, shared, k.delivery())
-				if err != nil {
-					return fmt.Errorf("delivery %s: %w", k.ID, err)
-				}
-				outs, applied = append(outs, out), append(applied, k.Seq)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		ib.Log.Info().Err(err).Int("deliveries", len(batch)).Msg("inbox: applying a batch together failed; applying its deliveries one by one")
-		return false
-	}
-	for _, out := range outs {
-		ib.Metrics.observe(out.String())
-	}
-	ib.drop(ctx, applied)
-	return true
 }
 
 // kept is a claimed delivery and its event, read.
@@ -223,20 +229,11 @@ func (k kept) delivery() event.Delivery {
 	return event.Delivery{Forge: k.Forge, ID: k.ID, Event: k.Event, ReceivedAt: k.ReceivedAt, Payload: k.ev}
 }
 
-// source names what a kept delivery is about, for applying those about one
-// thing in order: an issue, a pull or merge request (its changes and its
-// comments), a tag. An event that cannot be read is its own.
-func (k kept) source() string {
-	repo := string(k.Forge) + "\x1f"
-	switch p := k.ev.(type) {
-	case *event.IssueChange:
-		return repo + p.Repo.Path + "\x1fissue:" + strconv.Itoa(p.Number)
-	case *event.CommentCreated:
-		return repo + p.Repo.Path + "\x1f" + string(p.Thread.Kind) + ":" + strconv.Itoa(p.Thread.Number) + p.Thread.SHA
-	case *event.PullChange:
-		return repo + p.Repo.Path + "\x1f" + string(event.PullThread) + ":" + strconv.Itoa(p.Number)
-	case *event.TagPush:
-		return repo + p.Repo.Path + "\x1ftag:" + p.Tag
+// repo names the repository a kept delivery is about; one whose event
+// cannot be read is its own.
+func (k kept) repo() string {
+	if r, ok := eventRepo(k.ev); ok {
+		return string(r.Forge) + "\x1f" + r.Path
 	}
 	return "seq:" + strconv.FormatInt(k.Seq, 10)
 }
