@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,19 +24,22 @@ func newInbox(st store.Store) (*Inbox, *prometheus.Registry) {
 	return &Inbox{Store: st, Intake: &Intake{Store: st}, Log: zerolog.Nop(), Metrics: NewInboxMetrics(reg, st)}, reg
 }
 
-// runInbox runs ib until the test ends, and checks that it stops.
-func runInbox(t *testing.T, ib *Inbox) {
+// runInbox runs ib until the test ends or stop is called, and checks that
+// it stops.
+func runInbox(t *testing.T, ib *Inbox) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); ib.Run(ctx) }()
-	t.Cleanup(func() {
+	stop = func() {
 		cancel()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			t.Error("the inbox did not stop")
 		}
-	})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func labeled(id string, at time.Time, labels ...string) event.Delivery {
@@ -190,5 +195,92 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// txSpy counts transactions and makes ApplyChange fail for one key.
+type txSpy struct {
+	store.Store
+	txs     atomic.Int32
+	failKey string
+}
+
+func (s *txSpy) InTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+	s.txs.Add(1)
+	return s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, failingChange{tx, s.failKey}) })
+}
+
+type failingChange struct {
+	store.Tx
+	key string
+}
+
+func (f failingChange) ApplyChange(ctx context.Context, c store.Change) (store.Experiment, bool, error) {
+	if c.Key == f.key {
+		return store.Experiment{}, false, errors.New("cannot apply this one")
+	}
+	return f.Tx.ApplyChange(ctx, c)
+}
+
+// Deliveries of one repository are applied in one transaction, and a
+// delivery that cannot be applied holds up none of the others: the
+// transaction fails, they are applied one by one, and it alone is tried
+// again later.
+func TestInboxAppliesARepositoryTogetherAndIsolatesAFailure(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	spy := &txSpy{Store: db, failKey: "issue:99"}
+	ib, reg := newInbox(spy)
+	record := func(id string, number int) {
+		t.Helper()
+		d := labeled(id, time.Now(), "new-experiment")
+		d.Payload.(*event.IssueChange).Number = number
+		if _, err := ib.Record(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 4 {
+		record(fmt.Sprintf("d%d", i), 20+i)
+	}
+	stop := runInbox(t, ib)
+	waitUntil(t, "all four are applied", func() bool { return appliedCount(t, reg, "accepted") == 4 })
+	if n := spy.txs.Load(); n != 1 {
+		t.Errorf("four deliveries of one repository took %d transactions, want 1", n)
+	}
+	var reconciles int
+	for _, j := range db.jobs(t) {
+		if strings.HasPrefix(j, "reconcile ") {
+			reconciles++
+		}
+	}
+	if reconciles != 1 {
+		t.Errorf("reconcile jobs %d, want the repository's one: %v", reconciles, db.jobs(t))
+	}
+
+	// One that cannot be applied, between two that can, all kept before
+	// another inbox claims them.
+	stop()
+	ib, reg = newInbox(spy)
+	spy.txs.Store(0)
+	record("e1", 30)
+	record("bad", 99)
+	record("e2", 31)
+	runInbox(t, ib)
+	waitUntil(t, "the good ones are applied", func() bool { return appliedCount(t, reg, "accepted") == 2 })
+	if n := spy.txs.Load(); n < 4 {
+		t.Errorf("%d transactions, want the failed one of all three and one each after it", n)
+	}
+	waitUntil(t, "the bad one is left", func() bool { n, _ := db.InboxDepth(ctx); return n == 1 })
+	if got := appliedCount(t, reg, "retrying"); got < 1 {
+		t.Errorf("the failed application was not counted as retrying (%v)", got)
+	}
+	left, err := db.ClaimInbound(ctx, time.Now().Add(time.Hour), time.Minute, 10)
+	if err != nil || len(left) != 1 || left[0].ID != "bad" || left[0].Attempts < 1 {
+		t.Fatalf("left in the inbox: %+v, %v; want the bad delivery, tried at least once", left, err)
+	}
+	for _, key := range []string{"issue:30", "issue:31"} {
+		if _, err := db.ExperimentByKey(ctx, store.RepoKey{Forge: event.GitHub, Path: "acme/model"}, key); err != nil {
+			t.Errorf("%s: %v", key, err)
+		}
 	}
 }
