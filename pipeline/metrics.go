@@ -53,18 +53,7 @@ func NewMetrics(reg prometheus.Registerer, st store.Store) *Metrics {
 			m.driftRepairs.WithLabelValues(string(f), k)
 		}
 	}
-	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "expbot_queue_depth",
-		Help: "Jobs queued or running.",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		n, err := st.QueueDepth(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	})
+	depth := countGauge("expbot_queue_depth", "Jobs queued or running.", st.QueueDepth)
 	reg.MustRegister(m.runs, m.runDuration, m.driftChecks, m.driftRepairs, depth)
 	return m
 }
@@ -102,18 +91,7 @@ func NewInboxMetrics(reg prometheus.Registerer, st store.Store) *InboxMetrics {
 	for _, o := range []string{"accepted", "duplicate", "ignored", "stale", "retrying"} {
 		m.applied.WithLabelValues(o)
 	}
-	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "expbot_inbox_depth",
-		Help: "Deliveries acknowledged and not yet applied.",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		n, err := st.InboxDepth(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	})
+	depth := countGauge("expbot_inbox_depth", "Deliveries acknowledged and not yet applied.", st.InboxDepth)
 	reg.MustRegister(m.applied, depth)
 	return m
 }
@@ -122,4 +100,18 @@ func (m *InboxMetrics) observe(outcome string) {
 	if m != nil {
 		m.applied.WithLabelValues(outcome).Inc()
 	}
+}
+
+// countGauge is a gauge that counts with count at scrape time; -1 when the
+// store does not answer within 2 s.
+func countGauge(name, help string, count func(context.Context) (int, error)) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := count(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
 }
