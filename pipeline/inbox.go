@@ -40,11 +40,11 @@ type Inbox struct {
 
 // The inbox's pace. Up to batchAppliers batches of up to claimBatch
 // deliveries are applied at once, each in one transaction per repository,
-// applyParallel repositories at a time. A claim hides its
-// deliveries from other claims for claimTTL, longer than an application
-// may take (applyTimeout), after which a claimer that died is taken over. Idle, the inbox looks for
-// deliveries that other processes accepted and did not apply every
-// inboxPoll; it is woken at once for those it accepts itself.
+// applyParallel repositories at a time. A claim hides its deliveries from
+// other claims for claimTTL, longer than an application may take
+// (applyTimeout), after which a claimer that died is taken over. Idle, the
+// inbox looks every inboxPoll for deliveries that other processes accepted
+// and did not apply; it is woken at once for those it accepts itself.
 const (
 	claimBatch    = 16
 	batchAppliers = 2
