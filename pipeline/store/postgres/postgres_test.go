@@ -288,6 +288,18 @@ func TestScrubbedStoreKeepsSecretsOutOfTheDatabase(t *testing.T) {
 	if !strings.Contains(all, scrub.Mask) {
 		t.Error("the database holds no mask: nothing was written through the decorator")
 	}
+
+	// A kept delivery's event (bytes, which a row's text shows as hex).
+	if _, err := st.AcceptDelivery(ctx, store.Inbound{Forge: "github", ID: "d1", Event: "issues", Payload: []byte(`{"kind":"issue","event":{"body":"` + secret + `"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	var payload string
+	if err := raw.pool.QueryRow(ctx, `SELECT convert_from(payload, 'UTF8') FROM inbox`).Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(payload, secret) || !strings.Contains(payload, scrub.Mask) {
+		t.Errorf("the inbox keeps %s, want the secret masked", payload)
+	}
 }
 
 // A transaction that listed a repository's experiments holds them: another
