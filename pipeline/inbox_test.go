@@ -102,11 +102,11 @@ type failingTx struct {
 	fails atomic.Int32
 }
 
-func (f *failingTx) InTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+func (f *failingTx) InKeptTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	if f.fails.Add(-1) >= 0 {
 		return errors.New("the database went away")
 	}
-	return f.Store.InTx(ctx, fn)
+	return f.Store.InKeptTx(ctx, fn)
 }
 
 func TestInboxRetriesAFailedApplication(t *testing.T) {
@@ -205,9 +205,9 @@ type txSpy struct {
 	failKey string
 }
 
-func (s *txSpy) InTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+func (s *txSpy) InKeptTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	s.txs.Add(1)
-	return s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, failingChange{tx, s.failKey}) })
+	return s.Store.InKeptTx(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, failingChange{tx, s.failKey}) })
 }
 
 type failingChange struct {
@@ -282,5 +282,36 @@ func TestInboxAppliesARepositoryTogetherAndIsolatesAFailure(t *testing.T) {
 		if _, err := db.ExperimentByKey(ctx, store.RepoKey{Forge: event.GitHub, Path: "acme/model"}, key); err != nil {
 			t.Errorf("%s: %v", key, err)
 		}
+	}
+}
+
+// Deliveries arriving one after another while the inbox is idle are
+// gathered and applied in one transaction, not one each.
+func TestInboxGathersAStream(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	spy := &txSpy{Store: db}
+	ib, reg := newInbox(spy)
+	ib.Gather = time.Second // longer than recording four takes
+	runInbox(t, ib)
+	record := func(i int) {
+		t.Helper()
+		d := labeled(fmt.Sprintf("s%d", i), time.Now(), "new-experiment")
+		d.Payload.(*event.IssueChange).Number = 40 + i
+		if _, err := ib.Record(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One first, applied, so that the inbox is surely idle (its first
+	// claim, at start, takes what waits at once).
+	record(0)
+	waitUntil(t, "the first is applied", func() bool { return appliedCount(t, reg, "accepted") == 1 })
+	spy.txs.Store(0)
+	for i := range 4 {
+		record(1 + i)
+	}
+	waitUntil(t, "all four are applied", func() bool { return appliedCount(t, reg, "accepted") == 5 })
+	if n := spy.txs.Load(); n != 1 {
+		t.Errorf("four deliveries in a row took %d transactions, want 1", n)
 	}
 }

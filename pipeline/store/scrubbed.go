@@ -28,6 +28,10 @@ func (s *scrubbed) InTx(ctx context.Context, fn func(ctx context.Context, tx Tx)
 	return s.Store.InTx(ctx, func(ctx context.Context, tx Tx) error { return fn(ctx, &scrubbedTx{Tx: tx, sc: s.sc}) })
 }
 
+func (s *scrubbed) InKeptTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	return s.Store.InKeptTx(ctx, func(ctx context.Context, tx Tx) error { return fn(ctx, &scrubbedTx{Tx: tx, sc: s.sc}) })
+}
+
 func (s *scrubbed) FinishRun(ctx context.Context, run Run) error {
 	run.Summary = s.sc.String(run.Summary)
 	return s.Store.FinishRun(ctx, run)

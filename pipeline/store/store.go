@@ -159,6 +159,13 @@ type Store interface {
 	// is what keeps it from having a second effect; the inbox only keeps
 	// it until then.
 	//
+	// InKeptTx is InTx for applying kept deliveries, whose commit may be
+	// lost in a crash of the database server (not of expbot) shortly after
+	// it returns. Nothing is lost with it: the deliveries stay in the inbox
+	// until DropInbound, which commits after it, and anything the
+	// transaction starts (a job, a comment) waits for a commit that does
+	// reach the disk, after it.
+	InKeptTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// AcceptDelivery keeps d to be applied; it is durable when this
 	// returns. dup reports that d's id was accepted or recorded before.
 	AcceptDelivery(ctx context.Context, d Inbound) (dup bool, err error)

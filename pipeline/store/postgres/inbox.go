@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/expbot/expbot/pipeline/store"
 )
@@ -21,7 +22,7 @@ func (s *Store) AcceptDelivery(ctx context.Context, d store.Inbound) (bool, erro
 	if at.IsZero() {
 		at = s.now()
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO inbox (forge, delivery_id, event, received_at, payload)
+	tag, err := s.acks.Exec(ctx, `INSERT INTO inbox (forge, delivery_id, event, received_at, payload)
 		SELECT $1, $2, $3, $4, $5
 		WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE forge = $1 AND delivery_id = $2)
 		ON CONFLICT (forge, delivery_id) DO NOTHING`,
@@ -30,6 +31,13 @@ func (s *Store) AcceptDelivery(ctx context.Context, d store.Inbound) (bool, erro
 		return false, fmt.Errorf("postgres: accept delivery %s: %w", d.ID, err)
 	}
 	return tag.RowsAffected() == 0, nil
+}
+
+// newAckPool opens AcceptDelivery's connections (ackConns).
+func newAckPool(ctx context.Context, pcfg *pgxpool.Config) (*pgxpool.Pool, error) {
+	c := pcfg.Copy()
+	c.MaxConns, c.MinConns, c.MinIdleConns = ackConns, ackConns, ackConns
+	return pgxpool.NewWithConfig(ctx, c)
 }
 
 // ClaimInbound skips rows another claim is taking at the same moment, so

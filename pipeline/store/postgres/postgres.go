@@ -40,6 +40,12 @@ const (
 	// defaultMinIdleConns: connections kept open and idle unless the URL's
 	// pool_min_idle_conns says otherwise.
 	defaultMinIdleConns = 4
+	// ackConns connections are AcceptDelivery's alone, all opened at
+	// start: an acknowledgement never waits for a connection held by
+	// background work (a batch being applied, jobs, River's own) or for
+	// one being opened. Each takes one statement of a millisecond or two,
+	// so a few serve hundreds a second.
+	ackConns = 4
 )
 
 // Option adjusts Open.
@@ -102,6 +108,7 @@ type Store struct {
 	cfg    config
 	pool   *pgxpool.Pool
 	locks  *pgxpool.Pool // one connection per advisory lock held (repolock.go)
+	acks   *pgxpool.Pool // AcceptDelivery's own (ackConns)
 	driver *riverpgxv5.Driver
 	q      *queue.Queue[pgx.Tx]
 
@@ -187,7 +194,13 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
+	if s.acks, err = newAckPool(ctx, pcfg); err != nil {
+		s.locks.Close()
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
+	}
 	if s.q, err = queue.New(s.driver, queueSQL{s}, cfg.q); err != nil {
+		s.acks.Close()
 		s.locks.Close()
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -217,6 +230,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		// Pooled connections that the server closed (a restart, a
 		// failover) each fail once: drop them all, and ask on a new one.
 		s.pool.Reset()
+		s.acks.Reset()
 		err = s.pool.Ping(ctx)
 	}
 	if err != nil {
@@ -253,6 +267,7 @@ func (s *Store) Close() error {
 	s.stopPruner()
 	<-s.pruned
 	closeLocks(s.locks)
+	s.acks.Close()
 	s.pool.Close()
 	if err != nil {
 		return fmt.Errorf("postgres: close: %w", err)
@@ -272,14 +287,22 @@ func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx
 	return pgx.BeginFunc(ctx, s.pool, func(t pgx.Tx) error { return fn(ctx, t) })
 }
 
+// InKeptTx is InTx whose commit does not wait for the disk (see store.Store).
+func (s *Store) InKeptTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.inLazyTx(ctx, func(ctx context.Context, t pgx.Tx) error { return fn(ctx, &tx{s: s, tx: t}) })
+}
+
+// lazyBegin begins a transaction whose commit does not wait for the WAL to
+// reach the disk, in the one round trip of a plain BEGIN.
+var lazyBegin = pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL synchronous_commit = off"}
+
 // inLazyTx is inTx for writes that may be lost in a crash of the database
 // server (not of expbot) shortly after they return: its commit does not
-// wait for the disk.
+// wait for the disk. A later commit that does wait makes it durable too,
+// since the server writes its log in order.
 func (s *Store) inLazyTx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
-	return s.inTx(ctx, func(ctx context.Context, t pgx.Tx) error {
-		if _, err := t.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return err
-		}
-		return fn(ctx, t)
-	})
+	return pgx.BeginTxFunc(ctx, s.pool, lazyBegin, func(t pgx.Tx) error { return fn(ctx, t) })
 }

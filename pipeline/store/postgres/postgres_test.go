@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -578,5 +579,78 @@ func TestPoolKeepsIdleConnections(t *testing.T) {
 				t.Errorf("the lock pool opened %d connections with no lock held", got)
 			}
 		})
+	}
+}
+
+// Applying kept deliveries commits without waiting for the disk, and only
+// that transaction: the setting must not stay on the pooled connection.
+func TestKeptTxDoesNotWaitForTheDisk(t *testing.T) {
+	ctx := context.Background()
+	u, _ := pgtest.NewDatabase(t)
+	// Two connections (migrating at Open takes both), so the transactions
+	// below take turns on them.
+	s := openAt(t, u+map[bool]string{true: "&", false: "?"}[strings.Contains(u, "?")]+"pool_max_conns=2&pool_min_idle_conns=2")
+	syncCommit := func(ctx context.Context, st store.Tx) string {
+		var v string
+		if err := st.(*tx).tx.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for i := range 6 {
+		tc := []struct {
+			name string
+			run  func(context.Context, func(context.Context, store.Tx) error) error
+			want string
+		}{
+			{"kept", s.InKeptTx, "off"},
+			{"plain, after a kept one", s.InTx, "on"},
+		}[i%2]
+		var got string
+		if err := tc.run(ctx, func(ctx context.Context, st store.Tx) error {
+			got = syncCommit(ctx, st)
+			_, err := st.RecordDelivery(ctx, "github", strconv.Itoa(i), "issues", time.Time{})
+			return err
+		}); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: synchronous_commit = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 6 {
+		t.Errorf("%d deliveries committed, want 6", n)
+	}
+}
+
+// An acknowledgement has connections of its own: with every other
+// connection held by background work, a delivery is still kept.
+func TestAcceptDeliveryDoesNotWaitForThePool(t *testing.T) {
+	ctx := context.Background()
+	u, _ := pgtest.NewDatabase(t)
+	s := openAt(t, u+map[bool]string{true: "&", false: "?"}[strings.Contains(u, "?")]+"pool_max_conns=2&pool_min_idle_conns=0")
+	for range 2 {
+		c, err := s.pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+	}
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second) // the pool's wait would be endless
+	defer cancel()
+	dup, err := s.AcceptDelivery(actx, store.Inbound{Forge: "github", ID: "d1", Event: "issues", Payload: []byte(`{}`)})
+	if err != nil || dup {
+		t.Fatalf("AcceptDelivery with the pool exhausted: dup %v, err %v", dup, err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for s.acks.Stat().TotalConns() < ackConns {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d acknowledgement connections open, want %d", s.acks.Stat().TotalConns(), ackConns)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -27,6 +27,12 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 	})
 }
 
+// InKeptTx is InTx: its commit is shared with the others (see writes.go),
+// and waiting for the disk costs a kept delivery nothing more.
+func (s *Store) InKeptTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	return s.InTx(ctx, fn)
+}
+
 // inTxKey marks the context of a transaction's fn, to refuse nested writes.
 type inTxKey struct{}
 
