@@ -41,11 +41,12 @@ const (
 	// pool_min_idle_conns says otherwise.
 	defaultMinIdleConns = 4
 	// ackConns connections are AcceptDelivery's alone, all opened at
-	// start: an acknowledgement never waits for a connection held by
-	// background work (a batch being applied, jobs, River's own) or for
-	// one being opened. Each takes one statement of a millisecond or two,
-	// so a few serve hundreds a second.
-	ackConns = 4
+	// start and kept: an acknowledgement never waits for a connection held
+	// by background work (a batch being applied, jobs, River's own) or for
+	// one being opened, which on a busy machine takes tens of ms. Each
+	// serves one statement of a few milliseconds; 8 cover the bursts of a
+	// machine so busy that they take tens of ms (4 did not).
+	ackConns = 8
 )
 
 // Option adjusts Open.
