@@ -122,6 +122,28 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 		record()
 		return r.interrupted(rec, ctx, run, repo)
 	}
+	// retry ends a run that failed transiently, for the queue to run it
+	// again. On the job's last attempt it fails the experiments the run
+	// was to change instead, so that their comments say so rather than
+	// "Making branch…" for ever; the repository's next run tries them
+	// again.
+	retry := func(summary string, err error) error {
+		if !store.LastAttempt(ctx) {
+			return finish("retrying", summary, err)
+		}
+		done := map[int64]bool{}
+		for _, d := range decided {
+			if d.status != store.Running {
+				done[d.exp.ID] = true
+			}
+		}
+		for _, e := range exps {
+			if needsRun(e) && !done[e.ID] {
+				outcome(e, store.Failed, "gave up after repeated failures: "+err.Error(), e.BaseSHA)
+			}
+		}
+		return finish("failed", summary, store.Permanent(err))
+	}
 	defer func() {
 		switch {
 		case recErr == nil:
@@ -140,7 +162,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 	needUp := false
 	for _, e := range exps {
 		if e.Desired == store.Retired {
-			if e.Status != store.Released {
+			if needsRun(e) {
 				touched = append(touched, e)
 				needUp = needUp || e.DeleteBranch
 			}
@@ -163,7 +185,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 					return interrupted()
 				}
 				if forge.IsTransient(err) {
-					return finish("retrying", err.Error(), err)
+					return retry(err.Error(), err)
 				}
 				outcome(e, store.Failed, err.Error(), "")
 				continue
@@ -178,7 +200,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 		specs = append(specs, spec)
 		// An invalid edit keeps the last valid branch as it is and keeps
 		// its error on display until the next edit.
-		if e.Status != store.Invalid && (e.Applied < e.Generation || e.Status != store.Applied) {
+		if needsRun(e) {
 			touched = append(touched, e)
 			needUp = true
 			outcome(e, store.Running, "", e.BaseSHA)
@@ -206,7 +228,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 			_ = finish("retrying", "stack locked", nil)
 			return nil, store.Snooze(lockedRetry), false
 		default:
-			return nil, finish("retrying", err.Error(), err), false
+			return nil, retry(err.Error(), err), false
 		}
 	}
 	var repairs []repair
@@ -279,7 +301,7 @@ func (r *Reconciler) run(ctx context.Context, repo store.RepoKey, drift bool) (e
 			r.Metrics.observeDriftCheck(repo.Forge, "failed")
 		}
 		log.Warn().Err(upErr).Msg("update failed transiently; retrying")
-		return finish("retrying", upErr.Error(), upErr)
+		return retry(upErr.Error(), upErr)
 	}
 
 	summary := formatSummary(res.summary, took)
@@ -348,6 +370,16 @@ func (r *Reconciler) finish(ctx context.Context, run store.Run, outcome, summary
 		r.Metrics.observeRun(outcome, run.FinishedAt.Sub(run.StartedAt))
 	}
 	return err
+}
+
+// needsRun tells whether a run is to change e on the forge: a retirement
+// not yet done, or a valid request not yet applied as it stands. (An
+// invalid edit keeps the last valid branch as it is.)
+func needsRun(e store.Experiment) bool {
+	if e.Desired == store.Retired {
+		return e.Status != store.Released
+	}
+	return e.Branch != "" && e.Status != store.Invalid && (e.Applied < e.Generation || e.Status != store.Applied)
 }
 
 // decision is an outcome a run decided for an experiment.

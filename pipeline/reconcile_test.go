@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -234,6 +235,76 @@ func (f stallingForge) ResolveRef(ctx context.Context, _, _ string) (string, err
 	close(f.entered)
 	<-ctx.Done()
 	return "", ctx.Err()
+}
+
+// unreachableForge answers every ref lookup with a transient error, as a
+// forge that is down does.
+type unreachableForge struct{ *fakeForge }
+
+func (unreachableForge) ResolveRef(context.Context, string, string) (string, error) {
+	return "", &forge.TransientError{Err: errors.New("503 Service Unavailable")}
+}
+
+// A run that fails transiently is retried by the queue and leaves the
+// experiment as it was; on the job's last attempt it fails the experiment
+// instead, with a report, so that its comment does not say "Making
+// branch…" for ever.
+func TestReconcileGivesUpVisiblyOnTheLastAttempt(t *testing.T) {
+	db := openStore(t)
+	in := &Intake{Store: db}
+	deliverIssue(t, in, "d-1", issueChange(event.GitHub, validBody, nil, []string{"new-experiment"}))
+	repo := store.RepoKey{Forge: event.GitHub, Path: "acme/model"}
+	rec := NewReconciler(db, map[event.Forge]Forge{event.GitHub: {Client: unreachableForge{newFakeForge(event.GitHub)}}},
+		PulumiEnv{}, VariantFile{}, nil, zerolog.Nop())
+	experiment := func() store.Experiment {
+		t.Helper()
+		e, err := db.ExperimentByKey(context.Background(), repo, "issue:12")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	// Reports asked for and not yet made (the report job is not running).
+	reportsDue := func() int {
+		t.Helper()
+		conn, err := sql.Open("sqlite", "file:"+db.path+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = conn.Close() }()
+		var n int
+		if err := conn.QueryRow(`SELECT report_due FROM experiments WHERE key = 'issue:12'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := experiment()
+
+	var perm *store.PermanentError
+	err := rec.Reconcile(context.Background(), repo)
+	if err == nil || errors.As(err, &perm) {
+		t.Fatalf("Reconcile with the forge down = %v, want an error to retry", err)
+	}
+	if e := experiment(); e.Status != before.Status {
+		t.Errorf("after a transient failure the experiment is %s (%q), want %s as before", e.Status, e.Detail, before.Status)
+	}
+	reportsBefore := reportsDue()
+
+	err = rec.Reconcile(store.WithLastAttempt(context.Background()), repo)
+	if !errors.As(err, &perm) {
+		t.Fatalf("Reconcile on the last attempt = %v, want a permanent error (nothing left to retry)", err)
+	}
+	e := experiment()
+	if e.Status != store.Failed || !strings.Contains(e.Detail, "gave up") || !strings.Contains(e.Detail, "503 Service Unavailable") {
+		t.Errorf("after the last attempt the experiment is %s (%q), want failed, saying it was given up and why", e.Status, e.Detail)
+	}
+	if got := reportsDue(); got <= reportsBefore {
+		t.Errorf("reports due %d, want more than the %d before: the failure must be reported", got, reportsBefore)
+	}
+	runs, err := db.Runs(context.Background(), repo, 0)
+	if err != nil || len(runs) != 2 || runs[0].Outcome == runs[1].Outcome {
+		t.Errorf("runs = %+v, %v; want one retrying, one failed", runs, err)
+	}
 }
 
 // A run that shutdown cuts short hands its job back (an error wrapping the

@@ -392,6 +392,24 @@ func Retried(ctx context.Context) bool {
 	return v
 }
 
+// lastAttemptKey marks the context of a job's last attempt.
+type lastAttemptKey struct{}
+
+// WithLastAttempt marks ctx as the context of a job's last attempt: if it
+// fails, even transiently, it is not tried again. The queue sets it;
+// handlers read it with LastAttempt, to leave a failure where people see
+// it rather than a job given up in silence.
+func WithLastAttempt(ctx context.Context) context.Context {
+	return context.WithValue(ctx, lastAttemptKey{}, true)
+}
+
+// LastAttempt reports whether ctx is the context of a job's last attempt
+// (WithLastAttempt).
+func LastAttempt(ctx context.Context) bool {
+	v, _ := ctx.Value(lastAttemptKey{}).(bool)
+	return v
+}
+
 // Task is the arguments of a one-off job (Tx.EnqueueTask): a value that
 // encodes as JSON, whose kind picks its handler.
 type Task interface{ TaskKind() string }

@@ -110,6 +110,9 @@ func (w *worker[TTx, T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if job.Attempt > 1 || len(job.AttemptedBy) > 1 {
 		ctx = store.WithRetried(ctx)
 	}
+	if job.Attempt >= job.MaxAttempts {
+		ctx = store.WithLastAttempt(ctx)
+	}
 	started := time.Now()
 	err = call(ctx, w.fn, job.Args)
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,11 +233,15 @@ func TestJobRows(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
 	calls := map[store.RepoKey]int{}
+	var last []bool // store.LastAttempt of failRepo's calls
 	start(t, s, store.Handlers{
 		Reconcile: func(ctx context.Context, repo store.RepoKey) error {
 			mu.Lock()
 			calls[repo]++
 			n := calls[repo]
+			if repo == failRepo {
+				last = append(last, store.LastAttempt(ctx))
+			}
 			mu.Unlock()
 			switch {
 			case repo == permRepo:
@@ -263,6 +268,12 @@ func TestJobRows(t *testing.T) {
 		defer mu.Unlock()
 		return calls[failRepo] == 3 && depth(t, s) == 0
 	})
+	mu.Lock()
+	// The follow-up is a job of its own, at its first attempt.
+	if want := []bool{false, true, false}; !slices.Equal(last, want) {
+		t.Errorf("LastAttempt of the failing repository's calls = %v, want %v", last, want)
+	}
+	mu.Unlock()
 
 	states := map[string][]string{}
 	rows, err := s.r.QueryContext(ctx, `SELECT json_extract(args, '$.path'), state, coalesce(json(errors), '')
