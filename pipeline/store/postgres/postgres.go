@@ -169,8 +169,8 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		pcfg.MaxConns = defaultMaxConns
 	}
 	if !strings.Contains(dbURL, "pool_min_idle_conns=") {
-		// Connections opened at start and kept ready: an acknowledgement
-		// that has to open one waits for it (tens of ms).
+		// Connections opened at start and kept ready: work that has to
+		// open one waits for it (tens of ms on a busy machine).
 		pcfg.MinIdleConns = min(defaultMinIdleConns, pcfg.MaxConns)
 	}
 	if pcfg.ConnConfig.ConnectTimeout == 0 {

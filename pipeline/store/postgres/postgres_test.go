@@ -37,6 +37,14 @@ func openAt(t testing.TB, dbURL string, opts ...Option) *Store {
 	return s
 }
 
+// withQuery adds query parameters to the database URL u.
+func withQuery(u, query string) string {
+	if strings.Contains(u, "?") {
+		return u + "&" + query
+	}
+	return u + "?" + query
+}
+
 // TestConformance runs the drivers' shared suite on PostgreSQL, one
 // database per test (a test that reopens its store finds its data).
 func TestConformance(t *testing.T) {
@@ -544,7 +552,7 @@ func TestRequestCommittingWhileTheRunSettles(t *testing.T) {
 	}
 }
 
-// Connections for acknowledgements are opened at start and kept idle
+// Pooled connections are opened at start and kept idle
 // (pool_min_idle_conns, default defaultMinIdleConns); the lock pool keeps
 // none, since each of its connections is a lock held.
 func TestPoolKeepsIdleConnections(t *testing.T) {
@@ -559,7 +567,7 @@ func TestPoolKeepsIdleConnections(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dbURL := u
 			if tc.query != "" {
-				dbURL += map[bool]string{true: "&", false: "?"}[strings.Contains(u, "?")] + tc.query
+				dbURL = withQuery(u, tc.query)
 			}
 			s := openAt(t, dbURL)
 			deadline := time.Now().Add(20 * time.Second)
@@ -589,7 +597,7 @@ func TestKeptTxDoesNotWaitForTheDisk(t *testing.T) {
 	u, _ := pgtest.NewDatabase(t)
 	// Two connections (migrating at Open takes both), so the transactions
 	// below take turns on them.
-	s := openAt(t, u+map[bool]string{true: "&", false: "?"}[strings.Contains(u, "?")]+"pool_max_conns=2&pool_min_idle_conns=2")
+	s := openAt(t, withQuery(u, "pool_max_conns=2&pool_min_idle_conns=2"))
 	syncCommit := func(ctx context.Context, st store.Tx) string {
 		var v string
 		if err := st.(*tx).tx.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&v); err != nil {
@@ -632,7 +640,7 @@ func TestKeptTxDoesNotWaitForTheDisk(t *testing.T) {
 func TestAcceptDeliveryDoesNotWaitForThePool(t *testing.T) {
 	ctx := context.Background()
 	u, _ := pgtest.NewDatabase(t)
-	s := openAt(t, u+map[bool]string{true: "&", false: "?"}[strings.Contains(u, "?")]+"pool_max_conns=2&pool_min_idle_conns=0")
+	s := openAt(t, withQuery(u, "pool_max_conns=2&pool_min_idle_conns=0"))
 	for range 2 {
 		c, err := s.pool.Acquire(ctx)
 		if err != nil {
