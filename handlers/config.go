@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/expbot/expbot/internal/ackfirst"
 )
 
 // Defaults for Options.
@@ -28,6 +30,10 @@ type Options struct {
 	// Now is the clock for Delivery.ReceivedAt and signature timestamps;
 	// tests inject one. Default time.Now.
 	Now func() time.Time
+	// Gate is closed while an authenticated delivery is recorded, so that
+	// background work waiting at it lets the acknowledgement go first;
+	// nil closes nothing.
+	Gate *ackfirst.Gate
 }
 
 func (o Options) withDefaults() Options {

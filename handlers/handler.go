@@ -251,6 +251,8 @@ func (e *endpoint) record(r *http.Request, rp reply, name string, ev event.Event
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), e.opts.RecordTimeout)
 	defer cancel()
+	exit := e.opts.Gate.Enter()
+	defer exit()
 	out, err := e.rec.Record(ctx, event.Delivery{Forge: e.forge, ID: id, Event: name, ReceivedAt: rp.received, Payload: ev})
 	if err != nil {
 		return rp.with(http.StatusServiceUnavailable, outError, "delivery not recorded; retry later", fmt.Errorf("recording delivery: %w", err))

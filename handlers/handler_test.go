@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/expbot/expbot/internal/ackfirst"
 	"github.com/expbot/expbot/internal/event"
 )
 
@@ -31,12 +33,15 @@ type fakeRecorder struct {
 	err         error         // returned by every call when set
 	outcome     event.Outcome // returned by every call when set
 	noDeadlines int           // calls whose context had no deadline
+	gate        *ackfirst.Gate
+	inFlight    []int // gate.InFlight() during each call
 }
 
 func (f *fakeRecorder) Record(ctx context.Context, d event.Delivery) (event.Outcome, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, d)
+	f.inFlight = append(f.inFlight, f.gate.InFlight())
 	if _, ok := ctx.Deadline(); !ok {
 		f.noDeadlines++
 	}
@@ -304,6 +309,28 @@ func TestGitHubHandler(t *testing.T) {
 	checkLogs(t, logs, len(tests), []string{ghSecret, ghOldSecret, githubSig(ghSecret, []byte(labeled)), "learning_rate"})
 	if !strings.Contains(logs, `"repo":"github.com/octo-org/llm-variants","issue":7`) {
 		t.Errorf("no log line names the repository and issue:\n%s", logs)
+	}
+}
+
+// TestRecordingClosesTheGate: background work waiting at the gate lets a
+// delivery being recorded go first, and only an authenticated one.
+func TestRecordingClosesTheGate(t *testing.T) {
+	gate := ackfirst.New(time.Hour)
+	h := githubHarness(t, Options{Gate: gate})
+	h.rec.gate = gate
+	body := labeledBody()
+	if r := h.post(t, ghHeaders("issues", "d-forged", "not-the-secret", body), body); r.status != http.StatusUnauthorized {
+		t.Fatalf("forged delivery: status %d, want 401", r.status)
+	}
+	if r := h.post(t, ghHeaders("issues", "d-1", ghSecret, body), body); r.status != http.StatusAccepted {
+		t.Fatalf("status %d, want 202", r.status)
+	}
+	h.done()
+	if want := []int{1}; !slices.Equal(h.rec.inFlight, want) {
+		t.Errorf("acknowledgements in flight while recording = %v, want %v", h.rec.inFlight, want)
+	}
+	if n := gate.InFlight(); n != 0 {
+		t.Errorf("acknowledgements in flight after the answers = %d, want 0", n)
 	}
 }
 

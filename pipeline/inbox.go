@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/expbot/expbot/internal/ackfirst"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/pipeline/store"
 )
@@ -37,6 +38,9 @@ type Inbox struct {
 	// Gather is how long a wakeup waits for more deliveries before it
 	// claims; zero means gatherFor.
 	Gather time.Duration
+	// Gate lets acknowledgements in flight go before each delivery is
+	// applied; nil waits for none.
+	Gate *ackfirst.Gate
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -192,6 +196,7 @@ func (ib *Inbox) applyRepo(ctx context.Context, ks []kept) {
 			outs, applied = outs[:0], applied[:0]
 			shared := func(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error { return fn(ctx, tx) }
 			for _, k := range ks {
+				ib.Gate.Wait(ctx)
 				if k.err != nil {
 					return k.err
 				}
@@ -259,6 +264,7 @@ func (ib *Inbox) apply(ctx context.Context, in kept) bool {
 	log := ib.Log.With().Str("forge", string(in.Forge)).Str("delivery", in.ID).Str("event", in.Event).Logger()
 	err := in.err
 	if err == nil {
+		ib.Gate.Wait(ctx)
 		var out event.Outcome
 		out, err = ib.Intake.applyWithin(ctx, ib.Store.InKeptTx, in.delivery())
 		if err == nil {

@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
+	"github.com/expbot/expbot/internal/ackfirst"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/pipeline/store"
 )
@@ -313,5 +314,29 @@ func TestInboxGathersAStream(t *testing.T) {
 	waitUntil(t, "all four are applied", func() bool { return appliedCount(t, reg, "accepted") == 5 })
 	if n := spy.txs.Load(); n != 1 {
 		t.Errorf("four deliveries in a row took %d transactions, want 1", n)
+	}
+}
+
+// TestInboxLetsAcknowledgementsGoFirst: while an acknowledgement is in
+// flight a kept delivery waits, and is applied once it ends.
+func TestInboxLetsAcknowledgementsGoFirst(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	ib, _ := newInbox(db)
+	ib.Gate = ackfirst.New(time.Hour)
+	exit := ib.Gate.Enter()
+	defer exit()
+	if out, err := ib.Record(ctx, labeled("d1", time.Now(), "new-experiment")); err != nil || out != event.OutcomeAccepted {
+		t.Fatalf("Record = %v, %v", out, err)
+	}
+	runInbox(t, ib)
+	time.Sleep(ib.Gather + gatherFor + 200*time.Millisecond) // a wakeup's gathering and more
+	if n, _ := db.InboxDepth(ctx); n != 1 {
+		t.Fatalf("inbox depth %d while an acknowledgement was in flight, want 1 (not applied yet)", n)
+	}
+	exit()
+	waitUntil(t, "the delivery is applied", func() bool { n, _ := db.InboxDepth(ctx); return n == 0 })
+	if _, err := db.ExperimentByKey(ctx, store.RepoKey{Forge: event.GitHub, Path: "acme/model"}, "issue:12"); err != nil {
+		t.Fatalf("experiment after the acknowledgement: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expbot/expbot/internal/ackfirst"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
 	"github.com/expbot/expbot/internal/spec"
@@ -61,6 +62,9 @@ type Reporter struct {
 	// VariantFile is the configured variant_file, named where the params
 	// table is cut short.
 	VariantFile string
+	// Gate lets acknowledgements in flight go before a comment is written;
+	// nil waits for none.
+	Gate *ackfirst.Gate
 }
 
 // Report brings the status comment of an experiment up to date with the
@@ -91,6 +95,7 @@ func (r *Reporter) Report(ctx context.Context, id int64) error {
 	if e, err = r.Store.Experiment(ctx, id); err != nil {
 		return fmt.Errorf("load experiment %d: %w", id, err)
 	}
+	r.Gate.Wait(ctx)
 	body := RenderStatus(e, c, r.VariantFile)
 	if e.CommentID == 0 {
 		// Only now, so that the usual report costs no extra call: the

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/expbot/expbot/internal/ackfirst"
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/internal/forge"
 	"github.com/expbot/expbot/internal/spec"
@@ -271,6 +273,25 @@ func TestReporterReport(t *testing.T) {
 			if !strings.Contains(ed.Body, "is ready") || !strings.Contains(ed.Body, "2 create in 1.0 s") {
 				t.Errorf("edit does not show the applied state:\n%s", ed.Body)
 			}
+		}
+	})
+
+	t.Run("acknowledgements in flight go first", func(t *testing.T) {
+		_, fg, rep, e := setup(t)
+		rep.Gate = ackfirst.New(time.Hour)
+		exit := rep.Gate.Enter()
+		done := make(chan error, 1)
+		go func() { done <- rep.Report(ctx, e.ID) }()
+		time.Sleep(50 * time.Millisecond)
+		if creates, _ := fg.calls(); len(creates) != 0 {
+			t.Fatalf("a comment was posted while an acknowledgement was in flight: %+v", creates)
+		}
+		exit()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if creates, _ := fg.calls(); len(creates) != 1 {
+			t.Fatalf("after the acknowledgement: %d comments posted, want 1", len(creates))
 		}
 	})
 

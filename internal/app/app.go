@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/expbot/expbot/handlers"
+	"github.com/expbot/expbot/internal/ackfirst"
 	"github.com/expbot/expbot/internal/allow"
 	"github.com/expbot/expbot/internal/config"
 	"github.com/expbot/expbot/internal/event"
@@ -52,6 +53,7 @@ type Server struct {
 	scrub   *scrub.Scrubber
 	drift   *pipeline.DriftSchedule
 	inbox   *pipeline.Inbox // nil: deliveries are applied before they are acknowledged
+	acks    *ackfirst.Gate  // closed while a delivery is acknowledged; the background waits at it
 }
 
 // Option changes how New wires the server.
@@ -119,7 +121,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &Server{cfg: cfg, log: log, cli: cli, scrub: scrub.New()}
+	s := &Server{cfg: cfg, log: log, cli: cli, scrub: scrub.New(), acks: ackfirst.New(ackfirst.DefaultMaxClosed)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -127,7 +129,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, opts ...Opt
 		log.Warn().Int("count", len(short)).Int("min_length", scrub.MinLen).
 			Msg("secrets shorter than the minimum length are not scrubbed from output: use longer ones")
 	}
-	st, err := openStore(ctx, cfg, reg)
+	st, err := openStore(ctx, cfg, reg, s.acks)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -219,7 +221,7 @@ func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Regis
 	}
 
 	deleteOnRetire := cfg.Retire == "delete"
-	rep := &pipeline.Reporter{Store: s.store, Forges: clients, VariantFile: cfg.VariantFile}
+	rep := &pipeline.Reporter{Store: s.store, Forges: clients, VariantFile: cfg.VariantFile, Gate: s.acks}
 	pm := pipeline.NewMetrics(reg, s.store)
 	rec := pipeline.NewReconciler(s.store, forges, pipeline.PulumiEnv{
 		CLI:        pulumicli.Supervised(s.cli, pulumicli.Priority{Nice: cfg.Pulumi.Nice, Idle: cfg.Pulumi.Idle}, s.owner),
@@ -257,11 +259,11 @@ func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Regis
 	// than keeping the delivery first would.
 	var recorder handlers.Recorder = intake
 	if cfg.StoreURL != "" {
-		s.inbox = &pipeline.Inbox{Store: s.store, Intake: intake, Log: s.log, Metrics: pipeline.NewInboxMetrics(reg, s.store)}
+		s.inbox = &pipeline.Inbox{Store: s.store, Intake: intake, Log: s.log, Metrics: pipeline.NewInboxMetrics(reg, s.store), Gate: s.acks}
 		recorder = s.inbox
 	}
 	hm := handlers.NewMetrics(reg)
-	opts := handlers.Options{MaxBodyBytes: cfg.BodyLimit, Budget: handlers.NewBudget(cfg.BodyBudget)}
+	opts := handlers.Options{MaxBodyBytes: cfg.BodyLimit, Budget: handlers.NewBudget(cfg.BodyBudget), Gate: s.acks}
 	mux := http.NewServeMux()
 	if cfg.GitHub.Enabled {
 		gh := handlers.GitHubConfig{Secrets: reveal(cfg.GitHub.WebhookSecrets), Options: opts}

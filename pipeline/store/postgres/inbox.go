@@ -33,10 +33,12 @@ func (s *Store) AcceptDelivery(ctx context.Context, d store.Inbound) (bool, erro
 	return tag.RowsAffected() == 0, nil
 }
 
-// newAckPool opens AcceptDelivery's connections (ackConns).
+// newAckPool opens AcceptDelivery's connections (ackConns), which the ack
+// gate never holds back (WithAckGate).
 func newAckPool(ctx context.Context, pcfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	c := pcfg.Copy()
 	c.MaxConns, c.MinConns, c.MinIdleConns = ackConns, ackConns, ackConns
+	c.ConnConfig.Tracer = nil
 	return pgxpool.NewWithConfig(ctx, c)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/expbot/expbot/internal/ackfirst"
 	"github.com/expbot/expbot/pipeline/store"
 	"github.com/expbot/expbot/pipeline/store/queue"
 )
@@ -57,7 +58,8 @@ type config struct {
 	logger     *slog.Logger
 	retention  time.Duration // delivery ids older than this are pruned
 	pruneEvery time.Duration
-	lockConns  int // WithLockConns
+	lockConns  int            // WithLockConns
+	gate       *ackfirst.Gate // WithAckGate
 }
 
 // WithPollInterval sets how often idle workers look for new jobs besides
@@ -177,6 +179,9 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		// An unreachable host must not hold the start (or /readyz) for the
 		// system's TCP timeout.
 		pcfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	if cfg.gate != nil {
+		pcfg.ConnConfig.Tracer = gateTracer{cfg.gate}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expbot/expbot/internal/ackfirst"
 	"github.com/expbot/expbot/internal/scrub"
 	"github.com/expbot/expbot/pipeline/store"
 	"github.com/expbot/expbot/pipeline/store/postgres/pgtest"
@@ -660,5 +661,40 @@ func TestAcceptDeliveryDoesNotWaitForThePool(t *testing.T) {
 			t.Fatalf("%d acknowledgement connections open, want %d", s.acks.Stat().TotalConns(), ackConns)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestBackgroundStatementsWaitForAcknowledgements: with an acknowledgement
+// in flight, an acknowledgement is still kept, and every other statement
+// waits for it to end.
+func TestBackgroundStatementsWaitForAcknowledgements(t *testing.T) {
+	ctx := context.Background()
+	u, _ := pgtest.NewDatabase(t)
+	gate := ackfirst.New(time.Hour)
+	s := openAt(t, u, WithAckGate(gate))
+	exit := gate.Enter()
+	defer exit()
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := s.AcceptDelivery(actx, store.Inbound{Forge: "github", ID: "d1", Event: "issues", Payload: []byte(`{}`)}); err != nil {
+		t.Fatalf("AcceptDelivery with the gate closed: %v", err)
+	}
+	type depth struct {
+		n   int
+		err error
+	}
+	done := make(chan depth, 1)
+	go func() {
+		n, err := s.InboxDepth(ctx)
+		done <- depth{n, err}
+	}()
+	select {
+	case d := <-done:
+		t.Fatalf("a background statement ran while an acknowledgement was in flight (depth %d, err %v)", d.n, d.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	exit()
+	if d := <-done; d.err != nil || d.n != 1 {
+		t.Fatalf("after the acknowledgement: depth %d, err %v; want 1", d.n, d.err)
 	}
 }
