@@ -50,7 +50,11 @@ func (p PulumiEnv) envVars() map[string]string {
 		// stores it base64 in JSON, which the server compresses badly).
 		// Reading detects the format, and a stack written plain is
 		// rewritten compressed by its next update.
-		"PULUMI_DIY_BACKEND_ZSTD":    "true",
+		"PULUMI_DIY_BACKEND_ZSTD": "true",
+		// Every update also keeps a copy of the stack's final state in its
+		// history (`pulumi stack history`); the backup written besides is
+		// the same bytes a second time, for ever.
+		"PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS": "true",
 		"GITHUB_TOKEN":               "",
 		"GITHUB_OWNER":               "",
 		"GITHUB_ORGANIZATION":        "",

@@ -68,6 +68,13 @@ func TestServeOnPostgres(t *testing.T) {
 			t.Errorf("the stack's checkpoint does not use the passphrase secrets provider (%v)", err)
 		}
 	}
+	// Each update's state is kept once, in its history, not a second
+	// time as a backup.
+	var history, backups int
+	if err := store.QueryRow(ctx, `SELECT count(*) FILTER (WHERE key LIKE '%/.pulumi/history/%.checkpoint.json.zst'),
+			count(*) FILTER (WHERE key LIKE '%/.pulumi/backups/%') FROM pulumi_state`).Scan(&history, &backups); err != nil || history == 0 || backups != 0 {
+		t.Errorf("the state's history has %d checkpoints and its backups %d (%v); want some and none", history, backups, err)
+	}
 	if _, err := os.Stat(filepath.Join(h.dataDir, "pulumi", "state")); !os.IsNotExist(err) {
 		t.Errorf("Pulumi state files were made in the data directory (%v)", err)
 	}
