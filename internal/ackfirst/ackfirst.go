@@ -10,7 +10,7 @@
 // waits for it to finish.
 //
 // The wait is bounded: once acknowledgements have kept the gate closed for
-// MaxClosed without a break (a saturated intake), every step goes through
+// the gate's maxClosed (New) without a break (a saturated intake), every step goes through
 // as if there were no gate, until it opens again. Background work is then
 // as fast as without the gate; it is only moved into the gaps between
 // acknowledgements when there are gaps.
@@ -30,7 +30,6 @@ const DefaultMaxClosed = 20 * time.Millisecond
 // always open.
 type Gate struct {
 	maxClosed time.Duration
-	now       func() time.Time
 
 	mu       sync.Mutex
 	inFlight int
@@ -41,7 +40,7 @@ type Gate struct {
 // New returns an open gate that holds the background back for at most
 // maxClosed at a time.
 func New(maxClosed time.Duration) *Gate {
-	return &Gate{maxClosed: maxClosed, now: time.Now}
+	return &Gate{maxClosed: maxClosed}
 }
 
 // Enter marks an acknowledgement in flight until the returned func is
@@ -52,7 +51,7 @@ func (g *Gate) Enter() (exit func()) {
 	}
 	g.mu.Lock()
 	if g.inFlight == 0 {
-		g.opened, g.closedAt = make(chan struct{}), g.now()
+		g.opened, g.closedAt = make(chan struct{}), time.Now()
 	}
 	g.inFlight++
 	g.mu.Unlock()
@@ -80,7 +79,7 @@ func (g *Gate) Wait(ctx context.Context) {
 		g.mu.Unlock()
 		return
 	}
-	opened, left := g.opened, g.maxClosed-g.now().Sub(g.closedAt)
+	opened, left := g.opened, g.maxClosed-time.Since(g.closedAt)
 	g.mu.Unlock()
 	if left <= 0 {
 		return
