@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/expbot/expbot/internal/ackfirst"
 	"github.com/expbot/expbot/internal/scrub"
 	"github.com/expbot/expbot/pipeline/store"
@@ -661,6 +663,39 @@ func TestAcceptDeliveryDoesNotWaitForThePool(t *testing.T) {
 			t.Fatalf("%d acknowledgement connections open, want %d", s.acks.Stat().TotalConns(), ackConns)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Every acknowledgement connection has run AcceptDelivery's statement
+// before it serves one (warmUpAccept), and kept nothing of it.
+func TestAckConnectionsAreWarmedUp(t *testing.T) {
+	ctx := context.Background()
+	u, _ := pgtest.NewDatabase(t)
+	s := openAt(t, u)
+	var conns []*pgxpool.Conn
+	for range ackConns {
+		c, err := s.acks.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var prepared bool
+		if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_prepared_statements WHERE statement = $1)`, acceptSQL).Scan(&prepared); err != nil {
+			t.Fatal(err)
+		}
+		if !prepared {
+			t.Errorf("connection %d: AcceptDelivery's statement not run yet", i)
+		}
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbox`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("the warm-up left %d deliveries in the inbox, want none", n)
 	}
 }
 
