@@ -34,6 +34,9 @@ type PulumiEnv struct {
 	// written on this host by a process that no longer runs is then
 	// stale even without a record of it (stalelock.go).
 	OneProcess bool
+	// HistoryKeep: how many entries of each stack's history are kept
+	// (statehistory.go); 0 keeps all.
+	HistoryKeep int
 }
 
 // envVars is the environment of every CLI run. The provider variables are
@@ -130,10 +133,21 @@ const (
 	endPatience = 2 * time.Minute
 )
 
-// release records the end of the hold's CLI runs and releases the lock.
+// release records the end of the hold's CLI runs and prunes the stack's
+// history, then releases the lock.
 func (h *hold) release() {
 	if h.begun {
 		h.recordEnd(time.Now())
+	}
+	if h.begun && h.s.env.HistoryKeep > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
+		n, err := h.pruneHistory(ctx, h.s.env.HistoryKeep)
+		cancel()
+		if err != nil {
+			h.s.log.Warn().Err(err).Str("stack", h.name).Msg("pruning the stack's history failed; the next run tries again")
+		} else if n > 0 {
+			h.s.log.Debug().Str("stack", h.name).Int("blobs", n).Msg("pruned the stack's history")
+		}
 	}
 	h.s.mu.Lock()
 	if h.s.held[h.name]--; h.s.held[h.name] <= 0 {
@@ -188,7 +202,7 @@ func (h *hold) stack(ctx context.Context, prog pulumi.RunFunc) (*auto.Stack, err
 // lockJudge), logs those it leaves, and forgets the gone processes'
 // records that no lock left is theirs. It says how many it removed.
 func (h *hold) removeStaleLocks(ctx context.Context) (int, error) {
-	b, ok, err := openLockBackend(ctx, h.s.env.BackendURL)
+	b, ok, err := openStateBackend(ctx, h.s.env.BackendURL)
 	if err != nil || !ok {
 		return 0, err
 	}

@@ -97,21 +97,24 @@ func written(l stackLock, r store.PulumiRun) bool {
 		(r.Ended.IsZero() || !l.owner.Timestamp.After(r.Ended))
 }
 
-// lockBackend lists and removes a stack's locks in a DIY backend.
-type lockBackend interface {
+// stateBackend lists and removes a stack's locks and history entries in a
+// DIY backend.
+type stateBackend interface {
 	locks(ctx context.Context, stack string) ([]stackLock, error)
 	remove(ctx context.Context, l stackLock) error
+	history(ctx context.Context, project, stack string) ([]string, error)
+	removeHistory(ctx context.Context, keys []string) error
 	close()
 }
 
-// openLockBackend opens the locks of the backend at backendURL; ok is false
-// for backends whose locks expbot does not read (s3://, the Pulumi Cloud).
-func openLockBackend(ctx context.Context, backendURL string) (b lockBackend, ok bool, err error) {
+// openStateBackend opens the backend at backendURL; ok is false for
+// backends expbot does not read (s3://, the Pulumi Cloud).
+func openStateBackend(ctx context.Context, backendURL string) (b stateBackend, ok bool, err error) {
 	if root, ok := strings.CutPrefix(backendURL, "file://"); ok {
-		return fileLocks{root: root}, true, nil
+		return fileState{root: root}, true, nil
 	}
 	if strings.HasPrefix(backendURL, "postgres://") {
-		b, err := openPostgresLocks(ctx, backendURL)
+		b, err := openPostgresState(ctx, backendURL)
 		return b, err == nil, err
 	}
 	return nil, false, nil
@@ -126,14 +129,14 @@ func decodeOwner(b []byte) (lockOwner, bool) {
 	return o, true
 }
 
-// fileLocks are the locks of a file:// backend:
+// fileState is a file:// backend: its locks are
 // <root>/.pulumi/locks/<org>/<project>/<stack>/<id>.json, each with its
 // attributes in a sidecar (gocloud's fileblob): <id>.json.attrs.
-type fileLocks struct{ root string }
+type fileState struct{ root string }
 
-func (f fileLocks) close() {}
+func (f fileState) close() {}
 
-func (f fileLocks) locks(_ context.Context, stack string) ([]stackLock, error) {
+func (f fileState) locks(_ context.Context, stack string) ([]stackLock, error) {
 	var out []stackLock
 	err := filepath.WalkDir(filepath.Join(f.root, ".pulumi", "locks"), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -167,7 +170,7 @@ func (f fileLocks) locks(_ context.Context, stack string) ([]stackLock, error) {
 
 // remove deletes the sidecar first: a lock whose attributes are gone is
 // still a lock, but a sidecar whose lock is gone is litter.
-func (f fileLocks) remove(_ context.Context, l stackLock) error {
+func (f fileState) remove(_ context.Context, l stackLock) error {
 	if err := os.Remove(l.key + attrsSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -200,17 +203,17 @@ func removeOrphanAttrs(lock, path string, d fs.DirEntry) error {
 	return nil
 }
 
-// postgresLocks are the locks of the CLI's postgres:// backend: rows of its
-// table (the URL's "table", default pulumi_state) keyed
-// <database>/.pulumi/locks/<org>/<project>/<stack>/<id>.json, each blob as
-// JSON {"data": base64}.
-type postgresLocks struct {
-	conn   *pgx.Conn
-	table  string // quoted
-	prefix string // of every lock's key
+// postgresState is the CLI's postgres:// backend: rows of its table (the
+// URL's "table", default pulumi_state) keyed by the path below the
+// database's name, e.g. <database>/.pulumi/locks/<org>/<project>/<stack>/<id>.json,
+// each blob as JSON {"data": base64}.
+type postgresState struct {
+	conn  *pgx.Conn
+	table string // quoted
+	root  string // of every key: "<database>/.pulumi/"
 }
 
-func openPostgresLocks(ctx context.Context, backendURL string) (*postgresLocks, error) {
+func openPostgresState(ctx context.Context, backendURL string) (*postgresState, error) {
 	u, err := url.Parse(backendURL)
 	if err != nil {
 		return nil, errors.New("the Pulumi backend URL does not parse") // it may quote the password
@@ -226,18 +229,17 @@ func openPostgresLocks(ctx context.Context, backendURL string) (*postgresLocks, 
 	if err != nil {
 		return nil, fmt.Errorf("connect to the Pulumi state's database: %w", err)
 	}
-	prefix := ".pulumi/locks/"
+	root := ".pulumi/"
 	if db := strings.Trim(u.Path, "/"); db != "" {
-		prefix = db + "/" + prefix
+		root = db + "/" + root
 	}
-	return &postgresLocks{conn: conn, table: pgx.Identifier(strings.Split(table, ".")).Sanitize(), prefix: prefix}, nil
+	return &postgresState{conn: conn, table: pgx.Identifier(strings.Split(table, ".")).Sanitize(), root: root}, nil
 }
 
-func (p *postgresLocks) close() { _ = p.conn.Close(context.Background()) }
+func (p *postgresState) close() { _ = p.conn.Close(context.Background()) }
 
-func (p *postgresLocks) locks(ctx context.Context, stack string) ([]stackLock, error) {
-	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(p.prefix) + "%"
-	rows, err := p.conn.Query(ctx, `SELECT key, data::text FROM `+p.table+` WHERE key LIKE $1`, like)
+func (p *postgresState) locks(ctx context.Context, stack string) ([]stackLock, error) {
+	rows, err := p.conn.Query(ctx, `SELECT key, data::text FROM `+p.table+` WHERE key LIKE $1`, likePrefix(p.root+"locks/"))
 	if err != nil {
 		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42P01" {
 			return nil, nil // no table yet: the CLI has not run
@@ -270,7 +272,7 @@ func (p *postgresLocks) locks(ctx context.Context, stack string) ([]stackLock, e
 	return out, nil
 }
 
-func (p *postgresLocks) remove(ctx context.Context, l stackLock) error {
+func (p *postgresState) remove(ctx context.Context, l stackLock) error {
 	_, err := p.conn.Exec(ctx, `DELETE FROM `+p.table+` WHERE key = $1`, l.key)
 	return err
 }

@@ -111,7 +111,7 @@ func TestFileLocks(t *testing.T) {
 	oldOrphan := writeOrphanAttrs(t, root, "s1", "e", 2*orphanAge)
 	newOrphan := writeOrphanAttrs(t, root, "s1", "f", 0) // its lock may be being written
 
-	fl := fileLocks{root: root}
+	fl := fileState{root: root}
 	locks, err := fl.locks(ctx, "s1")
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestFileLocks(t *testing.T) {
 			t.Errorf("%s exists = %v, want %v", filepath.Base(path), err == nil, want)
 		}
 	}
-	if locks, err := (fileLocks{root: filepath.Join(root, "missing")}).locks(ctx, "s1"); len(locks) != 0 || err != nil {
+	if locks, err := (fileState{root: filepath.Join(root, "missing")}).locks(ctx, "s1"); len(locks) != 0 || err != nil {
 		t.Errorf("no locks dir: %v, %v", locks, err)
 	}
 }
@@ -151,7 +151,7 @@ func TestPostgresLocks(t *testing.T) {
 	ctx := context.Background()
 	dbURL, dbName := pgtest.NewDatabase(t)
 	backend := dbURL + "&table=pulumi_state"
-	if pl, err := openPostgresLocks(ctx, backend); err != nil {
+	if pl, err := openPostgresState(ctx, backend); err != nil {
 		t.Fatal(err)
 	} else if locks, err := pl.locks(ctx, "github.o-r"); len(locks) != 0 || err != nil {
 		t.Errorf("before the CLI made its table: %v, %v", locks, err)
@@ -182,7 +182,7 @@ func TestPostgresLocks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pl, err := openPostgresLocks(ctx, backend)
+	pl, err := openPostgresState(ctx, backend)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -224,12 +224,13 @@ func (s *Server) wire(ctx context.Context, backend string, reg *prometheus.Regis
 	rep := &pipeline.Reporter{Store: s.store, Forges: clients, VariantFile: cfg.VariantFile, Gate: s.acks}
 	pm := pipeline.NewMetrics(reg, s.store)
 	rec := pipeline.NewReconciler(s.store, forges, pipeline.PulumiEnv{
-		CLI:        pulumicli.Supervised(s.cli, pulumicli.Priority{Nice: cfg.Pulumi.Nice, Idle: cfg.Pulumi.Idle}, s.owner),
-		Home:       cfg.Pulumi.Home,
-		BackendURL: backend,
-		Passphrase: cfg.Pulumi.Passphrase.Reveal(),
-		WorkRoot:   filepath.Join(cfg.DataDir, "pulumi", "work"),
-		OneProcess: cfg.StoreURL == "", // SQLite: the data directory's process alone
+		CLI:         pulumicli.Supervised(s.cli, pulumicli.Priority{Nice: cfg.Pulumi.Nice, Idle: cfg.Pulumi.Idle}, s.owner),
+		Home:        cfg.Pulumi.Home,
+		BackendURL:  backend,
+		Passphrase:  cfg.Pulumi.Passphrase.Reveal(),
+		WorkRoot:    filepath.Join(cfg.DataDir, "pulumi", "work"),
+		OneProcess:  cfg.StoreURL == "", // SQLite: the data directory's process alone
+		HistoryKeep: cfg.Pulumi.HistoryKeep,
 	}, pipeline.VariantFile{Path: cfg.VariantFile}, pm, s.log)
 	sweepCfg := pipeline.SweepConfig{TagPattern: cfg.TagPattern, File: cfg.SweepFile, Limit: cfg.SweepLimit, DeleteOnRetire: deleteOnRetire}
 	sweeps := &pipeline.Sweeps{Store: s.store, Forges: clients, Cfg: sweepCfg, Log: s.log}

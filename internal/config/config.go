@@ -140,14 +140,19 @@ const MinAdminTokenLen = 16
 // days.
 const MinDeliveryRetention = 72 * time.Hour
 
+// DefaultHistoryKeep: each update adds to its stack's history a full copy
+// of the state, and a stack holds every experiment of its repository.
+const DefaultHistoryKeep = 10
+
 // Pulumi says how updates run.
 type Pulumi struct {
-	CLI            string `yaml:"cli"`         // path to the pulumi binary; empty = lookup
-	Home           string `yaml:"home"`        // PULUMI_HOME; empty = the CLI's default
-	PluginDir      string `yaml:"plugin_dir"`  // read-only plugins, linked as Home/plugins (the container image)
-	BackendURL     string `yaml:"backend_url"` // empty = PulumiStateTable in store_url's database, else file://<data_dir>/pulumi/state
-	Nice           int    `yaml:"nice"`        // CPU priority steps below the bot's; 0 = same
-	Idle           bool   `yaml:"idle"`        // only CPU time nothing else wants (Linux SCHED_IDLE)
+	CLI            string `yaml:"cli"`          // path to the pulumi binary; empty = lookup
+	Home           string `yaml:"home"`         // PULUMI_HOME; empty = the CLI's default
+	PluginDir      string `yaml:"plugin_dir"`   // read-only plugins, linked as Home/plugins (the container image)
+	BackendURL     string `yaml:"backend_url"`  // empty = PulumiStateTable in store_url's database, else file://<data_dir>/pulumi/state
+	Nice           int    `yaml:"nice"`         // CPU priority steps below the bot's; 0 = same
+	Idle           bool   `yaml:"idle"`         // only CPU time nothing else wants (Linux SCHED_IDLE)
+	HistoryKeep    int    `yaml:"history_keep"` // updates of each stack whose history is kept (file://, postgres://); 0 = all
 	PassphraseFile string `yaml:"passphrase_file"`
 	Passphrase     Secret `yaml:"-"`
 }
@@ -230,7 +235,7 @@ func Defaults() Config {
 		DeliveryRetention: 30 * 24 * time.Hour,
 		DriftInterval:     DefaultDriftInterval,
 		GitLab:            GitLab{APIURL: "https://gitlab.com/api/v4/"},
-		Pulumi:            Pulumi{Nice: 10},
+		Pulumi:            Pulumi{Nice: 10, HistoryKeep: DefaultHistoryKeep},
 	}
 }
 
@@ -437,6 +442,9 @@ func (c *Config) Validate() error {
 	if c.AdminToken != "" && len(c.AdminToken) < MinAdminTokenLen {
 		errs = append(errs, fmt.Errorf("the admin token must be at least %d characters long", MinAdminTokenLen))
 	}
+	if c.Pulumi.HistoryKeep < 0 {
+		errs = append(errs, errors.New("pulumi.history_keep must be 0 (keep all) or positive"))
+	}
 	if c.Pulumi.Nice < 0 || c.Pulumi.Nice > 19 {
 		errs = append(errs, errors.New("pulumi.nice must be between 0 and 19"))
 	}
@@ -612,6 +620,7 @@ var options = []option{
 	{"pulumi.plugin_dir", "EXPBOT_PULUMI_PLUGIN_DIR", "pulumi-plugin-dir", "provider plugins on a read-only file system, linked as pulumi.home's plugins", str(func(c *Config) *string { return &c.Pulumi.PluginDir })},
 	{"pulumi.nice", "EXPBOT_PULUMI_NICE", "pulumi-nice", "how much lower the CPU priority of Pulumi runs is", integer(func(c *Config) *int { return &c.Pulumi.Nice })},
 	{"pulumi.idle", "EXPBOT_PULUMI_IDLE", "pulumi-idle", "Pulumi runs get only CPU time nothing else wants (Linux SCHED_IDLE)", boolean(func(c *Config) *bool { return &c.Pulumi.Idle })},
+	{"pulumi.history_keep", "EXPBOT_PULUMI_HISTORY_KEEP", "pulumi-history-keep", "updates of each stack whose history (summary and state copy) is kept; 0 keeps all", integer(func(c *Config) *int { return &c.Pulumi.HistoryKeep })},
 	{"pulumi.backend_url", "EXPBOT_PULUMI_BACKEND_URL", "pulumi-backend-url", "Pulumi state backend (file://, postgres://, s3://...)", str(func(c *Config) *string { return &c.Pulumi.BackendURL })},
 	{"github.enabled", "EXPBOT_GITHUB_ENABLED", "github", "serve GitHub webhooks", boolean(func(c *Config) *bool { return &c.GitHub.Enabled })},
 	{"github.api_url", "EXPBOT_GITHUB_API_URL", "github-api-url", "GitHub Enterprise root URL (empty for github.com)", str(func(c *Config) *string { return &c.GitHub.APIURL })},

@@ -88,6 +88,29 @@ func TestPulumiPriority(t *testing.T) {
 	}
 }
 
+func TestPulumiHistoryKeep(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want int
+	}{
+		{"default", nil, nil, DefaultHistoryKeep},
+		{"from env", map[string]string{"EXPBOT_PULUMI_HISTORY_KEEP": "3"}, nil, 3},
+		{"flag over env: keep all", map[string]string{"EXPBOT_PULUMI_HISTORY_KEEP": "3"}, []string{"--pulumi-history-keep=0"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.args, minimalEnv(tt.env), io.Discard)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.Pulumi.HistoryKeep != tt.want {
+				t.Errorf("pulumi.history_keep = %d, want %d", c.Pulumi.HistoryKeep, tt.want)
+			}
+		})
+	}
+}
+
 func TestDriftAndAdmin(t *testing.T) {
 	c, err := Load(nil, minimalEnv(nil), io.Discard)
 	if err != nil {
@@ -144,6 +167,7 @@ func TestFailsClosed(t *testing.T) {
 		{"bad template", map[string]string{"EXPBOT_BRANCH_TEMPLATE": "exp/{issue}"}, "branch_template"},
 		{"pulumi nice too high", map[string]string{"EXPBOT_PULUMI_NICE": "20"}, "pulumi.nice"},
 		{"pulumi nice negative", map[string]string{"EXPBOT_PULUMI_NICE": "-1"}, "pulumi.nice"},
+		{"pulumi history keep negative", map[string]string{"EXPBOT_PULUMI_HISTORY_KEEP": "-1"}, "pulumi.history_keep"},
 		{"delivery retention too short", map[string]string{"EXPBOT_DELIVERY_RETENTION": "24h"}, "delivery_retention"},
 		{"bad duration", map[string]string{"EXPBOT_DELIVERY_RETENTION": "a month"}, "EXPBOT_DELIVERY_RETENTION"},
 		{"bad bool", map[string]string{"EXPBOT_GITLAB_ENABLED": "yes please"}, "EXPBOT_GITLAB_ENABLED"},

@@ -23,7 +23,7 @@ import (
 // and /readyz follows the database.
 func TestServeOnPostgres(t *testing.T) {
 	dbURL, name := pgtest.NewDatabase(t)
-	h := newHarnessEnv(t, map[string]string{"EXPBOT_STORE_URL": dbURL})
+	h := newHarnessEnv(t, map[string]string{"EXPBOT_STORE_URL": dbURL, "EXPBOT_PULUMI_HISTORY_KEEP": "1"})
 	repo := repoFor["github"]
 	base := mainSHA(h, repo)
 	issue, _, err := h.forge.OpenIssue(repo, "alice", "lr sweep", request("lr-high", "0.01"), nil)
@@ -106,6 +106,15 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitFor(t, "the variant file to change", func() bool { return strings.Contains(h.branch(repo, branch).file, "lr: 0.02") })
+
+	// Two updates; the history keeps the newest (pulumi.history_keep).
+	store = pgtest.Connect(t, dbURL)
+	h.waitFor(t, "the state's history to hold one update", func() bool {
+		var entries, blobs int
+		err := store.QueryRow(ctx, `SELECT count(*) FILTER (WHERE key LIKE '%.history.json.zst'), count(*)
+			FROM pulumi_state WHERE key LIKE '%/.pulumi/history/expbot/%'`).Scan(&entries, &blobs)
+		return err == nil && entries == 1 && blobs == 2
+	})
 }
 
 // A PostgreSQL that cannot be reached stops expbot at start with a clear

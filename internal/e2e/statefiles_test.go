@@ -1,10 +1,17 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/expbot/expbot/internal/event"
+	"github.com/expbot/expbot/pipeline"
+	"github.com/expbot/expbot/pipeline/store"
 )
 
 // readPlain reads a file of the data directory as a person looking for
@@ -26,4 +33,44 @@ func unzstd(b []byte) ([]byte, error) {
 	}
 	defer d.Close()
 	return d.DecodeAll(b, nil)
+}
+
+// On file:// state (SQLite), each stack's history keeps the newest
+// pulumi.history_keep updates: after two, one entry (its summary and its
+// copy of the state, each with the file backend's sidecar).
+func TestStateHistoryKeepsTheNewest(t *testing.T) {
+	h := newHarnessEnv(t, map[string]string{"EXPBOT_PULUMI_HISTORY_KEEP": "1"})
+	repo := repoFor["github"]
+	issue, _, err := h.forge.OpenIssue(repo, "alice", "lr sweep", request("lr-high", "0.01"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.waitComment(t, repo, issue.Number, "is ready")
+	dir := filepath.Join(h.dataDir, "pulumi", "state", ".pulumi", "history", "expbot",
+		pipeline.StackName(store.RepoKey{Forge: event.GitHub, Path: repo}))
+	history := func() (entries, files int) {
+		names, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, n := range names {
+			if strings.HasSuffix(n, ".history.json.zst") {
+				entries++
+			}
+		}
+		return entries, len(names)
+	}
+	if n, _ := history(); n != 1 {
+		t.Fatalf("after the first update the history has %d entries in %s, want 1", n, dir)
+	}
+	body := request("lr-high", "0.02")
+	if _, err := h.forge.EditIssue(repo, issue.Number, "alice", nil, &body); err != nil {
+		t.Fatal(err)
+	}
+	branch := fmt.Sprintf("exp/%d-lr-high", issue.Number)
+	h.waitFor(t, "the variant file to change", func() bool { return strings.Contains(h.branch(repo, branch).file, "lr: 0.02") })
+	h.waitFor(t, "the state's history to hold one update", func() bool {
+		entries, files := history()
+		return entries == 1 && files == 4
+	})
 }
