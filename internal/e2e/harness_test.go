@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -229,12 +228,7 @@ func newHarnessWith(t testing.TB, seed func(f *state.Forge, botURL string) error
 	h.simURL = srv.URL
 	h.forge = h.sim.Forge()
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.addr = l.Addr().String()
-	_ = l.Close() // the bot takes this port; restarts reuse it, as a real deployment keeps its URL
+	h.addr = freeAddr(t) // restarts reuse it, as a real deployment keeps its URL
 	if err := seed(h.forge, "http://"+h.addr); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -78,12 +77,7 @@ func newPGCluster(t testing.TB) *pgCluster {
 		}
 		c.as = []string{runuser, "-u", "postgres", "--"}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.port = l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
+	c.port = freePort(t)
 	c.run(t, "initdb", "-D", c.data(), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
 	c.start(t)
 	t.Cleanup(func() { c.ctl(t, "stop", "-m", "immediate") })

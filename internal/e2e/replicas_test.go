@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -136,17 +135,6 @@ func newReplicas(t testing.TB, n int, cfg replicaConfig) *replicaSet {
 		rs.startAll()
 	}
 	return rs
-}
-
-// freeAddr reserves a loopback port for a replica; restarts reuse it.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // startAll launches every stopped replica at once, then waits for each to
