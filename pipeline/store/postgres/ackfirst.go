@@ -9,7 +9,7 @@ import (
 )
 
 // WithAckGate makes every statement but an acknowledgement's
-// (AcceptDelivery, on connections of its own) wait at g before it is sent:
+// (AcceptDelivery, on connections of their own) wait at g before it is sent:
 // the server's backends then serve an acknowledgement first, as the
 // process does. Default: no gate.
 func WithAckGate(g *ackfirst.Gate) Option { return func(c *config) { c.gate = g } }

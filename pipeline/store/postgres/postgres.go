@@ -41,13 +41,6 @@ const (
 	// defaultMinIdleConns: connections kept open and idle unless the URL's
 	// pool_min_idle_conns says otherwise.
 	defaultMinIdleConns = 4
-	// ackConns connections are AcceptDelivery's alone, all opened at
-	// start and kept: an acknowledgement never waits for a connection held
-	// by background work (a batch being applied, jobs, River's own) or for
-	// one being opened, which on a busy machine takes tens of ms. Each
-	// serves one statement of a few milliseconds; 8 cover the bursts of a
-	// machine so busy that they take tens of ms (4 did not).
-	ackConns = 8
 )
 
 // Option adjusts Open.
@@ -108,12 +101,12 @@ func WithDeliveryRetention(d time.Duration) Option { return func(c *config) { c.
 
 // Store implements store.Store on a PostgreSQL database.
 type Store struct {
-	cfg    config
-	pool   *pgxpool.Pool
-	locks  *pgxpool.Pool // one connection per advisory lock held (repolock.go)
-	acks   *pgxpool.Pool // AcceptDelivery's own (ackConns)
-	driver *riverpgxv5.Driver
-	q      *queue.Queue[pgx.Tx]
+	cfg     config
+	pool    *pgxpool.Pool
+	locks   *pgxpool.Pool // one connection per advisory lock held (repolock.go)
+	accepts *acceptors    // AcceptDelivery's writers, on connections of their own (accept.go)
+	driver  *riverpgxv5.Driver
+	q       *queue.Queue[pgx.Tx]
 
 	stopPruner context.CancelFunc
 	pruned     <-chan struct{}
@@ -200,13 +193,13 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
-	if s.acks, err = newAckPool(ctx, pcfg); err != nil {
+	if s.accepts, err = startAcceptors(ctx, pcfg); err != nil {
 		s.locks.Close()
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
 	if s.q, err = queue.New(s.driver, queueSQL{s}, cfg.q); err != nil {
-		s.acks.Close()
+		s.accepts.close()
 		s.locks.Close()
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -236,7 +229,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		// Pooled connections that the server closed (a restart, a
 		// failover) each fail once: drop them all, and ask on a new one.
 		s.pool.Reset()
-		s.acks.Reset()
+		s.accepts.pool.Reset()
 		err = s.pool.Ping(ctx)
 	}
 	if err != nil {
@@ -273,7 +266,7 @@ func (s *Store) Close() error {
 	s.stopPruner()
 	<-s.pruned
 	closeLocks(s.locks)
-	s.acks.Close()
+	s.accepts.close()
 	s.pool.Close()
 	if err != nil {
 		return fmt.Errorf("postgres: close: %w", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -658,9 +659,9 @@ func TestAcceptDeliveryDoesNotWaitForThePool(t *testing.T) {
 		t.Fatalf("AcceptDelivery with the pool exhausted: dup %v, err %v", dup, err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for s.acks.Stat().TotalConns() < ackConns {
+	for s.accepts.pool.Stat().TotalConns() < ackWriters {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d acknowledgement connections open, want %d", s.acks.Stat().TotalConns(), ackConns)
+			t.Fatalf("%d acknowledgement connections open, want %d", s.accepts.pool.Stat().TotalConns(), ackWriters)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -673,8 +674,8 @@ func TestAckConnectionsAreWarmedUp(t *testing.T) {
 	u, _ := pgtest.NewDatabase(t)
 	s := openAt(t, u)
 	var conns []*pgxpool.Conn
-	for range ackConns {
-		c, err := s.acks.Acquire(ctx)
+	for range ackWriters {
+		c, err := s.accepts.pool.Acquire(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -682,12 +683,12 @@ func TestAckConnectionsAreWarmedUp(t *testing.T) {
 		conns = append(conns, c)
 	}
 	for i, c := range conns {
-		var prepared bool
-		if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_prepared_statements WHERE statement = $1)`, acceptSQL).Scan(&prepared); err != nil {
+		var prepared int
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements WHERE statement IN ($1, $2)`, acceptOneSQL, acceptSQL).Scan(&prepared); err != nil {
 			t.Fatal(err)
 		}
-		if !prepared {
-			t.Errorf("connection %d: AcceptDelivery's statement not run yet", i)
+		if prepared != 2 {
+			t.Errorf("connection %d: %d of AcceptDelivery's two statements run yet, want both", i, prepared)
 		}
 	}
 	var n int
@@ -696,6 +697,106 @@ func TestAckConnectionsAreWarmedUp(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("the warm-up left %d deliveries in the inbox, want none", n)
+	}
+}
+
+// Deliveries accepted at the same moment are kept together, by fewer
+// commits than deliveries, each told right whether it was a duplicate: of one
+// already applied, of one accepted before, of one twice in the pile. One
+// the server refuses fails alone.
+func TestAcceptDeliveriesTogether(t *testing.T) {
+	ctx := context.Background()
+	u, _ := pgtest.NewDatabase(t)
+	s := openAt(t, u)
+	if err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.RecordDelivery(ctx, "github", "applied", "issues", time.Time{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if dup, err := s.AcceptDelivery(ctx, store.Inbound{Forge: "github", ID: "accepted", Event: "issues", Payload: []byte(`{}`)}); err != nil || dup {
+		t.Fatalf("first acceptance: dup %v, err %v", dup, err)
+	}
+	type result struct {
+		dup bool
+		err error
+	}
+	// together accepts ids all at once.
+	together := func(ids []string) []result {
+		results := make([]result, len(ids))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Go(func() {
+				<-start
+				dup, err := s.AcceptDelivery(ctx, store.Inbound{Forge: "github", ID: id, Event: "issues", Payload: []byte(`{"n":` + strconv.Itoa(i) + `}`)})
+				results[i] = result{dup, err}
+			})
+		}
+		close(start)
+		wg.Wait()
+		return results
+	}
+	ids := []string{"applied", "accepted", "twice", "twice"}
+	for i := range 40 {
+		ids = append(ids, "new-"+strconv.Itoa(i))
+	}
+	results := together(ids)
+	// Rows inserted by one transaction share its id (xmin).
+	var commits int
+	if err := s.pool.QueryRow(ctx, `SELECT count(DISTINCT xmin::text) FROM inbox WHERE delivery_id LIKE 'new-%'`).Scan(&commits); err != nil {
+		t.Fatal(err)
+	}
+	if commits >= 20 {
+		t.Errorf("40 deliveries accepted together were kept by %d commits, want them kept in batches", commits)
+	}
+	twice := 0
+	for i, id := range ids {
+		r := results[i]
+		switch {
+		case id == "applied" || id == "accepted":
+			if r.err != nil || !r.dup {
+				t.Errorf("%s: dup %v, err %v; want a duplicate", id, r.dup, r.err)
+			}
+		case id == "twice":
+			if r.err != nil {
+				t.Errorf("twice: %v", r.err)
+			}
+			if !r.dup {
+				twice++
+			}
+		default:
+			if r.err != nil || r.dup {
+				t.Errorf("%s: dup %v, err %v; want it kept", id, r.dup, r.err)
+			}
+		}
+	}
+	if twice != 1 {
+		t.Errorf("a delivery sent twice at once was kept %d times, want once", twice)
+	}
+	var kept int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbox`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 + 1 + 40; kept != want { // accepted, twice, new-*
+		t.Errorf("%d deliveries in the inbox, want %d", kept, want)
+	}
+
+	// One delivery twice in one statement: the second is the duplicate.
+	pile := []*pendingAck{{d: store.Inbound{Forge: "github", ID: "pair", ReceivedAt: time.Unix(0, 1), Payload: []byte(`{}`)}}, {d: store.Inbound{Forge: "github", ID: "pair", ReceivedAt: time.Unix(0, 1), Payload: []byte(`{}`)}}}
+	if dups, err := accept(ctx, s.accepts.pool, pile); err != nil || !slices.Equal(dups, []bool{false, true}) {
+		t.Errorf("one delivery twice in a statement: duplicates %v, %v; want [false true]", dups, err)
+	}
+
+	// A delivery id PostgreSQL refuses (text holds no NUL) fails alone.
+	results = together([]string{"bad\x00id", "good-1", "good-2", "good-3"})
+	if results[0].err == nil {
+		t.Errorf("a delivery id with a NUL byte was accepted")
+	}
+	for i, r := range results[1:] {
+		if r.err != nil || r.dup {
+			t.Errorf("good-%d, accepted with a refused one: dup %v, err %v; want it kept", i+1, r.dup, r.err)
+		}
 	}
 }
 
