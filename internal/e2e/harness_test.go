@@ -455,6 +455,20 @@ func (h *harness) statusComments(repo string, number int) []state.Comment {
 }
 
 // waitComment waits for the status comment to contain want.
+// labelRequest opens an issue in repo asking for experiment lr-high at
+// lr 0.01, labels it, and returns its number.
+func (h *harness) labelRequest(t testing.TB, repo string) int {
+	t.Helper()
+	issue, _, err := h.forge.OpenIssue(repo, "alice", "lr sweep", request("lr-high", "0.01"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return issue.Number
+}
+
 func (h *harness) waitComment(t testing.TB, repo string, number int, want string) state.Comment {
 	t.Helper()
 	var last state.Comment

@@ -28,17 +28,11 @@ func TestLabeledIssueLifecycle(t *testing.T) {
 		t.Run(flavor, func(t *testing.T) {
 			repo := repoFor[flavor]
 			base := mainSHA(h, repo)
-			issue, _, err := h.forge.OpenIssue(repo, "alice", "lr sweep", request("lr-high", "0.01"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
-				t.Fatal(err)
-			}
-			branch := fmt.Sprintf("exp/%d-lr-high", issue.Number)
+			issue := h.labelRequest(t, repo)
+			branch := fmt.Sprintf("exp/%d-lr-high", issue)
 
 			// Create: the branch is the base commit plus one commit with the variant file.
-			c := h.waitComment(t, repo, issue.Number, "is ready")
+			c := h.waitComment(t, repo, issue, "is ready")
 			b := h.branch(repo, branch)
 			if !b.exists || b.parent != base {
 				t.Fatalf("branch %s = %+v, want one commit on main %s", branch, b, base)
@@ -56,35 +50,35 @@ func TestLabeledIssueLifecycle(t *testing.T) {
 
 			// Edit: new params become a new commit on the same branch, same comment.
 			body := request("lr-high", "0.02")
-			if _, err := h.forge.EditIssue(repo, issue.Number, "alice", nil, &body); err != nil {
+			if _, err := h.forge.EditIssue(repo, issue, "alice", nil, &body); err != nil {
 				t.Fatal(err)
 			}
 			h.waitFor(t, "the variant file to change", func() bool { return strings.Contains(h.branch(repo, branch).file, "lr: 0.02") })
 			if nb := h.branch(repo, branch); nb.parent != b.head {
 				t.Errorf("update made %+v, want a commit on top of %s", nb, b.head)
 			}
-			h.waitComment(t, repo, issue.Number, "`0.02`")
+			h.waitComment(t, repo, issue, "`0.02`")
 
 			// Unlabel: retired, branch kept (the default policy).
-			if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", nil, []string{label}); err != nil {
+			if _, err := h.forge.LabelIssue(repo, issue, "alice", nil, []string{label}); err != nil {
 				t.Fatal(err)
 			}
-			h.waitComment(t, repo, issue.Number, "retired")
+			h.waitComment(t, repo, issue, "retired")
 			if !h.branch(repo, branch).exists {
 				t.Errorf("retire deleted %s; the default policy keeps it", branch)
 			}
 
 			// Label again, then close: back, then retired again.
-			if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
+			if _, err := h.forge.LabelIssue(repo, issue, "alice", []string{label}, nil); err != nil {
 				t.Fatal(err)
 			}
-			h.waitComment(t, repo, issue.Number, "is ready")
-			if _, err := h.forge.SetIssueState(repo, issue.Number, "alice", "closed"); err != nil {
+			h.waitComment(t, repo, issue, "is ready")
+			if _, err := h.forge.SetIssueState(repo, issue, "alice", "closed"); err != nil {
 				t.Fatal(err)
 			}
-			h.waitComment(t, repo, issue.Number, "retired")
+			h.waitComment(t, repo, issue, "retired")
 
-			if n := len(h.statusComments(repo, issue.Number)); n != 1 {
+			if n := len(h.statusComments(repo, issue)); n != 1 {
 				t.Errorf("%d status comments, want exactly one edited in place", n)
 			}
 		})

@@ -26,15 +26,9 @@ func TestServeOnPostgres(t *testing.T) {
 	h := newHarnessEnv(t, map[string]string{"EXPBOT_STORE_URL": dbURL, "EXPBOT_PULUMI_HISTORY_KEEP": "1"})
 	repo := repoFor["github"]
 	base := mainSHA(h, repo)
-	issue, _, err := h.forge.OpenIssue(repo, "alice", "lr sweep", request("lr-high", "0.01"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
-		t.Fatal(err)
-	}
-	h.waitComment(t, repo, issue.Number, "is ready")
-	branch := fmt.Sprintf("exp/%d-lr-high", issue.Number)
+	issue := h.labelRequest(t, repo)
+	h.waitComment(t, repo, issue, "is ready")
+	branch := fmt.Sprintf("exp/%d-lr-high", issue)
 	if b := h.branch(repo, branch); !b.exists || b.parent != base || !strings.Contains(b.file, "lr: 0.01") {
 		t.Fatalf("branch %s = %+v, want one commit on main %s with the variant", branch, b, base)
 	}
@@ -46,7 +40,7 @@ func TestServeOnPostgres(t *testing.T) {
 	}
 	store := pgtest.Connect(t, dbURL)
 	var status string
-	if err := store.QueryRow(ctx, `SELECT status FROM experiments WHERE key = $1`, fmt.Sprintf("issue:%d", issue.Number)).Scan(&status); err != nil || status != "applied" {
+	if err := store.QueryRow(ctx, `SELECT status FROM experiments WHERE key = $1`, fmt.Sprintf("issue:%d", issue)).Scan(&status); err != nil || status != "applied" {
 		t.Errorf("experiment in PostgreSQL: status %q, %v; want applied", status, err)
 	}
 	// The Pulumi state is in the same database (pulumi.backend_url unset),
@@ -102,7 +96,7 @@ func TestServeOnPostgres(t *testing.T) {
 
 	// Work goes on once the database is back.
 	body := request("lr-high", "0.02")
-	if _, err := h.forge.EditIssue(repo, issue.Number, "alice", nil, &body); err != nil {
+	if _, err := h.forge.EditIssue(repo, issue, "alice", nil, &body); err != nil {
 		t.Fatal(err)
 	}
 	h.waitFor(t, "the variant file to change", func() bool { return strings.Contains(h.branch(repo, branch).file, "lr: 0.02") })

@@ -211,14 +211,8 @@ func TestForgeSetup(t *testing.T) {
 	// on GitLab.
 	issues := map[string]int{}
 	for _, repo := range []string{"acme/llm", "ghorg/app", "acme/vision", "glgrp/proj"} {
-		issue, _, err := h.forge.OpenIssue(repo, "alice", "lr sweep", request("lr-high", "0.01"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
-			t.Fatal(err)
-		}
-		issues[repo] = issue.Number
+		issue := h.labelRequest(t, repo)
+		issues[repo] = issue
 	}
 	for repo, n := range issues {
 		h.waitComment(t, repo, n, "is ready")

@@ -41,14 +41,8 @@ func unzstd(b []byte) ([]byte, error) {
 func TestStateHistoryKeepsTheNewest(t *testing.T) {
 	h := newHarnessEnv(t, map[string]string{"EXPBOT_PULUMI_HISTORY_KEEP": "1"})
 	repo := repoFor["github"]
-	issue, _, err := h.forge.OpenIssue(repo, "alice", "lr sweep", request("lr-high", "0.01"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.forge.LabelIssue(repo, issue.Number, "alice", []string{label}, nil); err != nil {
-		t.Fatal(err)
-	}
-	h.waitComment(t, repo, issue.Number, "is ready")
+	issue := h.labelRequest(t, repo)
+	h.waitComment(t, repo, issue, "is ready")
 	dir := filepath.Join(h.dataDir, "pulumi", "state", ".pulumi", "history", "expbot",
 		pipeline.StackName(store.RepoKey{Forge: event.GitHub, Path: repo}))
 	history := func() (entries, files int) {
@@ -64,10 +58,10 @@ func TestStateHistoryKeepsTheNewest(t *testing.T) {
 		t.Fatalf("after the first update the history has %d entries in %s, want 1", n, dir)
 	}
 	body := request("lr-high", "0.02")
-	if _, err := h.forge.EditIssue(repo, issue.Number, "alice", nil, &body); err != nil {
+	if _, err := h.forge.EditIssue(repo, issue, "alice", nil, &body); err != nil {
 		t.Fatal(err)
 	}
-	branch := fmt.Sprintf("exp/%d-lr-high", issue.Number)
+	branch := fmt.Sprintf("exp/%d-lr-high", issue)
 	h.waitFor(t, "the variant file to change", func() bool { return strings.Contains(h.branch(repo, branch).file, "lr: 0.02") })
 	h.waitFor(t, "the state's history to hold one update", func() bool {
 		entries, files := history()
