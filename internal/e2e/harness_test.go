@@ -26,6 +26,7 @@ import (
 	"github.com/expbot/expbot/internal/forgesim/state"
 	"github.com/expbot/expbot/internal/pulumicli"
 	"github.com/expbot/expbot/internal/standin/install"
+	"github.com/expbot/expbot/internal/testnet"
 	"github.com/expbot/expbot/pipeline"
 )
 
@@ -228,7 +229,7 @@ func newHarnessWith(t testing.TB, seed func(f *state.Forge, botURL string) error
 	h.simURL = srv.URL
 	h.forge = h.sim.Forge()
 
-	h.addr = freeAddr(t) // restarts reuse it, as a real deployment keeps its URL
+	h.addr = testnet.Addr(t) // restarts reuse it, as a real deployment keeps its URL
 	if err := seed(h.forge, "http://"+h.addr); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/expbot/expbot/internal/forgesim"
+	"github.com/expbot/expbot/internal/testnet"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -77,7 +78,7 @@ func newPGCluster(t testing.TB) *pgCluster {
 		}
 		c.as = []string{runuser, "-u", "postgres", "--"}
 	}
-	c.port = freePort(t)
+	c.port = testnet.Port(t)
 	c.run(t, "initdb", "-D", c.data(), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
 	c.start(t)
 	t.Cleanup(func() { c.ctl(t, "stop", "-m", "immediate") })

@@ -20,6 +20,7 @@ import (
 	"github.com/expbot/expbot/internal/forgesim/state"
 	"github.com/expbot/expbot/internal/pulumicli"
 	"github.com/expbot/expbot/internal/standin/install"
+	"github.com/expbot/expbot/internal/testnet"
 	"github.com/expbot/expbot/pipeline/store/postgres/pgtest"
 )
 
@@ -88,7 +89,7 @@ func newReplicas(t testing.TB, n int, cfg replicaConfig) *replicaSet {
 		if err := install.Install(ctx, h.home); err != nil {
 			t.Fatal(err)
 		}
-		h.addr = freeAddr(t)
+		h.addr = testnet.Addr(t)
 		addrs = append(addrs, h.addr)
 		log, err := os.Create(filepath.Join(rdir, "expbot.log"))
 		if err != nil {

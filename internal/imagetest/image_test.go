@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"github.com/expbot/expbot/internal/forgesim/state"
 	"github.com/expbot/expbot/internal/pulumicli"
 	"github.com/expbot/expbot/internal/standin/install"
+	"github.com/expbot/expbot/internal/testnet"
 	"github.com/expbot/expbot/pipeline"
 )
 
@@ -94,7 +94,7 @@ func TestImage(t *testing.T) {
 	t.Cleanup(srv.Close)
 	sim.SetBaseURL(srv.URL)
 	forge := sim.Forge()
-	addr := freeAddr(t)
+	addr := testnet.Addr(t)
 	if err := demo.Seed(forge, "http://"+addr); err != nil {
 		t.Fatal(err)
 	}
@@ -382,16 +382,6 @@ func parentOf(f *state.Forge, repo, name string) string {
 		return nil
 	})
 	return parent
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // stageInputs puts the local inputs where the Dockerfile's INPUTS=local and

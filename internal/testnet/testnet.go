@@ -1,4 +1,6 @@
-package e2e
+// Package testnet picks loopback ports for servers that tests start in other
+// processes (the bot, PostgreSQL clusters, containers).
+package testnet
 
 import (
 	"fmt"
@@ -17,14 +19,15 @@ import (
 // and never twice in one test process.
 var handedOut sync.Map // port -> struct{}
 
-// freeAddr picks a loopback address for a server that a process started
-// later listens on; restarts reuse it.
-func freeAddr(t testing.TB) string {
+// Addr picks a loopback address for a server that a process started later
+// listens on.
+func Addr(t testing.TB) string {
 	t.Helper()
-	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	return fmt.Sprintf("127.0.0.1:%d", Port(t))
 }
 
-func freePort(t testing.TB) int {
+// Port picks a free loopback port below the ephemeral range.
+func Port(t testing.TB) int {
 	t.Helper()
 	lo := ephemeralLow()
 	for range 1000 {
