@@ -24,7 +24,7 @@ import (
 // then kept by one commit, instead of as many backends contending for the
 // table, its indexes and the log at once: with eight connections, the
 // backends of such a pile each ran a whole scheduler tick (4 ms) in turn,
-// and the last of them answered 30-190 ms late (docs/performance.md). A
+// and the last of them answered up to 330 ms late (docs/performance.md). A
 // delivery that finds a writer free writes itself: no hand-off.
 const (
 	ackWriters  = 2
