@@ -138,7 +138,7 @@ func (r *Reconciler) findDrift(ctx context.Context, st *auto.Stack, repo store.R
 	}
 	changed := missing
 	if len(targets) > 0 {
-		res, err := st.Refresh(ctx, optrefresh.Target(targets), optrefresh.SuppressProgress())
+		res, err := st.Refresh(ctx, optrefresh.Target(targets), optrefresh.SuppressProgress(), optrefresh.ShowSecrets(false))
 		if err != nil {
 			return nil, nil, fmt.Errorf("refresh: %w", redact(err))
 		}
