@@ -11,7 +11,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 
 	"github.com/expbot/expbot/internal/event"
 	"github.com/expbot/expbot/pipeline/store"
@@ -138,7 +137,7 @@ func (r *Reconciler) findDrift(ctx context.Context, st *auto.Stack, repo store.R
 	}
 	changed := missing
 	if len(targets) > 0 {
-		res, err := st.Refresh(ctx, optrefresh.Target(targets), optrefresh.SuppressProgress(), optrefresh.ShowSecrets(false))
+		res, err := refresh(ctx, st, targets)
 		if err != nil {
 			return nil, nil, fmt.Errorf("refresh: %w", redact(err))
 		}

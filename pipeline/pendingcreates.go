@@ -7,7 +7,6 @@ import (
 	"maps"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
@@ -39,7 +38,7 @@ func adoptPendingCreates(ctx context.Context, st *auto.Stack) (int, error) {
 	if err := st.Import(ctx, apitype.UntypedDeployment{Version: dep.Version, Deployment: edited}); err != nil {
 		return 0, fmt.Errorf("write the state of %s: %w", st.Name(), redact(err))
 	}
-	if _, err := st.Refresh(ctx, optrefresh.Target(urns), optrefresh.SuppressProgress(), optrefresh.ShowSecrets(false)); err != nil {
+	if _, err := refresh(ctx, st, urns); err != nil {
 		return 0, fmt.Errorf("read the resources an interrupted update left in %s: %w", st.Name(), redact(err))
 	}
 	return len(urns), nil

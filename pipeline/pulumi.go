@@ -15,10 +15,11 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/rs/zerolog"
 
+	"github.com/expbot/expbot/internal/inlineup"
 	"github.com/expbot/expbot/pipeline/store"
 )
 
@@ -339,70 +340,41 @@ type upResult struct {
 	locked    bool              // another update holds the stack's lock
 }
 
-// eventsGrace is how long a failed update's event stream may take to end.
-const eventsGrace = 2 * time.Second
-
 // up runs one update and attributes failures to resources. Its error is
 // redacted text: what callers need to know of it is in the result.
 func up(ctx context.Context, st *auto.Stack) (upResult, error) {
-	evs := make(chan events.EngineEvent)
 	res := upResult{failed: map[string]string{}}
-	done, stop := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			var ev events.EngineEvent
-			select {
-			case e, ok := <-evs:
-				if !ok {
-					return
-				}
-				ev = e
-			case <-stop:
-				return
-			}
-			d := ev.DiagnosticEvent
-			if d == nil || d.Severity != "error" || d.URN == "" {
-				continue
-			}
-			name := d.URN[strings.LastIndex(d.URN, "::")+2:]
-			msg := cleanDiag(d.Message)
-			if _, seen := res.failed[name]; !seen {
-				res.failed[name] = msg
-			}
-			if looksTransient(msg) {
-				res.transient = true
-			}
+	out, err := inlineup.Up(ctx, st, func(ev events.EngineEvent) {
+		d := ev.DiagnosticEvent
+		if d == nil || d.Severity != "error" || d.URN == "" {
+			return
 		}
-	}()
-	// After the update the SDK reads the stack's last history entry (for
-	// the summary) with another CLI run; without ShowSecrets(false) that
-	// run derives the passphrase key (about 0.25 s of CPU) to decrypt
-	// what is never read here.
-	out, err := st.Up(ctx, optup.EventStreams(evs), optup.ContinueOnError(), optup.SuppressProgress(), optup.ShowSecrets(false))
-	if err == nil {
-		<-done // the CLI ended its event stream, which closes evs
-	} else {
-		// A CLI that failed before it opened its event stream never
-		// closes evs; one that did closes it as it exits.
-		select {
-		case <-done:
-		case <-time.After(eventsGrace):
-			close(stop)
-			<-done
+		name := d.URN[strings.LastIndex(d.URN, "::")+2:]
+		msg := cleanDiag(d.Message)
+		if _, seen := res.failed[name]; !seen {
+			res.failed[name] = msg
 		}
-	}
-	if out.Summary.ResourceChanges != nil {
-		res.summary = *out.Summary.ResourceChanges
-	}
+		if looksTransient(msg) {
+			res.transient = true
+		}
+	}, "--continue-on-error")
 	if err != nil {
-		res.locked = auto.IsConcurrentUpdateError(err)
+		res.locked = inlineup.Locked(err)
 		if looksTransient(err.Error()) {
 			res.transient = true
 		}
 		return res, redact(err)
 	}
+	res.summary = out.Changes
 	return res, nil
+}
+
+// refresh refreshes the resources urns of st. The SDK then reads the
+// stack's last history entry for the summary; read with secrets, that run
+// would derive the passphrase key again (about 0.25 s of CPU) for a summary
+// that holds none.
+func refresh(ctx context.Context, st *auto.Stack, urns []string) (auto.RefreshResult, error) {
+	return st.Refresh(ctx, optrefresh.Target(urns), optrefresh.SuppressProgress(), optrefresh.ShowSecrets(false))
 }
 
 // transient matches failures of the forge or the network. A status code

@@ -2,43 +2,26 @@ package pipeline
 
 import (
 	"context"
-	"io"
 	"slices"
-	"sync"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/expbot/expbot/internal/pulumitest"
 )
 
-// recordingCLI runs the real CLI and keeps the arguments of every run.
-type recordingCLI struct {
-	auto.PulumiCommand
-	mu   sync.Mutex
-	runs [][]string
-}
-
-func (c *recordingCLI) Run(ctx context.Context, workdir string, stdin io.Reader, out, errOut []io.Writer, env []string, args ...string) (string, string, int, error) {
-	c.mu.Lock()
-	c.runs = append(c.runs, slices.Clone(args))
-	c.mu.Unlock()
-	return c.PulumiCommand.Run(ctx, workdir, stdin, out, errOut, env, args...)
-}
-
-// The runs the SDK makes after an update read what up needs (the summary
-// from the last history entry) without decrypting secrets: each decrypting
-// run derives the passphrase key again, a quarter of a second of CPU.
-func TestUpReadsItsHistoryWithoutSecrets(t *testing.T) {
+// An update is one CLI run; a refresh reads the history entry it reports
+// without decrypting secrets: each decrypting run derives the passphrase
+// key again, a quarter of a second of CPU.
+func TestUpdateAndRefreshRunTheCLISparingly(t *testing.T) {
 	ctx := context.Background()
 	env := pulumitest.New(t)
-	cli := &recordingCLI{PulumiCommand: env.CLI.Command}
-	env.CLI.Command = cli
+	cli := env.Record()
 	st := env.Stack(ctx, t, "expbot", "github.o-r", func(ctx *pulumi.Context) error {
 		ctx.Export("token", pulumi.ToSecret(pulumi.String("not shown")))
 		return nil
 	})
+	cli.Runs()
 	res, err := up(ctx, &st)
 	if err != nil {
 		t.Fatalf("up: %v", err)
@@ -46,8 +29,14 @@ func TestUpReadsItsHistoryWithoutSecrets(t *testing.T) {
 	if res.summary["create"] != 1 {
 		t.Errorf("summary = %v, want the stack itself created", res.summary)
 	}
+	if runs := cli.Runs(); len(runs) != 1 {
+		t.Errorf("update: CLI runs %q, want one", runs)
+	}
+	if _, err := refresh(ctx, &st, nil); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
 	var history int
-	for _, args := range cli.runs {
+	for _, args := range cli.Runs() {
 		if slices.Contains(args, "history") {
 			history++
 			if slices.Contains(args, "--show-secrets") {
@@ -55,7 +44,7 @@ func TestUpReadsItsHistoryWithoutSecrets(t *testing.T) {
 			}
 		}
 	}
-	if history == 0 {
-		t.Errorf("no history run among %q", cli.runs)
+	if history != 1 {
+		t.Errorf("refresh read the history %d times, want once", history)
 	}
 }

@@ -6,8 +6,11 @@ package pulumitest
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -80,4 +83,36 @@ func (e *Env) Stack(ctx context.Context, t testing.TB, project, stack string, pr
 		t.Fatalf("upsert stack %s/%s: %v", project, stack, err)
 	}
 	return st
+}
+
+// RecordingCLI runs the CLI it wraps and keeps the arguments of every run,
+// for tests of which runs an operation makes.
+type RecordingCLI struct {
+	auto.PulumiCommand
+	mu   sync.Mutex
+	runs [][]string
+}
+
+// Record makes e's stacks run the CLI through a RecordingCLI; stacks made
+// before keep the CLI they have.
+func (e *Env) Record() *RecordingCLI {
+	r := &RecordingCLI{PulumiCommand: e.CLI.Command}
+	e.CLI.Command = r
+	return r
+}
+
+func (r *RecordingCLI) Run(ctx context.Context, workdir string, stdin io.Reader, out, errOut []io.Writer, env []string, args ...string) (string, string, int, error) {
+	r.mu.Lock()
+	r.runs = append(r.runs, slices.Clone(args))
+	r.mu.Unlock()
+	return r.PulumiCommand.Run(ctx, workdir, stdin, out, errOut, env, args...)
+}
+
+// Runs returns the arguments of the runs since the last call, and forgets them.
+func (r *RecordingCLI) Runs() [][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	runs := r.runs
+	r.runs = nil
+	return runs
 }
