@@ -159,11 +159,16 @@ type host struct {
 	address string
 	cancel  chan bool
 	done    <-chan error
-	running sync.WaitGroup
+
+	mu      sync.Mutex
+	idle    *sync.Cond // signalled when running drops
+	running int        // programs running
+	closed  bool       // no program starts any more
 }
 
 func serve(prog pulumi.RunFunc) (*host, error) {
 	h := &host{prog: prog, cancel: make(chan bool)}
+	h.idle = sync.NewCond(&h.mu)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Cancel: h.cancel,
 		Init: func(srv *grpc.Server) error {
@@ -182,15 +187,31 @@ func serve(prog pulumi.RunFunc) (*host, error) {
 // close stops the server once a program it runs has returned (the CLI is
 // gone by then, so the program's calls to it fail and it ends).
 func (h *host) close() {
-	h.running.Wait()
+	h.mu.Lock()
+	h.closed = true
+	for h.running > 0 {
+		h.idle.Wait()
+	}
+	h.mu.Unlock()
 	close(h.cancel)
 	<-h.done
 }
 
 // Run runs the program against the engine that asked.
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
-	h.running.Add(1)
-	defer h.running.Done()
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, errors.New("the update is over")
+	}
+	h.running++
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.running--
+		h.idle.Broadcast()
+		h.mu.Unlock()
+	}()
 	var engine string
 	if len(req.Args) > 0 {
 		engine = req.Args[0]
