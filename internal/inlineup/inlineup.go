@@ -61,9 +61,14 @@ func Locked(err error) bool {
 			strings.Contains(e.Stderr, "the stack is currently locked by"))
 }
 
+// EventLog is the file in the workspace's directory that the CLI writes an
+// update's events to.
+const EventLog = "update-events.jsonl"
+
 // Up updates st with its workspace's inline program, passing flags (such as
 // "--continue-on-error") to `pulumi up`. Once the CLI has ended, onEvent
-// (if not nil) gets every engine event of the update in order.
+// (if not nil) gets every engine event of the update in order. Updates of
+// one workspace must not overlap (nor can they: the stack's lock).
 func Up(ctx context.Context, st *auto.Stack, onEvent func(events.EngineEvent), flags ...string) (Result, error) {
 	ws := st.Workspace()
 	prog := ws.Program()
@@ -75,12 +80,15 @@ func Up(ctx context.Context, st *auto.Stack, onEvent func(events.EngineEvent), f
 		return Result{}, fmt.Errorf("start the program's language host: %w", err)
 	}
 	defer host.close()
-	dir, err := os.MkdirTemp("", "expbot-events-")
-	if err != nil {
-		return Result{}, fmt.Errorf("event log directory: %w", err)
+	// In the work directory, so that the log of a process killed in the
+	// middle is replaced by the next update's, not left to pile up; removed
+	// first, or a CLI that fails before it opens the log would have that
+	// update's events read as its own.
+	eventLog := filepath.Join(ws.WorkDir(), EventLog)
+	if err := os.Remove(eventLog); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Result{}, fmt.Errorf("remove an earlier event log: %w", err)
 	}
-	defer os.RemoveAll(dir)
-	eventLog := filepath.Join(dir, "events.jsonl")
+	defer os.Remove(eventLog)
 
 	args := append([]string{"up", "--yes", "--skip-preview", "--suppress-progress",
 		"--client=" + host.address, "--exec-kind=" + constant.ExecKindAutoInline,

@@ -17,7 +17,8 @@ import (
 )
 
 // An update is one CLI run, and what it reports agrees with the history
-// entry the Automation API would have read for it.
+// entry the Automation API would have read for it. It leaves no event log
+// behind.
 func TestUpRunsTheCLIOnce(t *testing.T) {
 	ctx := context.Background()
 	env := pulumitest.New(t)
@@ -60,6 +61,9 @@ func TestUpRunsTheCLIOnce(t *testing.T) {
 		}
 		cli.Runs()
 	}
+	if _, err := os.Stat(filepath.Join(st.Workspace().WorkDir(), EventLog)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("event log left after the updates: %v", err)
+	}
 	out, err := st.Outputs(ctx)
 	if err != nil || out["plain"].Value != "shown" || out["token"].Value != "not shown" || !out["token"].Secret {
 		t.Errorf("outputs after the updates: %v, %v", out, err)
@@ -100,7 +104,9 @@ func TestUpReportsAFailingProgram(t *testing.T) {
 }
 
 // A CLI that cannot start the update (here: a stack that does not exist)
-// leaves no event log; that is its error, not a second one.
+// writes no event log; its error is the CLI's, and the log an earlier
+// process left (killed in the middle of an update) is not taken for this
+// update's.
 func TestUpWithoutAnEventLog(t *testing.T) {
 	ctx := context.Background()
 	env := pulumitest.New(t)
@@ -108,10 +114,18 @@ func TestUpWithoutAnEventLog(t *testing.T) {
 	if err := st.Workspace().RemoveStack(ctx, st.Name()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Up(ctx, &st, nil)
+	stale := `{"sequence":1,"timestamp":1,"diagnosticEvent":{"severity":"error","message":"an earlier update's"}}` + "\n"
+	if err := os.WriteFile(filepath.Join(st.Workspace().WorkDir(), EventLog), []byte(stale), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var seen int
+	_, err := Up(ctx, &st, func(events.EngineEvent) { seen++ })
 	var upErr *Error
 	if !errors.As(err, &upErr) || !strings.Contains(upErr.Stderr, "github.o-r") {
 		t.Fatalf("Up = %v, want the CLI's complaint about the missing stack", err)
+	}
+	if seen != 0 {
+		t.Errorf("%d events of an earlier update reported", seen)
 	}
 }
 
