@@ -26,6 +26,7 @@ import (
 
 	"github.com/expbot/expbot/internal/app"
 	"github.com/expbot/expbot/internal/config"
+	"github.com/expbot/expbot/internal/cpuslice"
 	"github.com/expbot/expbot/internal/pulumicli"
 )
 
@@ -89,6 +90,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	log, err := newLogger(out, cfg.LogLevel)
 	if err != nil {
 		return err
+	}
+	// Before the server starts its threads, so that they all inherit it.
+	if err := cpuslice.Shorten(cpuslice.Short); err != nil {
+		log.Info().Err(err).Msg("short CPU slices unavailable: a webhook may wait for background work's slice to end")
 	}
 	// The container image points TMPDIR into the data volume (its root
 	// file system is read-only), and a fresh volume lacks the directory.

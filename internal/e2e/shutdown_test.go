@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expbot/expbot/internal/cpuslice"
 	"github.com/expbot/expbot/internal/forgesim/state"
 	"github.com/expbot/expbot/internal/pulumicli"
 )
@@ -80,6 +81,41 @@ func hasPlugin(ps []proc) bool {
 		}
 	}
 	return false
+}
+
+// checkCPUSlices checks that the bot runs with short CPU slices, which
+// the processes it starts (guards, the Pulumi CLI, plugins) do not
+// inherit.
+func checkCPUSlices(t *testing.T, bot int, below []proc) {
+	t.Helper()
+	if got, ok := cpuSlice(t, bot); !ok || got != cpuslice.Short {
+		t.Errorf("expbot runs with a CPU slice of %v (read: %v), want %v", got, ok, cpuslice.Short)
+	}
+	for _, p := range below {
+		if got, ok := cpuSlice(t, p.pid); ok && got == cpuslice.Short {
+			t.Errorf("pid %d (%s) runs with expbot's short CPU slice", p.pid, p.cmdline)
+		}
+	}
+}
+
+// cpuSlice reads a process's CPU slice; ok is false once it has ended.
+func cpuSlice(t *testing.T, pid int) (slice time.Duration, ok bool) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/sched")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, found := strings.Cut(line, ":"); found && strings.TrimSpace(k) == "se.slice" {
+			ns, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				t.Fatalf("pid %d: se.slice %q: %v", pid, v, err)
+			}
+			return time.Duration(ns), true
+		}
+	}
+	t.Fatalf("pid %d: no se.slice in its scheduler state", pid)
+	return 0, false
 }
 
 // running lists those of ps that still run (zombies do not).
@@ -305,6 +341,7 @@ func TestKill9LeavesNoPulumiProcess(t *testing.T) {
 			if !hasPlugin(below) {
 				t.Fatalf("no provider plugin runs in the middle of the update: %+v", below)
 			}
+			checkCPUSlices(t, h.cmd.Process.Pid, below)
 			if tc.guard {
 				for _, p := range below {
 					if strings.Contains(p.cmdline, pulumicli.GuardArg) {

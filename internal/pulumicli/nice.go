@@ -24,10 +24,11 @@ type Priority struct {
 	Idle bool
 }
 
-// Niced returns cmd running the CLI at priority p. The zero Priority, or a
-// system where priorities cannot be set per thread, leaves cmd as it is.
+// Niced returns cmd running the CLI at priority p, with the kernel's
+// default CPU slice even at the zero Priority. A system where priorities
+// cannot be set per thread leaves cmd as it is.
 func Niced(cmd auto.PulumiCommand, p Priority) auto.PulumiCommand {
-	if (p.Nice <= 0 && !p.Idle) || !perThreadPriority {
+	if !perThreadPriority {
 		return cmd
 	}
 	return nicedCommand{inner: cmd, priority: p}

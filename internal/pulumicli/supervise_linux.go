@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,7 +53,7 @@ func (c supervised) Run(ctx context.Context, workdir string, stdin io.Reader,
 		// started it ends, not the process: this goroutine keeps its thread
 		// until the guard has exited, and ends without unlocking it, so the
 		// thread (and any lowered priority) dies with it.
-		if err := lockThread(c.priority); err != nil {
+		if err := lowerThreadPriority(c.priority); err != nil {
 			done <- result{code: unknownExitCode, err: err}
 			return
 		}
@@ -105,15 +104,6 @@ func (c supervised) Run(ctx context.Context, workdir string, stdin io.Reader,
 	}()
 	r := <-done
 	return r.stdout, r.stderr, r.code, r.err
-}
-
-// lockThread locks the calling goroutine to its thread, at priority p.
-func lockThread(p Priority) error {
-	if p.Nice <= 0 && !p.Idle {
-		runtime.LockOSThread()
-		return nil
-	}
-	return lowerThreadPriority(p)
 }
 
 // GuardMain makes this process a guard and exits when it was started as
