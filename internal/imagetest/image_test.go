@@ -266,6 +266,11 @@ func (b *bot) stop() {
 	if !bytes.Contains(logs, []byte("shutting down")) {
 		b.t.Errorf("%s did not log its shutdown", b.container)
 	}
+	// Docker's default seccomp profile, a user without privileges: the
+	// bot still gets its short CPU slices (internal/cpuslice).
+	if bytes.Contains(logs, []byte("short CPU slices unavailable")) {
+		b.t.Errorf("%s runs without short CPU slices:\n%s", b.container, logs)
+	}
 }
 
 func (b *bot) waitFor(what string, ok func() bool) {
