@@ -70,6 +70,24 @@ type Reporter struct {
 // Report brings the status comment of an experiment up to date with the
 // store: it posts the comment the first time and edits it afterwards.
 func (r *Reporter) Report(ctx context.Context, id int64) error {
+	// One writer per comment across every process sharing the store, or
+	// two reports could both post a first comment. The report job is the
+	// only writer, and one job per repository runs at a time, so this is
+	// defence: against a job run twice (by a replica whose lease ran out
+	// while it still ran) and report jobs of earlier versions (queue's
+	// ReportArgs). An experiment's comment is locked by its id, before
+	// the experiment is read, so that one read under the lock does; a
+	// sweep's experiments share the sweep's comment and its lock instead.
+	unlock, err := r.lock(ctx, experimentCommentKey(id))
+	if err != nil {
+		return err
+	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 	e, err := r.Store.Experiment(ctx, id)
 	if err != nil {
 		return fmt.Errorf("load experiment %d: %w", id, err)
@@ -79,21 +97,11 @@ func (r *Reporter) Report(ctx context.Context, id int64) error {
 		return store.Permanent(fmt.Errorf("forge %s is not configured", e.Repo.Forge))
 	}
 	if e.Thread.Kind == event.CommitThread {
+		// One comment lock at a time (a worker's lock connections are
+		// counted that way on PostgreSQL).
+		locked = false
+		unlock()
 		return r.reportSweep(ctx, c, e)
-	}
-	// One writer per comment across every process sharing the store, or
-	// two reports could both post a first comment. The report job is the
-	// only writer, and one job per repository runs at a time, so this is
-	// defence: against a job run twice (by a replica whose lease ran out
-	// while it still ran) and report jobs of earlier versions (queue's
-	// ReportArgs). The experiment is read again under the lock.
-	unlock, err := r.lock(ctx, commentKey(e))
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if e, err = r.Store.Experiment(ctx, id); err != nil {
-		return fmt.Errorf("load experiment %d: %w", id, err)
 	}
 	r.Gate.Wait(ctx)
 	body := RenderStatus(e, c, r.VariantFile)
@@ -243,8 +251,10 @@ func commentKey(e store.Experiment) string {
 	if e.Thread.Kind == event.CommitThread {
 		return "sweep " + string(e.Repo.Forge) + " " + e.Repo.Path + " " + e.Thread.SHA + " " + sweepPrefix(e.Key)
 	}
-	return fmt.Sprintf("experiment %d", e.ID)
+	return experimentCommentKey(e.ID)
 }
+
+func experimentCommentKey(id int64) string { return fmt.Sprintf("experiment %d", id) }
 
 // lock waits for the status comment lock of key (store.Store.TryLockComment).
 func (r *Reporter) lock(ctx context.Context, key string) (func(), error) {

@@ -214,6 +214,30 @@ func TestRenderStatusUserTextStaysInCodeSpans(t *testing.T) {
 	}
 }
 
+// countingReads counts a store's reads of experiments and tells whether
+// one was made while no comment lock was held.
+type countingReads struct {
+	store.Store
+	reads        int
+	held         int
+	readUnlocked bool
+}
+
+func (c *countingReads) Experiment(ctx context.Context, id int64) (store.Experiment, error) {
+	c.reads++
+	c.readUnlocked = c.readUnlocked || c.held == 0
+	return c.Store.Experiment(ctx, id)
+}
+
+func (c *countingReads) TryLockComment(ctx context.Context, key string) (func(), bool, error) {
+	unlock, ok, err := c.Store.TryLockComment(ctx, key)
+	if !ok || err != nil {
+		return unlock, ok, err
+	}
+	c.held++
+	return func() { c.held--; unlock() }, true, nil
+}
+
 func TestReporterReport(t *testing.T) {
 	ctx := context.Background()
 	setup := func(t *testing.T) (testDB, *fakeForge, *Reporter, store.Experiment) {
@@ -273,6 +297,21 @@ func TestReporterReport(t *testing.T) {
 			if !strings.Contains(ed.Body, "is ready") || !strings.Contains(ed.Body, "2 create in 1.0 s") {
 				t.Errorf("edit does not show the applied state:\n%s", ed.Body)
 			}
+		}
+	})
+
+	t.Run("one read of the experiment, under the comment's lock", func(t *testing.T) {
+		_, _, rep, e := setup(t)
+		counting := &countingReads{Store: rep.Store}
+		rep.Store = counting
+		if err := rep.Report(ctx, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		if counting.reads != 1 {
+			t.Errorf("the experiment was read %d times, want 1", counting.reads)
+		}
+		if counting.readUnlocked {
+			t.Error("the experiment was read without its comment's lock")
 		}
 	})
 
