@@ -48,6 +48,15 @@ func Shorten(d time.Duration) error {
 	return nil
 }
 
+// ResetThread gives the calling thread the kernel's default slice back;
+// lock the goroutine to its thread first.
+func ResetThread() error {
+	if err := setSlice(unix.Gettid(), 0); err != nil {
+		return fmt.Errorf("reset the CPU slice: %w", err)
+	}
+	return nil
+}
+
 // Slice is the slice thread tid runs with: the kernel's default unless it
 // was set.
 func Slice(tid int) (time.Duration, error) {

@@ -100,3 +100,33 @@ func slicesSuggestible(t *testing.T) bool {
 	}
 	return major > 6 || major == 6 && minor >= 12
 }
+
+func TestResetThreadLeavesTheOthersShort(t *testing.T) {
+	if err := Shorten(Short); err != nil {
+		if errors.Is(err, ErrUnsupported) && !slicesSuggestible(t) {
+			t.Skipf("kernel %s predates slice suggestions (6.12)", release(t))
+		}
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with the goroutine instead of
+		// serving others with the default slice.
+		runtime.LockOSThread()
+		if err := ResetThread(); err != nil {
+			done <- err
+			return
+		}
+		got, err := Slice(unix.Gettid())
+		if err == nil && got == Short {
+			err = fmt.Errorf("slice still %v after ResetThread", got)
+		}
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Slice(unix.Gettid()); err != nil || got != Short {
+		t.Errorf("this thread: slice %v (%v), want %v", got, err, Short)
+	}
+}

@@ -120,54 +120,6 @@ func TestNicedLowersOnlyTheCLI(t *testing.T) {
 	}
 }
 
-func TestLowerThreadWithoutSchedSetattr(t *testing.T) {
-	raw, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := 20 - raw
-	refuse := func(int, *unix.SchedAttr, uint) error { return unix.EPERM }
-	for _, tt := range []struct {
-		name     string
-		priority Priority
-		wantNice int
-		wantErr  bool
-	}{
-		{"off", Priority{}, base, false},
-		{"lowered", Priority{Nice: 4}, min(base+4, MaxNice), false},
-		{"idle", Priority{Nice: 4, Idle: true}, 0, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			type result struct {
-				stat string
-				err  error
-			}
-			done := make(chan result, 1)
-			go func() { // ends with its thread locked: the thread goes with it
-				if err := lowerThread(tt.priority, refuse); err != nil {
-					done <- result{err: err}
-					return
-				}
-				out, err := exec.Command("cat", "/proc/self/stat").Output()
-				done <- result{string(out), err}
-			}()
-			r := <-done
-			if tt.wantErr {
-				if r.err == nil {
-					t.Fatal("no error, want the refused SCHED_IDLE's")
-				}
-				return
-			}
-			if r.err != nil {
-				t.Fatal(r.err)
-			}
-			if nice, _ := schedOf(t, r.stat); nice != tt.wantNice {
-				t.Errorf("CLI runs at niceness %d, want %d", nice, tt.wantNice)
-			}
-		})
-	}
-}
-
 func TestNicedKeepsTheVersion(t *testing.T) {
 	if v := Niced(childNice{}, Priority{Nice: 10}).Version(); !v.Equals(semver.MustParse("3.0.0")) {
 		t.Errorf("Version() = %v", v)
